@@ -1,0 +1,1 @@
+"""opsflow: plugin-based ops automation with full revert on failure."""
