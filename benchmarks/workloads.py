@@ -1,0 +1,252 @@
+"""Benchmark workloads, run one library and one workload per process.
+
+``benchmarks/engine.py`` starts this script in a fresh interpreter for every
+(library, workload) pair so that peak memory belongs to that pair alone and
+nothing one library allocated lingers into the other's figures.  The flows
+are built only through the public API that opsflow and TaskFlow share, so
+the same code measures both: the library is picked by its top-level package
+name (``opsflow`` or ``taskflow``).
+
+Usage (normally only called by ``engine.py``)::
+
+    python benchmarks/workloads.py LIBRARY WORKLOAD SIZE REPEAT
+
+It prints one JSON object on stdout: the best and every wall time, the
+per-task cost of the best run, the flow's final state and the process's peak
+resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+#: Seconds each task of the parallel workload sleeps.
+SLEEP_SECONDS = 0.02
+#: Threads the parallel workload runs on, for both libraries.
+PARALLEL_WORKERS = 20
+
+
+class BenchmarkError(Exception):
+    """A workload ended in a state other than the one it is built to reach."""
+
+
+@dataclass(frozen=True)
+class Library:
+    """The modules of one TaskFlow-compatible library."""
+
+    name: str
+    task: ModuleType
+    engines: ModuleType
+    states: ModuleType
+    linear_flow: ModuleType
+    unordered_flow: ModuleType
+    graph_flow: ModuleType
+
+
+def import_library(name: str) -> Library:
+    """Import the shared public API of ``opsflow`` or ``taskflow``."""
+
+    def sub(module: str) -> ModuleType:
+        return importlib.import_module(f"{name}.{module}")
+
+    return Library(
+        name=name,
+        task=sub("task"),
+        engines=sub("engines"),
+        states=sub("states"),
+        linear_flow=sub("patterns.linear_flow"),
+        unordered_flow=sub("patterns.unordered_flow"),
+        graph_flow=sub("patterns.graph_flow"),
+    )
+
+
+class Tasks:
+    """Task classes defined on one library's ``Task`` base class."""
+
+    def __init__(self, lib: Library) -> None:
+        base = lib.task.Task
+
+        class NoOp(base):  # type: ignore[misc, valid-type]
+            def execute(self) -> None:
+                return None
+
+        class Boom(base):  # type: ignore[misc, valid-type]
+            def execute(self) -> None:
+                raise RuntimeError("planned failure")
+
+        class Increment(base):  # type: ignore[misc, valid-type]
+            def execute(self, value: int) -> int:
+                return value + 1
+
+        class Sleep(base):  # type: ignore[misc, valid-type]
+            def execute(self) -> None:
+                time.sleep(SLEEP_SECONDS)
+
+        self.noop = NoOp
+        self.boom = Boom
+        self.increment = Increment
+        self.sleep = Sleep
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One ready-to-time run: the engine is built and run inside the timing."""
+
+    flow: Any
+    store: dict[str, Any] | None
+    options: dict[str, Any]
+    expected_state: str
+    check: Callable[[Any], None] | None = None
+
+
+def _linear(lib: Library, tasks: Tasks, size: int) -> Prepared:
+    flow = lib.linear_flow.Flow("linear")
+    flow.add(*(tasks.noop(name=f"t{i}") for i in range(size)))
+    return Prepared(flow, None, {}, lib.states.SUCCESS)
+
+
+def _revert(lib: Library, tasks: Tasks, size: int) -> Prepared:
+    flow = lib.linear_flow.Flow("revert")
+    flow.add(*(tasks.noop(name=f"t{i}") for i in range(size - 1)))
+    flow.add(tasks.boom(name=f"t{size - 1}"))
+
+    def check(engine: Any) -> None:
+        first = engine.storage.get_atom_state("t0")
+        if first != lib.states.REVERTED:
+            raise BenchmarkError(f"first task ended {first}, expected REVERTED")
+
+    return Prepared(flow, None, {}, lib.states.REVERTED, check)
+
+
+def _graph_chain(lib: Library, tasks: Tasks, size: int) -> Prepared:
+    # Each task requires what the previous one provides; the graph flow has to
+    # find the chain from the symbol names alone (no explicit links).
+    flow = lib.graph_flow.Flow("chain")
+    items = []
+    for i in range(size):
+        source = "seed" if i == 0 else f"v{i - 1}"
+        items.append(
+            tasks.increment(name=f"t{i}", provides=f"v{i}", rebind={"value": source})
+        )
+    # Added in reverse so that declaration order cannot stand in for the chain.
+    flow.add(*reversed(items))
+
+    def check(engine: Any) -> None:
+        last = engine.storage.fetch(f"v{size - 1}")
+        if last != size:
+            raise BenchmarkError(f"chain produced {last}, expected {size}")
+
+    return Prepared(flow, {"seed": 0}, {}, lib.states.SUCCESS, check)
+
+
+def _parallel(lib: Library, tasks: Tasks, size: int) -> Prepared:
+    flow = lib.unordered_flow.Flow("parallel")
+    flow.add(*(tasks.sleep(name=f"t{i}") for i in range(size)))
+    options = {"engine": "parallel", "max_workers": PARALLEL_WORKERS}
+    return Prepared(flow, None, options, lib.states.SUCCESS)
+
+
+#: Workload kind -> builder of one run.
+BUILDERS: dict[str, Callable[[Library, Tasks, int], Prepared]] = {
+    "linear": _linear,
+    "revert": _revert,
+    "graph-chain": _graph_chain,
+    "parallel": _parallel,
+}
+
+
+def run_once(lib: Library, prepared: Prepared) -> float:
+    """Load and run one engine; return the wall time in seconds."""
+    started = time.perf_counter()
+    engine = lib.engines.load(prepared.flow, store=prepared.store, **prepared.options)
+    try:
+        engine.run()
+    except RuntimeError as exc:
+        if prepared.expected_state != lib.states.REVERTED:
+            raise
+        if str(exc) != "planned failure":
+            raise BenchmarkError(f"unexpected error {exc!r}") from exc
+    elapsed = time.perf_counter() - started
+    state = engine.storage.get_flow_state()
+    if state != prepared.expected_state:
+        raise BenchmarkError(f"flow ended {state}, expected {prepared.expected_state}")
+    if prepared.check is not None:
+        prepared.check(engine)
+    return elapsed
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process.
+
+    ``VmHWM`` belongs to this process's own address space, so it is not
+    inflated by the parent that spawned us; ``ru_maxrss`` is the fallback
+    on systems without ``/proc``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return maxrss if sys.platform == "darwin" else maxrss * 1024
+
+
+def measure(library: str, kind: str, size: int, repeat: int) -> dict[str, Any]:
+    """Run one workload ``repeat`` times and return its figures."""
+    lib = import_library(library)
+    tasks = Tasks(lib)
+    builder = BUILDERS[kind]
+    baseline_rss = peak_rss_bytes()
+    times: list[float] = []
+    for _ in range(repeat):
+        prepared = builder(lib, tasks, size)
+        gc.collect()
+        times.append(run_once(lib, prepared))
+        del prepared
+    best = min(times)
+    return {
+        "library": library,
+        "workload": kind,
+        "size": size,
+        "repeat": repeat,
+        "times_s": times,
+        "best_s": best,
+        "us_per_task": best / size * 1e6,
+        "baseline_rss_bytes": baseline_rss,
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("library", choices=("opsflow", "taskflow"))
+    parser.add_argument("workload", choices=sorted(BUILDERS))
+    parser.add_argument("size", type=int)
+    parser.add_argument("repeat", type=int)
+    args = parser.parse_args(argv)
+    try:
+        result = measure(args.library, args.workload, args.size, args.repeat)
+    except ImportError as exc:
+        result = {"error": f"not importable: {exc}"}
+    except Exception as exc:  # reported to the driver, which prints it
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0 if "error" not in result else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
