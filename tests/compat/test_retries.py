@@ -1,0 +1,302 @@
+"""Retry controllers: attempts, history, scoping and nesting.
+
+TaskFlow's default is ``defer_reverts=False``; opsflow's is ``True`` (SPEC
+section 4). Differential scenarios pass the option explicitly to both
+libraries; the opsflow default has its own test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Call, Kit, normalise, run_flow
+
+FAILED_T = ("Failure", "RuntimeError", "t failed")
+
+
+def history_of(engine, name):
+    """A retry's history as (provided value, {atom: failure}) pairs."""
+    history = engine.storage.get_retry_history(name)
+    return [
+        (normalise(provided), normalise(dict(failures)))
+        for provided, failures in history
+    ]
+
+
+def subflow(kit, *tasks, retry):
+    """a, then a retried subflow holding ``tasks``, then z."""
+    return kit.linear(
+        "f", kit.task("a"), kit.linear("sub", *tasks, retry=retry), kit.task("z")
+    )
+
+
+def test_times_reruns_only_its_subflow_until_it_succeeds(kit, engine_kind):
+    # Given a task that fails its first two attempts under Times(3)
+    retry = kit.lib.retry.Times(3, name="r")
+    flow = subflow(kit, kit.task("t", fail=2), retry=retry)
+
+    # When it runs
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    # Then t was reverted and re-run twice, a and z ran once
+    assert kit.journal.steps() == [
+        ("execute", "a"),
+        ("execute", "t"),
+        ("revert", "t"),
+        ("execute", "t"),
+        ("revert", "t"),
+        ("execute", "t"),
+        ("execute", "z"),
+    ]
+    assert outcome.flow_state == "SUCCESS"
+    assert set(outcome.atom_states.values()) == {"SUCCESS"}
+    assert outcome.raised is None
+    # And the history holds one entry per attempt with that attempt's failure
+    assert history_of(outcome.engine, "r") == [
+        (1, {"t": FAILED_T}),
+        (2, {"t": FAILED_T}),
+        (3, {}),
+    ]
+
+
+def test_an_exhausted_retry_without_deferred_reverts_reverts_only_its_subflow(
+    kit, engine_kind
+):
+    """TaskFlow's old behaviour, kept by opsflow under defer_reverts=False."""
+    # Given a task that always fails under Times(3)
+    retry = kit.lib.retry.Times(3, name="r")
+    flow = subflow(kit, kit.task("t", fail=True), retry=retry)
+
+    # When it runs with defer_reverts=False
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=False)
+
+    # Then there were 3 attempts in all, only the subflow was reverted, and
+    # the flow still ends REVERTED and raises the task's error
+    assert kit.journal.executed() == ["a", "t", "t", "t"]
+    assert kit.journal.reverted() == ["t", "t", "t"]
+    assert outcome.atom_states == {
+        "a": "SUCCESS",
+        "r": "REVERTED",
+        "t": "REVERTED",
+        "z": "PENDING",
+    }
+    assert outcome.flow_state == "REVERTED"
+    assert outcome.raised == ("RuntimeError", "t failed")
+    # And a reverted retry's history is cleared
+    assert history_of(outcome.engine, "r") == []
+
+
+def test_an_exhausted_retry_with_deferred_reverts_reverts_the_whole_flow(
+    kit, engine_kind
+):
+    retry = kit.lib.retry.Times(3, name="r")
+    flow = subflow(kit, kit.task("t", fail=True), retry=retry)
+
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=True)
+
+    assert kit.journal.steps()[-2:] == [("revert", "t"), ("revert", "a")]
+    assert kit.journal.executed() == ["a", "t", "t", "t"]
+    assert outcome.atom_states == {
+        "a": "REVERTED",
+        "r": "REVERTED",
+        "t": "REVERTED",
+        "z": "PENDING",
+    }
+    assert outcome.flow_state == "REVERTED"
+    assert outcome.raised == ("RuntimeError", "t failed")
+
+
+@pytest.mark.parametrize("engine", ["serial", "parallel"])
+def test_opsflow_reverts_the_whole_flow_after_an_exhausted_retry_by_default(
+    opsflow_lib, engine
+):
+    """opsflow deviation: TaskFlow's default (defer_reverts=False) leaves a
+    SUCCESS; opsflow's default is TaskFlow's defer_reverts=True behaviour."""
+    kit = Kit(opsflow_lib)
+    retry = opsflow_lib.retry.Times(2, name="r")
+    flow = subflow(kit, kit.task("t", fail=True), retry=retry)
+
+    outcome = run_flow(opsflow_lib, flow, engine)
+
+    assert kit.journal.steps() == [
+        ("execute", "a"),
+        ("execute", "t"),
+        ("revert", "t"),
+        ("execute", "t"),
+        ("revert", "t"),
+        ("revert", "a"),
+    ]
+    assert outcome.atom_states["a"] == "REVERTED"
+    assert outcome.flow_state == "REVERTED"
+
+
+@pytest.fixture
+def value_task(kit):
+    """A task that needs ``v`` and fails unless it is 3."""
+    journal = kit.journal
+
+    class Value(kit.lib.task.Task):
+        def execute(self, v):
+            journal.add(Call("execute", self.name, (("v", v),)))
+            if v != 3:
+                raise ValueError(f"v={v}")
+            return v * 10
+
+    return Value
+
+
+def test_for_each_tries_each_value_until_one_works(kit, value_task, engine_kind):
+    retry = kit.lib.retry.ForEach([1, 2, 3, 4], name="r", provides="v")
+    flow = kit.linear(
+        "f", kit.linear("sub", value_task("t", provides="out"), retry=retry)
+    )
+
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    assert [c.args for c in kit.journal.calls] == [
+        (("v", 1),),
+        (("v", 2),),
+        (("v", 3),),
+    ]
+    assert outcome.flow_state == "SUCCESS"
+    assert outcome.results == {"v": 3, "out": 30}
+    assert history_of(outcome.engine, "r") == [
+        (1, {"t": ("Failure", "ValueError", "v=1")}),
+        (2, {"t": ("Failure", "ValueError", "v=2")}),
+        (3, {}),
+    ]
+
+
+def test_an_exhausted_for_each_reverts_and_raises_the_last_error(
+    kit, value_task, engine_kind
+):
+    retry = kit.lib.retry.ForEach([1, 2], name="r", provides="v")
+    flow = kit.linear("f", kit.linear("sub", value_task("t"), retry=retry))
+
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=True)
+
+    assert [c.args for c in kit.journal.calls] == [(("v", 1),), (("v", 2),)]
+    assert outcome.flow_state == "REVERTED"
+    assert outcome.raised == ("ValueError", "v=2")
+    assert outcome.atom_states == {"r": "REVERTED", "t": "REVERTED"}
+
+
+def test_parameterized_for_each_takes_its_values_from_storage(
+    kit, value_task, engine_kind
+):
+    retry = kit.lib.retry.ParameterizedForEach(
+        name="r", provides="v", rebind=["values"]
+    )
+    flow = kit.linear("f", kit.linear("sub", value_task("t"), retry=retry))
+
+    outcome = run_flow(kit.lib, flow, engine_kind, store={"values": [5, 3, 9]})
+
+    assert [c.args for c in kit.journal.calls] == [(("v", 5),), (("v", 3),)]
+    assert outcome.flow_state == "SUCCESS"
+    assert [p for p, _ in history_of(outcome.engine, "r")] == [5, 3]
+
+
+def nested(kit, revert_all):
+    """a, then outer(Times 2): o1, inner(Times 2, revert_all): t (fails)."""
+    retry = kit.lib.retry
+    inner = kit.linear(
+        "inner",
+        kit.task("t", fail=True),
+        retry=retry.Times(2, name="ri", revert_all=revert_all),
+    )
+    outer = kit.linear("outer", kit.task("o1"), inner, retry=retry.Times(2, name="ro"))
+    return kit.linear("f", kit.task("a"), outer)
+
+
+def test_an_exhausted_inner_retry_asks_the_outer_retry_to_rerun_its_flow(
+    kit, engine_kind
+):
+    # Given nested Times(2) retries around an always-failing task
+    flow = nested(kit, revert_all=False)
+
+    # When it runs (whole-flow revert at the end on both libraries)
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=True)
+
+    # Then each outer attempt holds two inner attempts, then all is reverted
+    inner_round = [
+        ("execute", "t"),
+        ("revert", "t"),
+        ("execute", "t"),
+        ("revert", "t"),
+    ]
+    assert kit.journal.steps() == (
+        [("execute", "a"), ("execute", "o1")]
+        + inner_round
+        + [("revert", "o1"), ("execute", "o1")]
+        + inner_round
+        + [("revert", "o1"), ("revert", "a")]
+    )
+    assert set(outcome.atom_states.values()) == {"REVERTED"}
+    assert outcome.flow_state == "REVERTED"
+    assert outcome.raised == ("RuntimeError", "t failed")
+
+
+@pytest.mark.parametrize("defer_reverts", [False, True])
+def test_revert_all_skips_the_outer_retry_and_reverts_everything(
+    kit, engine_kind, defer_reverts
+):
+    # Given an inner retry that answers REVERT_ALL when exhausted
+    flow = nested(kit, revert_all=True)
+
+    # When it runs
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=defer_reverts)
+
+    # Then the outer retry never re-ran its flow: everything is reverted
+    assert kit.journal.steps() == [
+        ("execute", "a"),
+        ("execute", "o1"),
+        ("execute", "t"),
+        ("revert", "t"),
+        ("execute", "t"),
+        ("revert", "t"),
+        ("revert", "o1"),
+        ("revert", "a"),
+    ]
+    assert set(outcome.atom_states.values()) == {"REVERTED"}
+    assert outcome.flow_state == "REVERTED"
+    assert outcome.raised == ("RuntimeError", "t failed")
+
+
+@pytest.mark.parametrize(
+    ("retry_name", "a_state"),
+    [("AlwaysRevert", "SUCCESS"), ("AlwaysRevertAll", "REVERTED")],
+)
+def test_always_revert_retries_decide_without_retrying(
+    kit, engine_kind, retry_name, a_state
+):
+    retry = getattr(kit.lib.retry, retry_name)(name="r")
+    flow = kit.linear(
+        "f", kit.task("a"), kit.linear("sub", kit.task("t", fail=True), retry=retry)
+    )
+
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=False)
+
+    assert kit.journal.executed() == ["a", "t"]
+    assert outcome.atom_states["a"] == a_state
+    assert outcome.atom_states["t"] == "REVERTED"
+    assert outcome.flow_state == "REVERTED"
+    assert outcome.raised == ("RuntimeError", "t failed")
+
+
+def test_a_retry_in_one_branch_leaves_a_parallel_branch_alone(kit, engine_kind):
+    # Given an unordered flow: a retried branch next to a plain task
+    retry = kit.lib.retry.Times(3, name="r")
+    flow = kit.unordered(
+        "u",
+        kit.linear("sub", kit.task("t", fail=2), retry=retry),
+        kit.task("other"),
+    )
+
+    # When it runs
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    # Then only the retried branch re-ran and the flow succeeded
+    assert kit.journal.executed().count("other") == 1
+    assert kit.journal.executed().count("t") == 3
+    assert "other" not in kit.journal.reverted()
+    assert outcome.flow_state == "SUCCESS"
