@@ -1,0 +1,13 @@
+"""The library behind ``opsflow-run`` (:mod:`opsflow.cmd.run` stays thin).
+
+=============  ==============================================================
+``args``       the command line: flags, modes, usage errors (exit 64)
+``inputs``     ``--store``, ``--store-file`` and ``--secret`` into one store
+``masking``    secrets replaced by ``***`` in every output and log line
+``exits``      exit codes and the errors that carry them
+``plan``       ``--dry-run`` plan and ``--graph`` DOT output
+``progress``   live progress bar (TTY) or log lines, and per-step timings
+``report``     the end-of-run summary, JSON documents, ``--list``
+``runner``     one run: engine, listeners, signals, final state
+=============  ==============================================================
+"""

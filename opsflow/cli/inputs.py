@@ -1,0 +1,114 @@
+"""Build a run's store from ``--store-file``, ``--store`` and ``--secret``.
+
+Later sources win: the file, then each ``--store``, then each ``--secret``.
+``--store`` values are JSON when they parse, else strings; ``--secret``
+values stay strings. Every problem is a :class:`UsageError` naming the
+argument or file, raised before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsflow.cli.exits import UsageError
+
+__all__ = ["RunInputs", "parse_inputs", "parse_store_item"]
+
+SECRETS_KEY = "secrets"
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """The store of one run and which of its keys are secret."""
+
+    store: dict[str, Any] = field(default_factory=dict)
+    secret_keys: frozenset[str] = frozenset()
+
+    @property
+    def secrets(self) -> dict[str, Any]:
+        return {key: self.store[key] for key in self.secret_keys if key in self.store}
+
+
+def parse_store_item(
+    item: str, flag: str = "--store", as_json: bool = True
+) -> tuple[str, Any]:
+    """``KEY=VALUE`` into ``(key, value)``."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(ch.isspace() for ch in key):
+        raise UsageError(f"bad {flag} {_shown(item, flag)}: expected KEY=VALUE")
+    if not as_json:
+        return key, raw
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _shown(item: str, flag: str) -> str:
+    # Never echo a secret's value, even in an error message.
+    if flag == "--secret":
+        return repr(item.partition("=")[0] + "=***")
+    return repr(item)
+
+
+def _read_store_file(path: str) -> tuple[dict[str, Any], list[str]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise UsageError(f"--store-file {path}: {exc.strerror or exc}") from exc
+    try:
+        if os.path.splitext(path)[1].lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise UsageError(f"--store-file {path}: not valid JSON: {exc}") from exc
+    except Exception as exc:  # yaml.YAMLError and its subclasses
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--store-file {path}: not valid YAML: {first}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise UsageError(f"--store-file {path}: expected a mapping of names to values")
+    secrets = data.pop(SECRETS_KEY, [])
+    if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
+        raise UsageError(
+            f"--store-file {path}: '{SECRETS_KEY}' must be a list of key names"
+        )
+    unknown = sorted(set(secrets) - set(data))
+    if unknown:
+        raise UsageError(
+            f"--store-file {path}: '{SECRETS_KEY}' names keys that are not in the "
+            f"file: {', '.join(unknown)}"
+        )
+    return data, secrets
+
+
+def parse_inputs(
+    store_items: Sequence[str] = (),
+    store_file: str | None = None,
+    secret_items: Sequence[str] = (),
+) -> RunInputs:
+    """The store and secret keys given on the command line."""
+    store: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    if store_file:
+        data, file_secrets = _read_store_file(store_file)
+        store.update(data)
+        secret_keys.update(file_secrets)
+    for item in store_items:
+        key, value = parse_store_item(item)
+        store[key] = value
+    for item in secret_items:
+        key, value = parse_store_item(item, flag="--secret", as_json=False)
+        store[key] = value
+        secret_keys.add(key)
+    return RunInputs(store=store, secret_keys=frozenset(secret_keys))

@@ -1,0 +1,68 @@
+"""``--dry-run`` and ``--graph``: what a run would do, without running it.
+
+Both read the compiled flow (``engine.compilation``): the order the serial
+engine runs the steps in, and each step's predecessors and successors. If a
+step fails, it is reverted first, then every step that ran before it, in
+reverse order (steps under a retry controller are first retried by it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PlannedStep", "plan", "to_dot"]
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step of the plan and what a failure there would undo."""
+
+    name: str
+    kind: str
+    retry: str | None
+    reverted_on_failure: tuple[str, ...]
+
+
+def plan(compilation: Any) -> list[PlannedStep]:
+    """The steps in execution order, each with its revert list."""
+    order = list(compilation.order)
+    steps = []
+    for index, name in enumerate(order):
+        node = compilation.nodes[name]
+        retry = getattr(node, "retry", None)
+        steps.append(
+            PlannedStep(
+                name=name,
+                kind=_kind(node.atom),
+                retry=getattr(retry, "name", retry),
+                reverted_on_failure=tuple(reversed(order[: index + 1])),
+            )
+        )
+    return steps
+
+
+def _kind(atom: Any) -> str:
+    from opsflow.retry import Retry
+
+    return "retry" if isinstance(atom, Retry) else "task"
+
+
+def to_dot(flow_name: str, compilation: Any) -> str:
+    """The compiled graph in Graphviz DOT, steps numbered in run order."""
+    lines = [f"digraph {_quote(flow_name)} {{", "  rankdir=LR;"]
+    for index, name in enumerate(compilation.order, start=1):
+        node = compilation.nodes[name]
+        shape = "diamond" if _kind(node.atom) == "retry" else "box"
+        label = _quote(f"{index}. {name}")
+        lines.append(f"  {_quote(name)} [label={label}, shape={shape}];")
+    for name in compilation.order:
+        for successor in sorted(compilation.nodes[name].successors):
+            lines.append(f"  {_quote(name)} -> {_quote(successor)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

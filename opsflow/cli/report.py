@@ -1,0 +1,184 @@
+"""Everything ``opsflow-run`` prints on stdout: summaries, JSON, lists, plans.
+
+Every value goes through the run's :class:`~opsflow.cli.masking.Masker`
+first, so a secret never reaches a summary or a JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from opsflow.cli.masking import Masker
+from opsflow.cli.plan import PlannedStep
+from opsflow.cli.progress import StepRecord
+
+__all__ = [
+    "FailureReport",
+    "RunReport",
+    "json_document",
+    "print_listing",
+    "print_plan",
+    "print_summary",
+]
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """A step that failed (``phase`` execute) or whose revert failed (revert)."""
+
+    atom: str
+    phase: str
+    exception: str
+    traceback: str
+
+
+@dataclass
+class RunReport:
+    """The outcome of one run, ready to print."""
+
+    run_id: str
+    flow: str
+    state: str
+    duration: float
+    steps: list[StepRecord]
+    results: dict[str, Any] = field(default_factory=dict)
+    failures: list[FailureReport] = field(default_factory=list)
+    traceback_path: str | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` if JSON can hold it, else its parts converted, else ``str``."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(item) for item in value]
+    return str(value)
+
+
+def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
+    """The ``--format json`` document of a run (SPEC section 7)."""
+    return {
+        "run_id": report.run_id,
+        "flow": report.flow,
+        "state": report.state,
+        "duration": round(report.duration, 3),
+        "atoms": {
+            step.name: {
+                "state": step.state,
+                "result": masker.value(jsonable(report.results.get(step.name))),
+                "duration": round(step.duration, 3),
+            }
+            for step in report.steps
+        },
+        "failures": [
+            {
+                "atom": failure.atom,
+                "phase": failure.phase,
+                "exception": masker.text(failure.exception),
+                "traceback": masker.text(failure.traceback),
+            }
+            for failure in report.failures
+        ],
+    }
+
+
+_STATE_WORDS = {
+    "SUCCESS": "every step succeeded",
+    "REVERTED": "a step failed and every change was undone",
+    "FAILURE": "a revert failed: the steps below need a person",
+    "SUSPENDED": "suspended: resumable with --resume",
+}
+
+
+def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
+    """The human summary: final state, each step, and what failed."""
+    words = _STATE_WORDS.get(report.state, "")
+    out.write(
+        f"flow {report.flow}: {report.state} ({words}) in {report.duration:.2f}s\n"
+        f"run {report.run_id}\n"
+    )
+    width = max([len(step.name) for step in report.steps] + [4])
+    out.write(f"  {'STEP':<{width}}  {'STATE':<14}  DURATION\n")
+    for step in report.steps:
+        out.write(f"  {step.name:<{width}}  {step.state:<14}  {step.duration:7.2f}s\n")
+    for failure in report.failures:
+        verb = "failed" if failure.phase == "execute" else "could not be reverted"
+        out.write(f"step {failure.atom} {verb}: {masker.text(failure.exception)}\n")
+    if report.failures:
+        where = report.traceback_path or "not written (run with --debug to see it)"
+        out.write(f"traceback: {where}\n")
+
+
+def print_plan(
+    flow: str, steps: Sequence[PlannedStep], out: TextIO, as_json: bool
+) -> None:
+    """The ``--dry-run`` plan: order, and what each failure would undo."""
+    if as_json:
+        document = {
+            "flow": flow,
+            "state": "VALID",
+            "order": [step.name for step in steps],
+            "steps": [
+                {
+                    "name": step.name,
+                    "kind": step.kind,
+                    "retry": step.retry,
+                    "reverted_on_failure": list(step.reverted_on_failure),
+                }
+                for step in steps
+            ],
+        }
+        out.write(json.dumps(document, indent=2) + "\n")
+        return
+    out.write(f"flow {flow}: inputs complete, {len(steps)} steps; would run:\n")
+    for index, step in enumerate(steps, start=1):
+        retried = f" (retried by {step.retry} first)" if step.retry else ""
+        undo = ", ".join(step.reverted_on_failure)
+        out.write(f"  {index}. {step.name}{retried}\n")
+        out.write(f"       if it fails, reverts: {undo}\n")
+
+
+def print_listing(
+    sections: Sequence[tuple[str, Any, Any]], out: TextIO, as_json: bool
+) -> None:
+    """``--list``: each namespace's plugins, and the broken ones with why.
+
+    ``sections`` holds ``(namespace, loaded, broken)`` from
+    :meth:`~opsflow.plugins.loader.Namespace.scan`.
+    """
+    if as_json:
+        document = {
+            namespace: {
+                "plugins": [
+                    {"name": p.name, "target": p.target, "distribution": p.distribution}
+                    for p in loaded
+                ],
+                "broken": [
+                    {"name": b.name, "target": b.target, "error": b.error}
+                    for b in broken
+                ],
+            }
+            for namespace, loaded, broken in sections
+        }
+        out.write(json.dumps(document, indent=2) + "\n")
+        return
+    for namespace, loaded, broken in sections:
+        out.write(f"{namespace}:\n")
+        if not loaded and not broken:
+            out.write("  (none installed)\n")
+        for plugin in loaded:
+            about = _first_doc_line(plugin.plugin)
+            suffix = f"  {about}" if about else ""
+            out.write(f"  {plugin.name}{suffix}\n")
+        for item in broken:
+            out.write(f"  {item.name}  BROKEN: {item.error}\n")
+
+
+def _first_doc_line(obj: Any) -> str:
+    doc = getattr(obj, "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""

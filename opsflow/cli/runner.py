@@ -1,0 +1,208 @@
+"""One run of a flow: engine, listeners, signals, and its report.
+
+The engine runs in a worker thread so the main thread stays free for
+signals: the first SIGINT/SIGTERM asks the engine to suspend (running steps
+finish, nothing new starts, the run ends SUSPENDED); a second one stops the
+process at once with exit 3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
+
+from opsflow.cli.exits import ExitCode
+from opsflow.cli.masking import Masker
+from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
+from opsflow.cli.report import FailureReport, RunReport
+
+__all__ = ["load_engine", "run_flow"]
+
+
+def load_engine(
+    flow: Any,
+    store: dict[str, Any],
+    engine: str,
+    executor: str | None,
+    max_workers: int | None,
+    task_timeout: float | None,
+) -> Any:
+    """An engine for ``flow`` with the whole store injected."""
+    from opsflow import engines
+
+    options: dict[str, Any] = {}
+    if executor is not None:
+        options["executor"] = executor
+    if max_workers is not None:
+        options["max_workers"] = max_workers
+    if task_timeout:
+        options["task_timeout"] = task_timeout
+    return engines.load(flow, store=store, engine=engine, **options)
+
+
+def run_flow(
+    engine: Any,
+    flow_name: str,
+    masker: Masker,
+    listeners: Sequence[Any] = (),
+    tty: TextIO | None = None,
+    traceback_dir: str | None = None,
+) -> RunReport:
+    """Run ``engine`` to its end (or suspension) and report what happened.
+
+    ``tty`` is the terminal for the live progress bar; without one, progress
+    goes to the ``opsflow.run`` logger.
+    """
+    order = list(engine.compilation.order)
+    reporter = ProgressBar(tty) if tty is not None else LogLines()
+    recorder = StepRecorder(flow_name, order, reporter)
+    recorder.attach(engine)
+    run_id = _run_id(engine)
+    started = time.monotonic()
+    worker = _EngineThread(engine, listeners)
+    with _suspend_on_signals(engine, tty or sys.stderr):
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+    recorder.finish()
+    state = str(engine.storage.get_flow_state())
+    report = RunReport(
+        run_id=run_id,
+        flow=flow_name,
+        state=state,
+        duration=time.monotonic() - started,
+        steps=list(recorder.steps.values()),
+        results=_results(engine, order),
+        failures=_failures(engine, worker.error),
+    )
+    if report.failures and traceback_dir:
+        report.traceback_path = _write_tracebacks(traceback_dir, report, masker)
+    return report
+
+
+class _EngineThread(threading.Thread):
+    def __init__(self, engine: Any, listeners: Sequence[Any]) -> None:
+        super().__init__(name="opsflow-engine", daemon=True)
+        self._engine = engine
+        self._listeners = listeners
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with contextlib.ExitStack() as stack:
+                for listener in self._listeners:
+                    stack.enter_context(listener)
+                self._engine.run()
+        except BaseException as exc:  # reported from the engine's storage
+            self.error = exc
+
+
+@contextlib.contextmanager
+def _suspend_on_signals(engine: Any, stream: TextIO) -> Iterator[None]:
+    asked = threading.Event()
+
+    def handle(signum: int, _frame: Any) -> None:
+        if asked.is_set():
+            stream.write("\nopsflow-run: stopped at once; the run is left as it was\n")
+            stream.flush()
+            os._exit(ExitCode.SUSPENDED)
+        asked.set()
+        name = signal.Signals(signum).name
+        stream.write(
+            f"\nopsflow-run: {name}: suspending (running steps finish, nothing new "
+            "starts); send it again to stop at once\n"
+        )
+        stream.flush()
+        engine.suspend()
+
+    previous = {
+        sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _run_id(engine: Any) -> str:
+    storage = engine.storage
+    for attribute in ("flow_uuid", "uuid"):
+        value = getattr(storage, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return str(uuid.uuid4())
+
+
+def _results(engine: Any, order: Sequence[str]) -> dict[str, Any]:
+    storage = engine.storage
+    get = getattr(storage, "get", None)
+    results: dict[str, Any] = {}
+    for name in order:
+        if str(storage.get_atom_state(name)) != "SUCCESS" or get is None:
+            continue
+        try:
+            results[name] = get(name)
+        except Exception:  # a result that is gone (reverted) shows as none
+            continue
+    return results
+
+
+def _failures(engine: Any, error: BaseException | None) -> list[FailureReport]:
+    storage = engine.storage
+    reports = [
+        _failure_report(name, "execute", failure)
+        for name, failure in storage.get_execute_failures().items()
+    ]
+    reports += [
+        _failure_report(name, "revert", failure)
+        for name, failure in storage.get_revert_failures().items()
+    ]
+    if not reports and error is not None and not _is_task_error(engine, error):
+        # The engine itself broke: report that rather than nothing.
+        import traceback
+
+        text = "".join(traceback.format_exception(error))
+        reports.append(
+            FailureReport(
+                "(engine)", "engine", f"{type(error).__name__}: {error}", text
+            )
+        )
+    return reports
+
+
+def _is_task_error(engine: Any, error: BaseException) -> bool:
+    return str(engine.storage.get_flow_state()) in ("REVERTED", "FAILURE")
+
+
+def _failure_report(name: str, phase: str, failure: Any) -> FailureReport:
+    type_name = failure.exc_type_names[0] if failure.exc_type_names else "Exception"
+    return FailureReport(
+        atom=name,
+        phase=phase,
+        exception=f"{type_name.rsplit('.', 1)[-1]}: {failure.exception_str}",
+        traceback=failure.traceback_str or "",
+    )
+
+
+def _write_tracebacks(directory: str, report: RunReport, masker: Masker) -> str | None:
+    """Save the failures' tracebacks (masked) in a 0600 file; its path."""
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        path = os.path.join(directory, f"{report.run_id}.txt")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for failure in report.failures:
+                handle.write(f"step {failure.atom} ({failure.phase}): ")
+                handle.write(masker.text(failure.exception) + "\n")
+                handle.write(masker.text(failure.traceback) + "\n")
+    except OSError:
+        return None
+    return path

@@ -1,0 +1,1 @@
+"""Console scripts; each is a thin ``main()`` over :mod:`opsflow.cli`."""

@@ -1,0 +1,179 @@
+"""Read ``opsflow.conf`` and report every problem as one line.
+
+oslo.config finds the file in its usual places (``~/.opsflow/``, ``~/``,
+``/etc/opsflow/``, ``/etc/``) unless ``--config-file``/``--config-dir`` are
+given. oslo.config converts values lazily, so :func:`load` reads every option
+once: a bad value fails here, before anything runs, instead of half-way
+through a run.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from oslo_config import cfg, types
+
+from opsflow.conf import opts
+from opsflow.exceptions import ConfigurationError
+
+__all__ = ["ConfigError", "allowed_values", "load", "where_set"]
+
+PROJECT = "opsflow"
+
+
+class ConfigError(ConfigurationError):
+    """A configuration file, option value or driver name is not valid."""
+
+    def __init__(
+        self,
+        source: str,
+        problem: str,
+        option: str | None = None,
+        allowed: str | None = None,
+    ) -> None:
+        self.source = source
+        self.option = option
+        self.problem = problem
+        self.allowed = allowed
+        where = f"{source}: {option} " if option else f"{source}: "
+        tail = f"; allowed: {allowed}" if allowed else ""
+        super().__init__(f"{where}{problem}{tail}")
+
+
+def load(
+    config_files: Sequence[str] = (),
+    config_dirs: Sequence[str] = (),
+    overrides: Mapping[tuple[str | None, str], tuple[str, Any]] | None = None,
+) -> cfg.ConfigOpts:
+    """A fully validated :class:`~oslo_config.cfg.ConfigOpts` for one run.
+
+    ``overrides`` maps ``(group, option)`` to ``(flag, value)``: command-line
+    flags such as ``--engine`` that win over the files; ``flag`` names the
+    source in error messages.
+    """
+    conf = cfg.ConfigOpts()
+    opts.register_opts(conf)
+    _register_logging_opts(conf)
+    args: list[str] = []
+    for path in config_files:
+        args += ["--config-file", path]
+    for path in config_dirs:
+        args += ["--config-dir", path]
+    try:
+        conf(args=args, project=PROJECT, use_env=False)
+    except cfg.ConfigFileParseError as exc:
+        raise ConfigError(exc.config_file, f"cannot be parsed: {exc.msg}") from exc
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise ConfigError(", ".join(exc.config_files), "not found") from exc
+    except cfg.ConfigDirNotFoundError as exc:
+        raise ConfigError(exc.config_dir, "config directory not found") from exc
+    except cfg.Error as exc:
+        raise ConfigError("opsflow.conf", str(exc)) from exc
+    for (group, name), (flag, value) in (overrides or {}).items():
+        if value is None:
+            continue
+        try:
+            conf.set_override(name, value, group=group)
+        except ValueError as exc:
+            opt = _find_opt(conf, group, name)
+            raise ConfigError(
+                flag, f"{value!r} is not valid", allowed=allowed_values(opt)
+            ) from exc
+    _validate_all(conf)
+    return conf
+
+
+def allowed_values(opt: cfg.Opt) -> str:
+    """The values an option accepts, in words, for error messages."""
+    kind = opt.type
+    if getattr(kind, "choices", None):
+        return ", ".join(str(choice) for choice in kind.choices)
+    if isinstance(kind, types.Boolean):
+        return "true or false"
+    if isinstance(kind, types.Integer | types.Float):
+        noun = "an integer" if isinstance(kind, types.Integer) else "a number"
+        bounds = []
+        if kind.min is not None:
+            bounds.append(f">= {kind.min}")
+        if kind.max is not None:
+            bounds.append(f"<= {kind.max}")
+        return " ".join([noun, *bounds])
+    return kind.type_name if hasattr(kind, "type_name") else "a string"
+
+
+def _register_logging_opts(conf: cfg.ConfigOpts) -> None:
+    """oslo.log's options, as file options only.
+
+    ``oslo_log.log.register_options`` would also make them command-line
+    options of oslo.config's own parser, which exits the process on a bad
+    value in a file; opsflow-run parses its own command line.
+    """
+    for group, opt in _iter_opts():
+        if not _is_opsflow_opt(opt):
+            conf.register_opt(opt, group=group)
+
+
+def _is_opsflow_opt(opt: cfg.Opt) -> bool:
+    return any(opt in group_opts for _, group_opts in opts.list_opts())
+
+
+def _find_opt(conf: cfg.ConfigOpts, group: str | None, name: str) -> cfg.Opt:
+    for opt_group, opt in _iter_opts():
+        if opt_group == group and opt.dest == name:
+            return opt
+    raise KeyError(name)
+
+
+def _iter_opts() -> Iterable[tuple[str | None, cfg.Opt]]:
+    """Every option :func:`load` registers: opsflow's and oslo.log's."""
+    # oslo_log._options is the module oslo.log names in its own
+    # ``oslo.config.opts`` entry point: the documented way to list its options.
+    from oslo_log import _options as log_options
+
+    for group, group_opts in [*opts.list_opts(), *log_options.list_opts()]:
+        for opt in group_opts:
+            yield (None if group in (None, "DEFAULT") else group), opt
+
+
+def _validate_all(conf: cfg.ConfigOpts) -> None:
+    for group, opt in _iter_opts():
+        try:
+            if group is None:
+                conf[opt.dest]
+            else:
+                conf[group][opt.dest]
+        except (cfg.ConfigFileValueError, ValueError) as exc:
+            source, raw = where_set(conf, group, opt.dest)
+            label = f"[{group or 'DEFAULT'}] {opt.dest}"
+            shown = "***" if opt.secret else repr(raw)
+            raise ConfigError(
+                source,
+                f"= {shown} is not valid",
+                option=label,
+                allowed=allowed_values(opt),
+            ) from exc
+
+
+def _config_files_in_order(conf: cfg.ConfigOpts) -> list[str]:
+    files = list(conf.config_file or [])
+    for directory in conf.config_dir or []:
+        files += sorted(glob.glob(os.path.join(directory, "*.conf")))
+    return files
+
+
+def where_set(conf: cfg.ConfigOpts, group: str | None, name: str) -> tuple[str, str]:
+    """The last file (the one that wins) that sets ``[group] name``, and its value."""
+    found = ("opsflow.conf", "?")
+    for path in _config_files_in_order(conf):
+        sections: dict[str, dict[str, list[str]]] = {}
+        try:
+            cfg.ConfigParser(path, sections).parse()
+        except (OSError, cfg.Error):
+            continue
+        values = sections.get(group or "DEFAULT", {}).get(name)
+        if values:
+            found = (path, values[-1])
+    return found

@@ -1,0 +1,35 @@
+"""``opsflow.listeners``: listener classes ``opsflow-run`` attaches by name.
+
+A listener class takes the engine as its first argument and is a context
+manager around ``engine.run()``, as TaskFlow's listeners are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opsflow.plugins.loader import Namespace
+
+__all__ = ["NAMESPACE", "create_listeners", "load_listener", "namespace"]
+
+NAMESPACE = "opsflow.listeners"
+
+
+def _is_listener_class(obj: Any) -> str | None:
+    if isinstance(obj, type) and hasattr(obj, "__enter__") and hasattr(obj, "__exit__"):
+        return None
+    return f"{obj!r} is not a listener class (a context manager taking the engine)"
+
+
+namespace: Namespace[type] = Namespace(NAMESPACE, check=_is_listener_class)
+
+
+def load_listener(name: str) -> type:
+    """The listener class registered as ``name``."""
+    return namespace.load(name)
+
+
+def create_listeners(names: Sequence[str], engine: Any) -> list[Any]:
+    """One listener per name, bound to ``engine``, in the order given."""
+    return [load_listener(name)(engine) for name in names]
