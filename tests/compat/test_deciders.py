@@ -1,0 +1,86 @@
+"""Graph-flow deciders and decider depths match TaskFlow 6.5."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import run_flow
+
+# What a False vote on the edge a -> b skips, by depth, in
+#   f = linear(graph(a -> b -> c -> d, a -> e), after)
+IGNORED_BY_DEPTH = {
+    "ALL": {"b", "c", "d", "after"},
+    "FLOW": {"b", "c", "d"},
+    "NEIGHBORS": {"b", "c"},
+    "ATOM": {"b"},
+}
+EDGES = [("a", "b"), ("b", "c"), ("c", "d"), ("a", "e")]
+
+
+def decided_flow(kit, decider, depth, after_fails=False):
+    a, b, c, d, e = kit.tasks("a", "b", "c", "d", "e")
+    graph = kit.graph("g", a, b, c, d, e)
+    graph.link(a, b, decider=decider, decider_depth=kit.lib.deciders.Depth[depth])
+    graph.link(b, c)
+    graph.link(c, d)
+    graph.link(a, e)
+    return kit.linear("f", graph, kit.task("after", fail=after_fails))
+
+
+@pytest.mark.parametrize("depth", sorted(IGNORED_BY_DEPTH))
+def test_a_false_decider_ignores_as_far_as_its_depth_says(kit, engine_kind, depth):
+    # Given a decider that votes False on a -> b and records what it saw
+    seen = []
+
+    def decider(history):
+        seen.append(dict(history))
+        return False
+
+    flow = decided_flow(kit, decider, depth)
+
+    # When the flow runs
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    # Then it was asked once with a's result, the atoms within its depth are
+    # IGNORE, the rest ran (in dependency order), and IGNORE counts as success
+    assert seen == [{"a": "a-result"}]
+    ignored = IGNORED_BY_DEPTH[depth]
+    assert {n for n, s in outcome.atom_states.items() if s == "IGNORE"} == ignored
+    executed = kit.journal.executed()
+    assert set(executed) == set(outcome.atom_states) - ignored
+    for first, then in EDGES + [("d", "after"), ("e", "after")]:
+        if first in executed and then in executed:
+            assert executed.index(first) < executed.index(then)
+    assert outcome.flow_state == "SUCCESS"
+    assert outcome.raised is None
+
+
+@pytest.mark.parametrize("depth", sorted(IGNORED_BY_DEPTH))
+def test_a_true_decider_lets_everything_run(kit, engine_kind, depth):
+    flow = decided_flow(kit, lambda history: True, depth)
+    outcome = run_flow(kit.lib, flow, engine_kind)
+    assert set(outcome.atom_states.values()) == {"SUCCESS"}
+    assert sorted(kit.journal.executed()) == ["a", "after", "b", "c", "d", "e"]
+
+
+def test_ignored_atoms_are_not_reverted_when_a_later_task_fails(kit, engine_kind):
+    # Given a skipped branch (depth FLOW) and a failing task after the graph
+    flow = decided_flow(kit, lambda history: False, "FLOW", after_fails=True)
+
+    # When it runs
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    # Then only what ran is reverted and the ignored atoms stay IGNORE
+    assert kit.journal.reverted()[0] == "after"
+    assert sorted(kit.journal.reverted()) == ["a", "after", "e"]
+    assert kit.journal.reverted()[-1] == "a"
+    assert outcome.atom_states == {
+        "a": "REVERTED",
+        "b": "IGNORE",
+        "c": "IGNORE",
+        "d": "IGNORE",
+        "e": "REVERTED",
+        "after": "REVERTED",
+    }
+    assert outcome.flow_state == "REVERTED"
+    assert outcome.raised == ("RuntimeError", "after failed")
