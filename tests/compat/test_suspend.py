@@ -1,0 +1,190 @@
+"""Suspending and resuming, and what the notifiers report."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+
+from .harness import Kit, finish, load_engine
+
+
+def suspend_on(engine, state, task_name):
+    """Ask ``engine`` to suspend once ``task_name`` reaches ``state``."""
+
+    def callback(state, details):
+        if details["task_name"] == task_name:
+            engine.suspend()
+
+    engine.atom_notifier.register(state, callback)
+
+
+def test_suspending_from_a_listener_lets_the_run_end_suspended_then_resume(
+    kit, engine_kind
+):
+    # Given a linear flow whose engine suspends once b has succeeded
+    flow = kit.linear("f", *kit.tasks("a", "b", "c", "d"))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+    suspend_on(engine, kit.lib.states.SUCCESS, "b")
+
+    # When it runs
+    outcome = finish(engine, flow)
+
+    # Then run() returned normally, with the rest left PENDING
+    assert outcome.raised is None
+    assert outcome.flow_state == "SUSPENDED"
+    assert outcome.atom_states == {
+        "a": "SUCCESS",
+        "b": "SUCCESS",
+        "c": "PENDING",
+        "d": "PENDING",
+    }
+    assert kit.journal.executed() == ["a", "b"]
+
+    # And running it again runs only what was left
+    outcome = finish(engine, flow)
+    assert outcome.flow_state == "SUCCESS"
+    assert kit.journal.executed() == ["a", "b", "c", "d"]
+
+
+def test_suspending_during_a_revert_finishes_reverting_on_the_next_run(
+    kit, engine_kind
+):
+    # Given a flow whose last task fails and an engine that suspends once c
+    # is reverted
+    flow = kit.linear("f", *kit.tasks("a", "b", "c"), kit.task("d", fail=True))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+    suspend_on(engine, kit.lib.states.REVERTED, "c")
+
+    # When it runs, it ends SUSPENDED half-way through reverting, no raise
+    outcome = finish(engine, flow)
+    assert outcome.raised is None
+    assert outcome.flow_state == "SUSPENDED"
+    assert outcome.atom_states == {
+        "a": "SUCCESS",
+        "b": "SUCCESS",
+        "c": "REVERTED",
+        "d": "REVERTED",
+    }
+
+    # Then the next run finishes reverting and raises the original error
+    outcome = finish(engine, flow)
+    assert outcome.raised == ("RuntimeError", "d failed")
+    assert outcome.flow_state == "REVERTED"
+    assert kit.journal.reverted() == ["d", "c", "b", "a"]
+
+
+def persistence(lib):
+    backends = importlib.import_module(f"{lib.name}.persistence.backends")
+    models = importlib.import_module(f"{lib.name}.persistence.models")
+    return backends, models
+
+
+def test_a_new_engine_on_the_same_flow_detail_resumes_a_suspended_run(lib, engine_kind):
+    # Given a flow detail saved in an in-memory backend
+    backends, models = persistence(lib)
+    backend = backends.fetch({"connection": "memory://"})
+    connection = backend.get_connection()
+    connection.upgrade()
+    book = models.LogBook("book")
+    detail = models.FlowDetail("f", str(uuid.uuid4()))
+    book.add(detail)
+    connection.save_logbook(book)
+
+    # And a first engine that suspends after b
+    first = Kit(lib)
+    flow = first.linear("f", *first.tasks("a", "b", "c", "d"))
+    engine = load_engine(
+        lib, flow, engine=engine_kind, flow_detail=detail, book=book, backend=backend
+    )
+    suspend_on(engine, lib.states.SUCCESS, "b")
+    assert finish(engine, flow).flow_state == "SUSPENDED"
+
+    # When a new engine loads the same flow (fresh task objects) and detail
+    saved = connection.get_logbook(book.uuid).find(detail.uuid)
+    assert saved.state == "SUSPENDED"
+    second = Kit(lib)
+    flow2 = second.linear("f", *second.tasks("a", "b", "c", "d"))
+    engine2 = load_engine(
+        lib, flow2, engine=engine_kind, flow_detail=saved, book=book, backend=backend
+    )
+    outcome = finish(engine2, flow2)
+
+    # Then only the unfinished tasks ran, and the flow succeeded
+    assert first.journal.executed() == ["a", "b"]
+    assert second.journal.executed() == ["c", "d"]
+    assert outcome.flow_state == "SUCCESS"
+    assert set(outcome.atom_states.values()) == {"SUCCESS"}
+    backend.close()
+
+
+def test_closing_run_iter_part_way_suspends_the_flow(kit, engine_kind):
+    flow = kit.linear("f", *kit.tasks("a", "b", "c"))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+    iterator = engine.run_iter()
+    for state in iterator:
+        if state == "ANALYZING":
+            break
+    iterator.close()
+    assert engine.storage.get_flow_state() == "SUSPENDED"
+    assert kit.journal.executed() == ["a"]
+
+
+# --------------------------------------------------------------------------
+# Notifications
+
+
+def test_the_notifiers_report_flow_and_atom_transitions(kit, engine_kind):
+    # Given listeners on both notifiers for every event
+    flow = kit.linear("f", kit.task("a", provides="x"), kit.task("b", fail=True))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+    any_event = kit.lib.notifier.Notifier.ANY
+    flow_events, atom_events = [], []
+    engine.notifier.register(
+        any_event,
+        lambda state, details: flow_events.append(
+            (state, details["old_state"], details["flow_name"])
+        ),
+    )
+    engine.atom_notifier.register(
+        any_event,
+        lambda state, details: atom_events.append(
+            (details["task_name"], state, details["old_state"], details.get("result"))
+        ),
+    )
+
+    # When it runs and reverts
+    finish(engine, flow)
+
+    # Then the flow went RUNNING -> REVERTED and each atom reported every step
+    assert [(s, old) for s, old, _ in flow_events] == [
+        ("RUNNING", "PENDING"),
+        ("REVERTED", "RUNNING"),
+    ]
+    assert {name for _, _, name in flow_events} == {"f"}
+    a_events = [(s, old) for n, s, old, _ in atom_events if n == "a"]
+    assert a_events == [
+        ("RUNNING", "PENDING"),
+        ("SUCCESS", "RUNNING"),
+        ("REVERTING", "SUCCESS"),
+        ("REVERTED", "REVERTING"),
+    ]
+    b_events = [(s, old) for n, s, old, _ in atom_events if n == "b"]
+    assert b_events == [
+        ("RUNNING", "PENDING"),
+        ("FAILURE", "RUNNING"),
+        ("REVERTING", "FAILURE"),
+        ("REVERTED", "REVERTING"),
+    ]
+    (success,) = [e for e in atom_events if e[:2] == ("a", "SUCCESS")]
+    assert success[3] == "a-result"
+    (failed,) = [e for e in atom_events if e[:2] == ("b", "FAILURE")]
+    assert type(failed[3]).__name__ == "Failure"
+
+
+def test_a_second_run_of_a_finished_flow_runs_nothing(kit, engine_kind):
+    flow = kit.linear("f", *kit.tasks("a", "b"))
+    eng = load_engine(kit.lib, flow, engine=engine_kind)
+    eng.run()
+    eng.run()
+    assert kit.journal.executed() == ["a", "b"]
+    assert eng.storage.get_flow_state() == "SUCCESS"
