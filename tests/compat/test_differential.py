@@ -1,0 +1,153 @@
+"""The same scenario run on both libraries leaves the same outcome.
+
+Each scenario builds a flow with a :class:`Kit` and is run once with
+TaskFlow and once with opsflow; the final flow state, atom states, results,
+what ``run()`` raised and the journal of execute/revert calls must be equal.
+Scenarios whose sibling order depends on TaskFlow's set iteration compare the
+journal as a multiset instead (``ordered=False``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .harness import Kit, load_library, run_flow
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    build: Callable[[Kit], Any]
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    store: dict[str, Any] | None = None
+    ordered: bool = True
+
+
+def linear_chain(kit, fail=None, revert_fail=()):
+    names = ["s1", "s2", "s3", "s4", "s5"]
+    tasks = []
+    for i, name in enumerate(names):
+        tasks.append(
+            kit.task(
+                name,
+                provides=f"v{i + 1}",
+                requires=[f"v{i}"] if i else [],
+                fail=(name == fail),
+                revert_fail=(name in revert_fail),
+            )
+        )
+    return kit.linear("chain", *tasks)
+
+
+def retried(kit, fail, attempts=3, **retry_kwargs):
+    retry = kit.lib.retry.Times(attempts, name="r", **retry_kwargs)
+    return kit.linear(
+        "f",
+        kit.task("a", provides="x"),
+        kit.linear("sub", kit.task("t", requires=["x"], fail=fail), retry=retry),
+        kit.task("z", requires=["x"]),
+    )
+
+
+def nested_retries(kit, revert_all):
+    retry = kit.lib.retry
+    inner = kit.linear(
+        "inner",
+        kit.task("t", fail=True),
+        retry=retry.Times(2, name="ri", revert_all=revert_all),
+    )
+    outer = kit.linear("outer", kit.task("o1"), inner, retry=retry.Times(2, name="ro"))
+    return kit.linear("f", kit.task("a"), outer)
+
+
+def diamond(kit, failing=None):
+    return kit.graph(
+        "g",
+        kit.task("a", provides="ax", fail=failing == "a"),
+        kit.task("b", requires=["ax"], provides="bx", fail=failing == "b"),
+        kit.task("c", requires=["ax"], provides="cx", fail=failing == "c"),
+        kit.task("d", requires=["bx", "cx"], fail=failing == "d"),
+    )
+
+
+def decided(kit, depth):
+    a, b, c = kit.tasks("a", "b", "c")
+    graph = kit.graph("g", a, b, c)
+    graph.link(a, b, decider=lambda history: False, decider_depth=depth)
+    graph.link(b, c)
+    return kit.linear("f", graph, kit.task("after"))
+
+
+SCENARIOS = {
+    "linear-success": Scenario(linear_chain),
+    **{
+        f"linear-fails-at-s{i}": Scenario(lambda kit, i=i: linear_chain(kit, f"s{i}"))
+        for i in range(1, 6)
+    },
+    "linear-revert-fails": Scenario(
+        lambda kit: linear_chain(kit, fail="s4", revert_fail=("s2",))
+    ),
+    "linear-with-store-and-inject": Scenario(
+        lambda kit: kit.linear(
+            "f",
+            kit.task("a", provides="x"),
+            kit.task("b", requires=["x", "y"], inject={"y": "inj"}, provides="z"),
+            kit.task("c", requires=["x", "z"]),
+        ),
+        store={"x": "stored", "y": "stored-y"},
+    ),
+    "retry-recovers": Scenario(lambda kit: retried(kit, fail=2)),
+    "retry-exhausted-deferred": Scenario(
+        lambda kit: retried(kit, fail=True), options={"defer_reverts": True}
+    ),
+    "retry-exhausted-not-deferred": Scenario(
+        lambda kit: retried(kit, fail=True), options={"defer_reverts": False}
+    ),
+    "retry-revert-all": Scenario(
+        lambda kit: retried(kit, fail=True, revert_all=True),
+        options={"defer_reverts": False},
+    ),
+    "nested-retries": Scenario(
+        lambda kit: nested_retries(kit, revert_all=False),
+        options={"defer_reverts": True},
+    ),
+    "nested-revert-all": Scenario(
+        lambda kit: nested_retries(kit, revert_all=True),
+        options={"defer_reverts": True},
+    ),
+    "diamond-success": Scenario(diamond, ordered=False),
+    "diamond-sink-fails": Scenario(lambda kit: diamond(kit, "d"), ordered=False),
+    "diamond-branch-fails": Scenario(lambda kit: diamond(kit, "b"), ordered=False),
+    **{
+        f"decider-{depth.lower()}": Scenario(lambda kit, d=depth: decided(kit, d))
+        for depth in ("ALL", "FLOW", "NEIGHBORS", "ATOM")
+    },
+}
+
+
+def outcome_of(name, scenario, library, engine):
+    kit = Kit(load_library(library))
+    flow = scenario.build(kit)
+    outcome = run_flow(kit.lib, flow, engine, store=scenario.store, **scenario.options)
+    calls = kit.journal.calls
+    if not scenario.ordered:
+        calls = sorted(calls, key=repr)
+    return {
+        "flow_state": outcome.flow_state,
+        "atom_states": outcome.atom_states,
+        "results": outcome.results,
+        "raised": outcome.raised,
+        "journal": calls,
+    }
+
+
+@pytest.mark.parametrize("engine", ["serial", "parallel"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_opsflow_leaves_the_same_outcome_as_taskflow(taskflow_lib, name, engine):
+    scenario = SCENARIOS[name]
+    expected = outcome_of(name, scenario, "taskflow", engine)
+    actual = outcome_of(name, scenario, "opsflow", engine)
+    assert actual == expected
