@@ -1,8 +1,9 @@
 """Logging for ``opsflow-run``: oslo.log on stderr, secrets masked.
 
-stdout is kept for the summary and the JSON document, so oslo.log's
-default of logging to stdout is turned into stderr unless ``opsflow.conf``
-says otherwise (``log_file``, ``use_journal``, ...).
+stdout is kept for the summary and the JSON document. oslo.log falls back
+to stdout when no log destination is configured; opsflow-run turns that
+fallback into stderr. A configured ``log_file``, ``use_journal`` or
+``log_config_append`` is left alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ __all__ = ["setup_logging"]
 def setup_logging(conf: cfg.ConfigOpts, debug: bool, masker: Masker) -> None:
     from oslo_log import log
 
-    conf.set_default("use_stderr", True)
+    if not (conf.log_file or conf.use_journal or conf.log_config_append):
+        conf.set_override("use_stderr", True)
     if debug:
         conf.set_override("debug", True)
     log.setup(conf, "opsflow")

@@ -113,6 +113,7 @@ class Namespace(Generic[T]):
             manager = NamedExtensionManager(
                 self.namespace, names=names, on_load_failure_callback=on_failure
             )
+        owners = self._distributions()
         loaded: list[LoadedPlugin[T]] = []
         for extension in manager.extensions:
             why_not = self._check(extension.plugin) if self._check else None
@@ -123,13 +124,24 @@ class Namespace(Generic[T]):
                 LoadedPlugin(
                     name=extension.name,
                     target=extension.entry_point.value,
-                    distribution=_distribution(extension.entry_point),
+                    distribution=owners.get(extension.name),
                     plugin=extension.plugin,
                 )
             )
         loaded.sort(key=lambda item: item.name)
         broken.sort(key=lambda item: item.name)
         return loaded, broken
+
+    def _distributions(self) -> dict[str, str]:
+        # stevedore's cached entry points do not say which distribution
+        # registered them; importlib.metadata does.
+        from importlib.metadata import entry_points
+
+        owners: dict[str, str] = {}
+        for ep in entry_points(group=self.namespace):
+            if ep.dist is not None:
+                owners.setdefault(ep.name, ep.dist.name)
+        return owners
 
     def _broken(self, entry_point: Any, error: str) -> BrokenPlugin:
         return BrokenPlugin(
@@ -143,8 +155,3 @@ class Namespace(Generic[T]):
 def _describe(error: BaseException) -> str:
     text = str(error) or "(no message)"
     return f"{type(error).__name__}: {text}"
-
-
-def _distribution(entry_point: Any) -> str | None:
-    dist = getattr(entry_point, "dist", None)
-    return getattr(dist, "name", None) if dist is not None else None

@@ -1,0 +1,150 @@
+"""opsflow.conf: options, the loader's one-line errors, the generated sample."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+
+import pytest
+from oslo_config import cfg
+
+from opsflow.conf import loader, opts
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path, monkeypatch):
+    # oslo.config also reads ~/.opsflow/opsflow.conf: keep the tester's out.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_list_opts_declares_every_documented_option_by_group():
+    groups = {
+        group: {opt.dest for opt in group_opts}
+        for group, group_opts in opts.list_opts()
+    }
+    assert groups == {
+        "DEFAULT": {"state_path", "flow_dirs"},
+        "engine": {"engine", "executor", "max_workers", "task_timeout", "listeners"},
+        "persistence": {"connection"},
+    }
+
+
+def test_defaults_apply_when_no_file_is_given():
+    conf = loader.load()
+    assert conf.engine.engine == "serial"
+    assert conf.engine.executor == opts.DEFAULT_EXECUTOR
+    assert conf.engine.max_workers is None
+    assert conf.persistence.connection == f"sqlite:///{conf.state_path}/opsflow.sqlite"
+    assert conf.debug is False  # oslo.log's options are registered too
+
+
+def test_values_from_a_config_file_are_read(tmp_path):
+    path = write(tmp_path / "a.conf", "[engine]\nengine = parallel\nmax_workers = 4\n")
+    conf = loader.load([path])
+    assert (conf.engine.engine, conf.engine.max_workers) == ("parallel", 4)
+
+
+def test_a_config_dir_is_read_after_the_config_file_and_wins(tmp_path):
+    path = write(tmp_path / "a.conf", "[engine]\nmax_workers = 4\n")
+    (tmp_path / "d").mkdir()
+    write(tmp_path / "d" / "10-more.conf", "[engine]\nmax_workers = 8\n")
+    conf = loader.load([path], [str(tmp_path / "d")])
+    assert conf.engine.max_workers == 8
+
+
+def test_an_invalid_choice_names_file_option_and_allowed_values(tmp_path):
+    path = write(tmp_path / "bad.conf", "[engine]\nengine = fast\n")
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.load([path])
+    assert str(caught.value) == (
+        f"{path}: [engine] engine = 'fast' is not valid; allowed: serial, parallel"
+    )
+
+
+def test_an_out_of_range_number_states_the_range(tmp_path):
+    path = write(tmp_path / "bad.conf", "[engine]\nmax_workers = 0\n")
+    with pytest.raises(
+        loader.ConfigError, match=r"max_workers = '0' .* an integer >= 1"
+    ):
+        loader.load([path])
+
+
+def test_a_bad_logging_value_is_a_config_error_not_an_exit(tmp_path):
+    # oslo.log's own registration would make oslo.config exit the process here.
+    path = write(tmp_path / "bad.conf", "[DEFAULT]\ndebug = maybe\n")
+    with pytest.raises(loader.ConfigError, match=r"\[DEFAULT\] debug .* true or false"):
+        loader.load([path])
+
+
+def test_the_last_file_that_sets_a_bad_value_is_the_one_named(tmp_path):
+    first = write(tmp_path / "1.conf", "[engine]\nengine = serial\n")
+    second = write(tmp_path / "2.conf", "[engine]\nengine = warp\n")
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.load([first, second])
+    assert caught.value.source == second
+
+
+def test_a_malformed_file_is_named_with_its_line(tmp_path):
+    path = write(tmp_path / "broken.conf", "[engine\nengine = serial\n")
+    with pytest.raises(loader.ConfigError, match=rf"^{path}: cannot be parsed: .*:1"):
+        loader.load([path])
+
+
+def test_a_missing_config_file_or_dir_is_named(tmp_path):
+    with pytest.raises(loader.ConfigError, match="nope.conf: not found"):
+        loader.load([str(tmp_path / "nope.conf")])
+    with pytest.raises(loader.ConfigError, match="nodir: config directory not found"):
+        loader.load([], [str(tmp_path / "nodir")])
+
+
+def test_a_command_line_override_wins_over_the_file(tmp_path):
+    path = write(tmp_path / "a.conf", "[engine]\nengine = parallel\n")
+    conf = loader.load([path], overrides={("engine", "engine"): ("--engine", "serial")})
+    assert conf.engine.engine == "serial"
+
+
+def test_a_bad_command_line_override_names_the_flag():
+    overrides = {("engine", "max_workers"): ("--max-workers", "lots")}
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.load(overrides=overrides)
+    assert (
+        str(caught.value)
+        == "--max-workers: 'lots' is not valid; allowed: an integer >= 1"
+    )
+
+
+def test_config_errors_are_opsflow_configuration_errors():
+    from opsflow.exceptions import ConfigurationError
+
+    assert issubclass(loader.ConfigError, ConfigurationError)
+
+
+def test_the_sample_config_is_not_stale(tmp_path):
+    # Given the generator config the genconfig tox env uses
+    from oslo_config import generator
+
+    generated = tmp_path / "opsflow.conf.sample"
+    conf = cfg.ConfigOpts()
+    generator.register_cli_opts(conf)
+    conf(
+        [
+            "--config-file",
+            os.path.join(REPO, "etc", "opsflow", "opsflow-config-generator.conf"),
+            "--output-file",
+            str(generated),
+        ]
+    )
+    # When the sample is generated again
+    generator.generate(conf)
+    # Then it matches the committed one
+    committed = os.path.join(REPO, "etc", "opsflow", "opsflow.conf.sample")
+    assert filecmp.cmp(generated, committed, shallow=False), (
+        "etc/opsflow/opsflow.conf.sample is stale: run `tox -e genconfig`"
+    )
