@@ -15,7 +15,9 @@ def test_demo_flow_writes_its_files_and_succeeds(tmp_path):
     # Given a work dir that does not exist yet
     workdir = tmp_path / "work"
     # When the demo runs to the end
-    engine = engines.load(demo_flow(steps=2), store={"workdir": str(workdir), "delay": 0})
+    engine = engines.load(
+        demo_flow(steps=2), store={"workdir": str(workdir), "delay": 0}
+    )
     engine.run()
     # Then every step's file is there and the report lists them
     assert engine.storage.get_flow_state() == "SUCCESS"
