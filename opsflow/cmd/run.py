@@ -93,7 +93,10 @@ def _run(argv: Sequence[str] | None) -> int:
         conf.engine.executor, source=_source(conf, args.executor, "--executor")
     )
     factory = flows.load_factory(args.flow)
-    flow = flows.build_flow(factory, args.flow, inputs.store)
+    try:
+        flow = flows.build_flow(factory, args.flow, inputs.store)
+    except MissingDependencies as exc:
+        raise _missing_inputs(args.flow, exc) from exc
     engine = _checked_engine(args.flow, flow, inputs.store, conf, executor)
     if args.graph or args.dry_run:
         return _describe(args, engine)
@@ -140,12 +143,16 @@ def _checked_engine(
     try:
         engine.validate()
     except MissingDependencies as exc:
-        missing = ", ".join(getattr(exc, "missing_requirements", [])) or str(exc)
-        raise UsageError(
-            f"flow {name} needs inputs that were not given: {missing} "
-            "(give them with --store KEY=VALUE or --store-file)"
-        ) from exc
+        raise _missing_inputs(name, exc) from exc
     return engine
+
+
+def _missing_inputs(name: str, exc: MissingDependencies) -> UsageError:
+    missing = ", ".join(getattr(exc, "missing_requirements", [])) or str(exc)
+    return UsageError(
+        f"flow {name} needs inputs that were not given: {missing} "
+        "(give them with --store KEY=VALUE or --store-file)"
+    )
 
 
 def _describe(args: Any, engine: Any) -> int:
