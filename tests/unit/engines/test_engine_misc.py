@@ -1,0 +1,138 @@
+"""SPEC sections 3/4: ordering, compilation, statistics, reset, notifiers."""
+
+from __future__ import annotations
+
+import pytest
+from enginekit import Boom, Needs, Step
+
+from opsflow import engines, states
+from opsflow.patterns import graph_flow, linear_flow, unordered_flow
+
+
+def test_unordered_flow_runs_in_declaration_order_under_the_serial_engine(rec):
+    names = ["k", "c", "x", "a", "q", "b", "z", "m"]
+    flow = unordered_flow.Flow("u").add(*(Step(n, rec) for n in names))
+
+    engine = engines.load(flow, engine="serial")
+    engine.run()
+
+    assert rec.names("execute") == names
+    engine.compile()
+    assert list(engine.compilation.order) == names
+
+
+def test_graph_siblings_run_in_declaration_order_under_the_serial_engine(rec):
+    names = ["zeta", "alpha", "mu", "beta"]
+    flow = graph_flow.Flow("g").add(*(Step(n, rec) for n in names))
+
+    engines.load(flow, engine="serial").run()
+
+    assert rec.names("execute") == names
+
+
+def test_compilation_order_follows_nested_linear_flows(load, rec):
+    flow = linear_flow.Flow("outer").add(
+        Step("a", rec),
+        linear_flow.Flow("inner").add(Step("b", rec), Step("c", rec)),
+        Step("d", rec),
+    )
+    engine = load(flow)
+
+    engine.compile()
+
+    compilation = engine.compilation
+    assert list(compilation.order) == ["a", "b", "c", "d"]
+    assert set(compilation.nodes) >= {"a", "b", "c", "d"}
+
+
+def test_engines_run_returns_every_stored_value(engine_kind, rec):
+    flow = linear_flow.Flow("f").add(
+        Step("a", rec, provides="x", value=1), Step("b", rec, provides="y", value=2)
+    )
+
+    result = engines.run(flow, engine=engine_kind, store={"z": 3})
+
+    assert result == {"x": 1, "y": 2, "z": 3}
+
+
+def test_statistics_report_time_and_completed_atoms(load, rec):
+    flow = linear_flow.Flow("f").add(Step("a", rec), Step("b", rec), Step("c", rec))
+    engine = load(flow)
+
+    engine.run()
+
+    stats = engine.statistics
+    assert isinstance(stats["active_for"], float)
+    assert stats["active_for"] >= 0.0
+    assert stats["completed"] == 3
+
+
+def test_reset_puts_every_atom_back_to_pending(load, rec):
+    flow = linear_flow.Flow("f").add(Step("a", rec), Step("b", rec))
+    engine = load(flow)
+    engine.run()
+
+    engine.reset()
+
+    assert engine.storage.get_atom_state("a") == states.PENDING
+    assert engine.storage.get_atom_state("b") == states.PENDING
+    engine.run()
+    assert rec.names("execute") == ["a", "b", "a", "b"]
+
+
+def test_flow_notifier_reports_flow_state_changes_with_details(load, rec):
+    engine = load(linear_flow.Flow("f").add(Step("a", rec)))
+    seen = []
+    engine.notifier.register(
+        engine.notifier.ANY,
+        lambda state, details: seen.append((state, details)),
+    )
+
+    engine.run()
+
+    assert [s for s, _ in seen] == [states.RUNNING, states.SUCCESS]
+    assert {d["flow_name"] for _, d in seen} == {"f"}
+    assert all(d["flow_uuid"] for _, d in seen)
+    assert seen[-1][1]["old_state"] == states.RUNNING
+
+
+def test_atom_notifier_reports_task_transitions_with_results(load, rec):
+    flow = linear_flow.Flow("f").add(Step("a", rec), Step("b", rec, fail=True))
+    engine = load(flow)
+    seen = []
+    engine.atom_notifier.register(
+        engine.atom_notifier.ANY,
+        lambda state, details: seen.append((details["task_name"], state, details)),
+    )
+
+    with pytest.raises(Boom):
+        engine.run()
+
+    a_states = [s for name, s, _ in seen if name == "a"]
+    assert a_states == [
+        states.RUNNING,
+        states.SUCCESS,
+        states.REVERTING,
+        states.REVERTED,
+    ]
+    b_states = [s for name, s, _ in seen if name == "b"]
+    assert b_states[:2] == [states.RUNNING, states.FAILURE]
+    success = next(d for name, s, d in seen if name == "a" and s == states.SUCCESS)
+    assert success["result"] == "a-result"
+    assert success["old_state"] == states.RUNNING
+    assert success["task_uuid"]
+    failed = next(d for name, s, d in seen if name == "b" and s == states.FAILURE)
+    assert failed["result"].check(Boom) is Boom
+
+
+def test_a_flow_of_only_successes_ends_success_and_does_not_raise(load, rec):
+    flow = graph_flow.Flow("g").add(
+        Step("a", rec, provides="x"), Needs("b", rec, requires=["x"])
+    )
+    engine = load(flow)
+
+    engine.run()
+
+    assert engine.storage.get_flow_state() == states.SUCCESS
+    assert rec.names("execute") == ["a", "b"]
+    assert rec.names("revert") == []
