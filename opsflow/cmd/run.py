@@ -113,7 +113,7 @@ def _run(argv: Sequence[str] | None) -> int:
         masker,
         listeners=attached,
         tty=sys.stderr if sys.stderr.isatty() else None,
-        traceback_dir=os.path.join(conf.state_path, "tracebacks"),
+        traceback_dir=os.path.join(os.path.expanduser(conf.state_path), "tracebacks"),
     )
     if as_json:
         import json
