@@ -1,0 +1,201 @@
+"""``Atom``: the smallest unit a flow is made of (a task or a retry controller).
+
+An atom declares what it needs and what it gives:
+
+* ``requires``/``optional``: inferred from the signature of ``execute`` (a
+  parameter with a default is optional), plus ``requires=`` given by hand;
+* ``rebind``: feed a parameter from a value of another name (a list maps
+  position by position, a dict maps parameter -> value name);
+* ``inject``: values private to this atom, which win over everything else;
+* ``provides``: the name (str), the names of the items of a returned
+  sequence (list/tuple), or of a returned mapping (set, or dict
+  ``{name: key}``) under which the result is stored.
+
+``revert`` gets its own mapping (``revert_requires``, ``revert_rebind``,
+falling back to the execute ones); ``result`` and ``flow_failures`` are
+supplied by the engine and are never requirements.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from opsflow.types import notifier
+
+__all__ = ["Atom"]
+
+#: Arguments the engine passes to ``revert`` itself.
+REVERT_RESULT = "result"
+REVERT_FLOW_FAILURES = "flow_failures"
+_ENGINE_REVERT_ARGS = (REVERT_RESULT, REVERT_FLOW_FAILURES)
+
+#: Marker in ``save_as``: store the whole result under that name.
+WHOLE_RESULT = None
+
+
+def _signature_args(function: Callable[..., Any]) -> tuple[list[str], list[str], bool]:
+    """(required names, all names, accepts **kwargs) of ``function``."""
+    required: list[str] = []
+    every: list[str] = []
+    takes_kwargs = False
+    for param in inspect.signature(function).parameters.values():
+        if param.kind is param.VAR_KEYWORD:
+            takes_kwargs = True
+        elif param.kind is param.VAR_POSITIONAL:
+            continue
+        else:
+            every.append(param.name)
+            if param.default is param.empty:
+                required.append(param.name)
+    return required, every, takes_kwargs
+
+
+def save_as_mapping(provides: Any) -> dict[str, Any]:
+    """``{stored name: index or key or WHOLE_RESULT}`` for a ``provides`` value."""
+    if provides is None:
+        return {}
+    if isinstance(provides, str):
+        return {provides: WHOLE_RESULT}
+    if isinstance(provides, Mapping):
+        return dict(provides)
+    if isinstance(provides, list | tuple):
+        return {name: index for index, name in enumerate(provides)}
+    if isinstance(provides, set | frozenset):
+        return {name: name for name in sorted(provides)}
+    raise TypeError(
+        f"Atom provides must be a str, list, tuple, set or dict, not {type(provides)}"
+    )
+
+
+def _rebind_mapping(required: list[str], rebind: Any) -> dict[str, str]:
+    if rebind is None:
+        return {}
+    if isinstance(rebind, Mapping):
+        return dict(rebind)
+    if isinstance(rebind, list | tuple):
+        mapping = dict(zip(required, rebind, strict=False))
+        # Names beyond the required parameters go to *args/**kwargs as themselves.
+        mapping.update((name, name) for name in rebind[len(required) :])
+        return mapping
+    raise TypeError(f"Invalid rebind value {rebind!r}: expected a list, tuple or dict")
+
+
+def build_arg_mapping(
+    atom_name: str | None,
+    function: Callable[..., Any],
+    requires: Any = None,
+    rebind: Any = None,
+    auto_extract: bool = True,
+    ignore_list: Iterable[str] = (),
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``(required, optional)``: parameter name -> the value name it is fed from."""
+    ignored = set(ignore_list)
+    sig_required, sig_all, takes_kwargs = _signature_args(function)
+    sig_required = [name for name in sig_required if name not in ignored]
+    required: dict[str, str] = {}
+    if auto_extract:
+        required.update((name, name) for name in sig_required)
+    if requires:
+        names = [requires] if isinstance(requires, str) else list(requires)
+        required.update((name, name) for name in names)
+    # Rebinding an optional parameter makes the new name a requirement.
+    required.update(_rebind_mapping(sig_required, rebind))
+    optional: dict[str, str] = {}
+    if auto_extract:
+        optional = {
+            name: name
+            for name in sig_all
+            if name not in required and name not in ignored
+        }
+    if not takes_kwargs:
+        extra = [name for name in required if name not in sig_all]
+        if extra:
+            raise ValueError(f"Extra arguments given to atom {atom_name}: {extra}")
+    missing = [name for name in sig_required if name not in required]
+    if missing:
+        raise ValueError(f"Missing arguments for atom {atom_name}: {missing}")
+    return required, optional
+
+
+class Atom:
+    """Base of tasks and retry controllers: a name, inputs, outputs.
+
+    Subclasses define ``execute`` and ``revert``.
+    """
+
+    #: Among atoms ready at the same moment, higher priority goes first.
+    priority = 0
+    #: What the atom provides when ``provides=`` is not given.
+    default_provides: Any = None
+
+    def __init__(
+        self,
+        name: str | None = None,
+        provides: Any = None,
+        requires: Any = None,
+        auto_extract: bool = True,
+        rebind: Any = None,
+        inject: Mapping[str, Any] | None = None,
+        ignore_list: Iterable[str] | None = None,
+        revert_rebind: Any = None,
+        revert_requires: Any = None,
+    ) -> None:
+        if provides is None:
+            provides = self.default_provides
+        self.name = name
+        self.version = (1, 0)
+        self.inject = dict(inject) if inject else None
+        self.save_as = save_as_mapping(provides)
+        self.provides = frozenset(self.save_as)
+        ignore = list(ignore_list or ())
+        required, self.optional_mapping = build_arg_mapping(
+            name, self._signature_of("execute"), requires, rebind, auto_extract, ignore
+        )
+        revert_required, self.revert_optional_mapping = build_arg_mapping(
+            name,
+            self._signature_of("revert"),
+            revert_requires or requires,
+            revert_rebind or rebind,
+            auto_extract,
+            ignore + list(_ENGINE_REVERT_ARGS),
+        )
+        self.rebind = {**required, **self.optional_mapping}
+        self.revert_rebind = {**revert_required, **self.revert_optional_mapping}
+        self.requires = frozenset(required.values()) | frozenset(
+            revert_required.values()
+        )
+        self.execute_requires = frozenset(required.values())
+        self.optional = frozenset(self.optional_mapping.values())
+        self.revert_optional = frozenset(self.revert_optional_mapping.values())
+        self.notifier = notifier.Notifier()
+
+    def _signature_of(self, method: str) -> Callable[..., Any]:
+        """The callable whose signature tells what ``method`` needs."""
+        return getattr(self, method)
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        """Do the atom's work; the return value is stored as its result."""
+        raise NotImplementedError
+
+    def revert(self, *args: Any, **kwargs: Any) -> Any:
+        """Undo what ``execute`` did (``result=`` and ``flow_failures=`` are given)."""
+
+    def pre_execute(self) -> None:
+        """Called just before ``execute``, on the same worker."""
+
+    def post_execute(self) -> None:
+        """Called just after ``execute``, on the same worker."""
+
+    def pre_revert(self) -> None:
+        """Called just before ``revert``, on the same worker."""
+
+    def post_revert(self) -> None:
+        """Called just after ``revert``, on the same worker."""
+
+    def __str__(self) -> str:
+        return f"{self.name}=={'.'.join(str(v) for v in self.version)}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self}>"

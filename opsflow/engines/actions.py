@@ -1,0 +1,191 @@
+"""Actions: how one atom is started and how its outcome is recorded.
+
+``TaskAction`` hands tasks to the executor; ``RetryAction`` runs retry
+controllers in the engine's own thread (they only decide, they do no work).
+Each state change is written to storage first, then announced on the
+``atom_notifier``, so listeners never see a state that was not recorded.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import TYPE_CHECKING, Any
+
+from opsflow import states
+from opsflow.engines.executor import EXECUTED, REVERTED
+from opsflow.task import EVENT_UPDATE_PROGRESS
+from opsflow.types.failure import Failure
+
+if TYPE_CHECKING:
+    from opsflow.engines.compiler import Node
+    from opsflow.engines.runtime import Runtime
+
+__all__ = ["RetryAction", "TaskAction"]
+
+
+def _done(outcome: str, value: Any) -> concurrent.futures.Future[tuple[str, Any]]:
+    future: concurrent.futures.Future[tuple[str, Any]] = concurrent.futures.Future()
+    future.set_result((outcome, value))
+    return future
+
+
+class _Action:
+    """What tasks and retries share: state changes and their announcement."""
+
+    name_key = "atom_name"
+    uuid_key = "atom_uuid"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._storage = runtime.storage
+        self._notifier = runtime.atom_notifier
+
+    def change_state(self, node: Node, state: str) -> None:
+        """Record ``state`` (no result) and announce it."""
+        detail = self._runtime.details[node.index]
+        old_state = detail.state
+        detail.state = state
+        self._storage._save_atom(detail)
+        if self._notifier.has_listeners(state):
+            self._notifier.notify(
+                state,
+                {
+                    self.name_key: node.name,
+                    self.uuid_key: detail.uuid,
+                    "old_state": old_state,
+                },
+            )
+
+    def _announce(self, node: Node, state: str, old_state: str, result: Any) -> None:
+        """Announce an outcome storage has already recorded."""
+        if self._notifier.has_listeners(state):
+            self._notifier.notify(
+                state,
+                {
+                    self.name_key: node.name,
+                    self.uuid_key: self._runtime.details[node.index].uuid,
+                    "old_state": old_state,
+                    "result": result,
+                },
+            )
+
+
+class TaskAction(_Action):
+    """Starts tasks on the executor and records what they did."""
+
+    name_key = "task_name"
+    uuid_key = "task_uuid"
+
+    def _progress(self, node: Node, value: float) -> None:
+        node.atom.notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": value})
+
+    def schedule_execution(
+        self, node: Node
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        runtime = self._runtime
+        detail = runtime.details[node.index]
+        detail.failure = None
+        self.change_state(node, states.RUNNING)
+        self._progress(node, 0.0)
+        try:
+            arguments = runtime.fetch_args(
+                node, node.atom.rebind, node.atom.optional_mapping
+            )
+        except Exception:
+            return _done(EXECUTED, Failure())
+        return runtime.executor.execute_task(node.atom, detail.uuid, arguments)
+
+    def complete_execution(self, node: Node, result: Any) -> None:
+        storage = self._storage
+        if isinstance(result, Failure):
+            storage.save(node.name, result, states.FAILURE)
+            self._announce(node, states.FAILURE, states.RUNNING, result)
+        else:
+            storage.save(node.name, result, states.SUCCESS)
+            self._announce(node, states.SUCCESS, states.RUNNING, result)
+            self._progress(node, 1.0)
+
+    def schedule_reversion(
+        self, node: Node
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        runtime = self._runtime
+        detail = runtime.details[node.index]
+        self.change_state(node, states.REVERTING)
+        self._progress(node, 0.0)
+        try:
+            arguments = runtime.fetch_args(
+                node, node.atom.revert_rebind, node.atom.revert_optional_mapping
+            )
+        except Exception:
+            return _done(REVERTED, Failure())
+        result = detail.failure if detail.failure is not None else detail.results
+        return runtime.executor.revert_task(
+            node.atom, detail.uuid, arguments, result, runtime.execute_failures()
+        )
+
+    def complete_reversion(self, node: Node, result: Any) -> None:
+        if isinstance(result, Failure):
+            self._storage.save_revert(node.name, result, states.REVERT_FAILURE)
+            self._announce(node, states.REVERT_FAILURE, states.REVERTING, result)
+        else:
+            self._storage.save_revert(node.name, result, states.REVERTED)
+            self._announce(node, states.REVERTED, states.REVERTING, result)
+            self._progress(node, 1.0)
+
+
+class RetryAction(_Action):
+    """Runs retry controllers' ``execute``/``revert``/``on_failure`` in the engine."""
+
+    name_key = "retry_name"
+    uuid_key = "retry_uuid"
+
+    def _arguments(self, node: Node, reverting: bool = False) -> dict[str, Any]:
+        atom = node.atom
+        if reverting:
+            return self._runtime.fetch_args(
+                node, atom.revert_rebind, atom.revert_optional_mapping
+            )
+        return self._runtime.fetch_args(node, atom.rebind, atom.optional_mapping)
+
+    def schedule_execution(
+        self, node: Node
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        self.change_state(node, states.RUNNING)
+        try:
+            history = self._storage.get_retry_history(node.name)
+            value = node.atom.execute(history=history, **self._arguments(node))
+        except Exception:
+            value = Failure()
+        return _done(EXECUTED, value)
+
+    def complete_execution(self, node: Node, result: Any) -> None:
+        state = states.FAILURE if isinstance(result, Failure) else states.SUCCESS
+        self._storage.save(node.name, result, state)
+        self._announce(node, state, states.RUNNING, result)
+
+    def schedule_reversion(
+        self, node: Node
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        self.change_state(node, states.REVERTING)
+        try:
+            history = self._storage.get_retry_history(node.name)
+            value = node.atom.revert(
+                history=history,
+                flow_failures=self._runtime.execute_failures(),
+                **self._arguments(node, reverting=True),
+            )
+        except Exception:
+            value = Failure()
+        return _done(REVERTED, value)
+
+    def complete_reversion(self, node: Node, result: Any) -> None:
+        state = (
+            states.REVERT_FAILURE if isinstance(result, Failure) else states.REVERTED
+        )
+        self._storage.save_revert(node.name, result, state)
+        self._announce(node, state, states.REVERTING, result)
+
+    def on_failure(self, node: Node) -> Any:
+        """Ask the controller what to do about a failure in its subflow."""
+        history = self._storage.get_retry_history(node.name)
+        return node.atom.on_failure(history=history, **self._arguments(node))

@@ -1,0 +1,172 @@
+"""Builder: the engine's state machine, one transition table and its reactions.
+
+::
+
+    UNDEFINED --start--> RESUMING --schedule--> SCHEDULING --wait--> WAITING
+    WAITING --analyze--> ANALYZING --schedule--> SCHEDULING
+                         ANALYZING --wait--> WAITING
+                         ANALYZING --finish--> GAME_OVER
+    GAME_OVER --success|reverted|failed|suspended--> SUCCESS|REVERTED|FAILURE|SUSPENDED
+
+Each state's reaction (a method below) does that stage's work and returns
+the next event; automaton's runner drives the machine and ``run_iter``
+yields each state entered.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from automaton import machines, runners
+
+from opsflow import states
+from opsflow.types.failure import Failure
+
+if TYPE_CHECKING:
+    from opsflow.engines.compiler import Node
+    from opsflow.engines.runtime import Runtime
+
+__all__ = ["MachineBuilder", "TRANSITIONS"]
+
+START = "start"
+SCHEDULE = "schedule"
+WAIT = "wait"
+ANALYZE = "analyze"
+FINISH = "finish"
+SUCCESS = "success"
+REVERTED = "reverted"
+FAILED = "failed"
+SUSPENDED = "suspended"
+
+#: (from state, event, to state): the whole engine machine.
+TRANSITIONS = (
+    (states.UNDEFINED, START, states.RESUMING),
+    (states.RESUMING, SCHEDULE, states.SCHEDULING),
+    (states.SCHEDULING, WAIT, states.WAITING),
+    (states.WAITING, ANALYZE, states.ANALYZING),
+    (states.ANALYZING, SCHEDULE, states.SCHEDULING),
+    (states.ANALYZING, WAIT, states.WAITING),
+    (states.ANALYZING, FINISH, states.GAME_OVER),
+    (states.GAME_OVER, SUCCESS, states.SUCCESS),
+    (states.GAME_OVER, REVERTED, states.REVERTED),
+    (states.GAME_OVER, FAILED, states.FAILURE),
+    (states.GAME_OVER, SUSPENDED, states.SUSPENDED),
+)
+FINAL_STATES = (states.SUCCESS, states.REVERTED, states.FAILURE, states.SUSPENDED)
+
+
+class MachineBuilder:
+    """Builds and drives the machine for one run over a :class:`Runtime`."""
+
+    def __init__(self, runtime: Runtime, wait_timeout: float | None = None) -> None:
+        self._runtime = runtime
+        self._wait_timeout = wait_timeout
+        self._next_up: dict[Node, None] = {}
+        self._not_done: dict[concurrent.futures.Future[tuple[str, Any]], Node] = {}
+        self._done: list[concurrent.futures.Future[tuple[str, Any]]] = []
+        self.completed = 0
+
+    def build(self) -> machines.FiniteMachine:
+        machine = machines.FiniteMachine()
+        for state in (
+            states.UNDEFINED,
+            states.RESUMING,
+            states.SCHEDULING,
+            states.WAITING,
+            states.ANALYZING,
+            states.GAME_OVER,
+        ):
+            machine.add_state(state)
+        for state in FINAL_STATES:
+            machine.add_state(state, terminal=True)
+        for source, event, target in TRANSITIONS:
+            machine.add_transition(source, target, event)
+        machine.add_reaction(states.RESUMING, START, self.resume)
+        machine.add_reaction(states.SCHEDULING, SCHEDULE, self.schedule)
+        machine.add_reaction(states.WAITING, WAIT, self.wait)
+        machine.add_reaction(states.ANALYZING, ANALYZE, self.analyze)
+        machine.add_reaction(states.GAME_OVER, FINISH, self.game_over)
+        machine.default_start_state = states.UNDEFINED
+        return machine
+
+    def run_iter(self) -> Iterator[str]:
+        """Drive the machine; yields every state it enters (GAME_OVER excluded)."""
+        machine = self.build()
+        runner = runners.FiniteRunner(machine)
+        for _old, new in runner.run_iter(START):
+            if new != states.GAME_OVER:
+                yield new
+
+    # -- reactions -------------------------------------------------------
+    def _suspending(self) -> bool:
+        return self._runtime.storage.get_flow_state() == states.SUSPENDING
+
+    def resume(self, old_state: str, new_state: str, event: str) -> str:
+        for node in self._runtime.completer.resume():
+            self._next_up[node] = None
+        return SCHEDULE
+
+    def schedule(self, old_state: str, new_state: str, event: str) -> str:
+        if self._next_up and not self._suspending():
+            nodes = list(self._next_up)
+            self._next_up.clear()
+            self._not_done.update(self._runtime.scheduler.schedule(nodes))
+        return WAIT
+
+    def wait(self, old_state: str, new_state: str, event: str) -> str:
+        scheduler = self._runtime.scheduler
+        if self._not_done:
+            pending = [f for f in self._not_done if not f.done()]
+            if len(pending) == len(self._not_done):
+                timeout = self._wait_timeout
+                wake_in = scheduler.next_wake_in()
+                if wake_in is not None:
+                    timeout = wake_in if timeout is None else min(timeout, wake_in)
+                concurrent.futures.wait(
+                    pending,
+                    timeout=timeout,
+                    return_when=concurrent.futures.FIRST_COMPLETED,
+                )
+            self._done = [f for f in self._not_done if f.done()]
+        elif scheduler.has_parked and not self._suspending():
+            # Only delayed retries are left: sleep until the first is due.
+            time.sleep(scheduler.next_wake_in() or 0.0)
+        return ANALYZE
+
+    def analyze(self, old_state: str, new_state: str, event: str) -> str:
+        runtime = self._runtime
+        next_up = self._next_up
+        for future in self._done:
+            node = self._not_done.pop(future)
+            try:
+                outcome, result = future.result()
+                ready = runtime.completer.complete(node, outcome, result)
+            except Exception:
+                runtime.completer.unresolved.append(Failure())
+                ready = []
+            self.completed += 1
+            for each in ready:
+                next_up[each] = None
+        self._done = []
+        for node in runtime.scheduler.due():
+            next_up[node] = None
+        if next_up and not self._suspending():
+            return SCHEDULE
+        if self._not_done or (runtime.scheduler.has_parked and not self._suspending()):
+            return WAIT
+        return FINISH
+
+    def game_over(self, old_state: str, new_state: str, event: str) -> str:
+        runtime = self._runtime
+        if runtime.completer.unresolved or any(
+            d.state == states.REVERT_FAILURE for d in runtime.details
+        ):
+            return FAILED
+        if self._next_up or runtime.scheduler.has_parked:
+            return SUSPENDED
+        if runtime.is_success():
+            return SUCCESS
+        return REVERTED

@@ -1,0 +1,320 @@
+"""Compiler: a tree of patterns becomes one flat execution graph, once.
+
+Every atom becomes a :class:`Node` that knows its predecessors and
+successors, the retry controller whose subflow it belongs to, the deciders
+guarding it, and, for each value it needs, the providers it may read from,
+nearest first. Nothing after compilation walks the pattern tree again.
+
+Scoping follows the patterns: an atom sees the results of atoms that run
+before it in a linear flow, of the items it depends on in a graph flow, and
+of the retry controllers enclosing it; unordered siblings never see each
+other's results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from opsflow import exceptions, flow, retry
+from opsflow.atom import Atom
+from opsflow.deciders import Depth
+from opsflow.patterns import graph_flow, linear_flow
+
+__all__ = ["Compilation", "Compiler", "Decider", "Node", "Scope"]
+
+
+@dataclasses.dataclass(eq=False)
+class Scope:
+    """One flow of the pattern tree, as the compiler saw it."""
+
+    flow: flow.Flow
+    kind: str  # "linear", "unordered" or "graph"
+    parent: Scope | None
+    #: For graph flows: item position -> positions of the items it depends on.
+    item_preds: dict[int, list[int]] = dataclasses.field(default_factory=dict)
+    #: Every node inside this flow (filled in as the compiler goes).
+    nodes: list[Node] = dataclasses.field(default_factory=list)
+
+    def item_is_before(self, before: int, after: int) -> bool:
+        """Whether item ``before`` always finishes before item ``after`` starts."""
+        if self.kind == "linear":
+            return before < after
+        if self.kind == "unordered":
+            return False
+        stack, seen = [after], {after}
+        while stack:
+            for pred in self.item_preds.get(stack.pop(), ()):
+                if pred == before:
+                    return True
+                if pred not in seen:
+                    seen.add(pred)
+                    stack.append(pred)
+        return False
+
+
+@dataclasses.dataclass(eq=False)
+class Decider:
+    """A graph-flow link's decider, checked when its target becomes ready."""
+
+    function: Any
+    depth: Depth
+    #: Atoms of the link's source item: their results are the decider's history.
+    sources: list[Node]
+    #: Atoms of the link's target item: ignored first when the decider says no.
+    targets: list[Node]
+    #: The graph flow the link belongs to (bounds ``Depth.FLOW``).
+    scope: Scope
+
+
+@dataclasses.dataclass(eq=False)
+class Node:
+    """One atom in the execution graph."""
+
+    atom: Atom
+    name: str
+    index: int
+    is_retry: bool
+    #: (scope, item position) from the root flow down; position -1 is a scope's retry.
+    path: tuple[tuple[Scope, int], ...]
+    predecessors: list[Node] = dataclasses.field(default_factory=list)
+    successors: list[Node] = dataclasses.field(default_factory=list)
+    #: The retry controller this atom's failures are reported to.
+    retry: Node | None = None
+    #: For a retry controller: every atom of the subflow it controls.
+    subflow: list[Node] = dataclasses.field(default_factory=list)
+    deciders: list[Decider] = dataclasses.field(default_factory=list)
+    #: value name -> nodes that provide it and are visible here, nearest first.
+    providers: dict[str, tuple[Node, ...]] = dataclasses.field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name}>"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Compilation:
+    """A compiled flow: its nodes, in the order the serial engine runs them."""
+
+    flow: flow.Flow
+    nodes: dict[str, Node]
+    order: tuple[str, ...]
+    #: Nodes with no predecessors: where a fresh run starts.
+    roots: tuple[Node, ...]
+
+    def __iter__(self) -> Iterator[Node]:
+        return (self.nodes[name] for name in self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def _kind_of(pattern: flow.Flow) -> str:
+    if isinstance(pattern, linear_flow.Flow):
+        return "linear"
+    if isinstance(pattern, graph_flow.Flow):
+        return "graph"
+    return "unordered"
+
+
+class Compiler:
+    """Turns a flow (or a single atom) into a :class:`Compilation`."""
+
+    def __init__(self, root: flow.Flow | Atom) -> None:
+        self._root = root
+        self._nodes: list[Node] = []
+        self._by_name: dict[str, Node] = {}
+
+    def compile(self) -> Compilation:
+        """Compile once; raises ``Duplicate``/``CompilationFailure`` on bad input."""
+        root = self._root
+        if isinstance(root, Atom):
+            pattern = linear_flow.Flow(root.name or "flow").add(root)
+        elif isinstance(root, flow.Flow):
+            pattern = root
+        else:
+            raise TypeError(f"Unknown object '{root!r}' requested to compile")
+        self._compile_flow(pattern, parent=None, path=(), retry_node=None)
+        self._resolve_providers()
+        roots = tuple(node for node in self._nodes if not node.predecessors)
+        return Compilation(
+            flow=pattern,
+            nodes=self._by_name,
+            order=tuple(node.name for node in self._nodes),
+            roots=roots,
+        )
+
+    # -- flattening ----------------------------------------------------
+    def _add_node(
+        self, atom: Atom, path: tuple[tuple[Scope, int], ...], retry_node: Node | None
+    ) -> Node:
+        if not isinstance(atom, Atom):
+            raise TypeError(f"Unknown item '{atom!r}' in flow: not an atom nor a flow")
+        if atom.name is None:
+            raise exceptions.CompilationFailure(f"Atom {atom!r} has no name")
+        if atom.name in self._by_name:
+            raise exceptions.Duplicate(
+                f"Atoms with duplicate names found: ['{atom.name}']"
+            )
+        node = Node(
+            atom=atom,
+            name=atom.name,
+            index=len(self._nodes),
+            is_retry=isinstance(atom, retry.Retry),
+            path=path,
+            retry=retry_node,
+        )
+        self._nodes.append(node)
+        self._by_name[node.name] = node
+        for scope, _position in path:
+            scope.nodes.append(node)
+        node_retry = retry_node
+        while node_retry is not None:
+            node_retry.subflow.append(node)
+            node_retry = node_retry.retry
+        return node
+
+    def _compile_item(
+        self,
+        item: Any,
+        scope: Scope,
+        position: int,
+        path: tuple[tuple[Scope, int], ...],
+        retry_node: Node | None,
+    ) -> tuple[list[Node], list[Node]]:
+        """Compile one item of ``scope``; returns its (entry nodes, exit nodes)."""
+        item_path = (*path, (scope, position))
+        if isinstance(item, flow.Flow):
+            return self._compile_flow(item, scope, item_path, retry_node)
+        node = self._add_node(item, item_path, retry_node)
+        return [node], [node]
+
+    def _compile_flow(
+        self,
+        pattern: flow.Flow,
+        parent: Scope | None,
+        path: tuple[tuple[Scope, int], ...],
+        retry_node: Node | None,
+    ) -> tuple[list[Node], list[Node]]:
+        scope = Scope(flow=pattern, kind=_kind_of(pattern), parent=parent)
+        own_retry = None
+        if pattern.retry is not None:
+            own_retry = self._add_node(pattern.retry, (*path, (scope, -1)), retry_node)
+            retry_node = own_retry
+        items = list(pattern)
+        compiled = [
+            self._compile_item(item, scope, position, path, retry_node)
+            for position, item in enumerate(items)
+        ]
+        entries, exits = self._wire(scope, pattern, items, compiled)
+        if own_retry is not None:
+            for entry in entries:
+                _link(own_retry, entry)
+            entries = [own_retry]
+            exits = exits or [own_retry]
+        return entries, exits
+
+    def _wire(
+        self,
+        scope: Scope,
+        pattern: flow.Flow,
+        items: list[Any],
+        compiled: list[tuple[list[Node], list[Node]]],
+    ) -> tuple[list[Node], list[Node]]:
+        if scope.kind == "linear":
+            # Empty subflows are skipped so that their neighbours still meet.
+            present = [(ins, outs) for ins, outs in compiled if ins]
+            for (_, outs), (ins, _) in zip(present, present[1:], strict=False):
+                for exit_node in outs:
+                    for entry in ins:
+                        _link(exit_node, entry)
+            if not present:
+                return [], []
+            return present[0][0], present[-1][1]
+        position_of = {id(item): position for position, item in enumerate(items)}
+        has_pred: set[int] = set()
+        has_succ: set[int] = set()
+        for u, v, metadata in pattern.iter_links():
+            pu, pv = position_of[id(u)], position_of[id(v)]
+            scope.item_preds.setdefault(pv, []).append(pu)
+            has_pred.add(pv)
+            has_succ.add(pu)
+            u_exits = compiled[pu][1]
+            v_entries = compiled[pv][0]
+            for exit_node in u_exits:
+                for entry in v_entries:
+                    _link(exit_node, entry)
+            decider = metadata.get(flow.LINK_DECIDER)
+            if decider is not None:
+                guard = Decider(
+                    function=decider,
+                    depth=metadata.get(flow.LINK_DECIDER_DEPTH, Depth.ALL),
+                    sources=_item_nodes(scope, pu),
+                    targets=_item_nodes(scope, pv),
+                    scope=scope,
+                )
+                for entry in v_entries:
+                    entry.deciders.append(guard)
+        entries = [
+            n for p, (ins, _) in enumerate(compiled) if p not in has_pred for n in ins
+        ]
+        exits = [
+            n for p, (_, outs) in enumerate(compiled) if p not in has_succ for n in outs
+        ]
+        return entries, exits
+
+    # -- scoping -------------------------------------------------------
+    def _resolve_providers(self) -> None:
+        providers_of: dict[str, list[Node]] = {}
+        for node in self._nodes:
+            for name in node.atom.provides:
+                providers_of.setdefault(name, []).append(node)
+        for node in self._nodes:
+            atom = node.atom
+            wanted = set(atom.rebind.values()) | set(atom.revert_rebind.values())
+            for name in wanted:
+                visible = [
+                    (nearness, provider)
+                    for provider in providers_of.get(name, ())
+                    if provider is not node
+                    and (nearness := _nearness(provider, node)) is not None
+                ]
+                visible.sort(key=lambda pair: pair[0], reverse=True)
+                node.providers[name] = tuple(provider for _, provider in visible)
+
+
+def _link(u: Node, v: Node) -> None:
+    if v not in u.successors:
+        u.successors.append(v)
+        v.predecessors.append(u)
+
+
+def _item_nodes(scope: Scope, position: int) -> list[Node]:
+    """Every node of the item at ``position`` of ``scope``."""
+    return [node for node in scope.nodes if _position_in(node, scope) == position]
+
+
+def _position_in(node: Node, scope: Scope) -> int | None:
+    for path_scope, position in node.path:
+        if path_scope is scope:
+            return position
+    return None
+
+
+def _nearness(provider: Node, consumer: Node) -> tuple[int, int] | None:
+    """How near ``provider`` is to ``consumer`` (larger is nearer), None if unseen."""
+    for level, ((p_scope, p_pos), (c_scope, c_pos)) in enumerate(
+        zip(provider.path, consumer.path, strict=False)
+    ):
+        if p_scope is not c_scope:
+            return None
+        if p_pos == c_pos:
+            continue
+        if p_pos == -1:  # the retry controller of a flow enclosing the consumer
+            return (level, -1)
+        if c_pos == -1:
+            return None
+        if p_scope.item_is_before(p_pos, c_pos):
+            return (level, p_pos)
+        return None
+    return None

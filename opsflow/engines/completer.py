@@ -1,0 +1,136 @@
+"""Completer: records what an atom did and decides what a failure undoes.
+
+When a task fails, the nearest enclosing retry controller is asked what to
+do (``on_failure``); its answer, or the parents' it defers to, becomes one
+of three resolutions, each marking a set of atoms with an intention:
+
+* revert everything (no controller, or ``REVERT_ALL``);
+* revert one controller's subflow and the controller itself (``REVERT``
+  with ``defer_reverts=False`` and nobody above to ask);
+* revert one subflow, then retry it (``RETRY``).
+
+A REVERT intention is never downgraded to RETRY by a later failure in a
+parallel branch. Execution never resumes inside a scope marked for revert.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from opsflow import retry, states
+from opsflow.engines.executor import EXECUTED
+from opsflow.types.failure import Failure
+
+if TYPE_CHECKING:
+    from opsflow.engines.compiler import Node
+    from opsflow.engines.runtime import Runtime
+
+__all__ = ["Completer"]
+
+LOG = logging.getLogger(__name__)
+
+
+class Completer:
+    """Turns finished futures into stored outcomes and revert/retry plans."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        #: Failures nothing will resolve (they make the flow end FAILURE).
+        self.unresolved: list[Failure] = []
+
+    def complete(self, node: Node, outcome: str, result: Any) -> list[Node]:
+        """Record ``result``; returns the atoms that may start because of it."""
+        runtime = self._runtime
+        action = runtime.action_for(node)
+        if outcome == EXECUTED:
+            action.complete_execution(node, result)
+            if isinstance(result, Failure):
+                runtime.failed[node.name] = result
+                return self._resolve(node, result)
+            runtime.failed.pop(node.name, None)
+        else:
+            action.complete_reversion(node, result)
+        return runtime.selector.ready_after(node)
+
+    def resume(self) -> list[Node]:
+        """Put atoms caught mid-way by a crash or suspension back on track."""
+        runtime = self._runtime
+        storage = runtime.storage
+        to_resolve = []
+        for node in runtime.nodes:
+            detail = runtime.details[node.index]
+            if detail.state == states.RUNNING:
+                # It may have done some or all of its work: it runs again.
+                detail.state = states.PENDING
+                storage._save_atom(detail)
+            elif detail.state == states.REVERTING:
+                detail.state = states.FAILURE if detail.failure else states.SUCCESS
+                storage._save_atom(detail)
+            elif detail.state == states.FAILURE and detail.intention == states.EXECUTE:
+                to_resolve.append(node)
+        for node in to_resolve:
+            self._resolve(node, runtime.details[node.index].failure)
+        return runtime.selector.scan()
+
+    # -- resolution ---------------------------------------------------------
+    def _resolve(self, node: Node, failure: Failure) -> list[Node]:
+        runtime = self._runtime
+        if runtime.never_resolve:
+            self.unresolved.append(failure)
+            return []
+        try:
+            strategy, controller = self._decide(node, failure)
+        except Exception:
+            LOG.exception("Retry controller failed deciding about %s", node.name)
+            self.unresolved.append(Failure())
+            strategy, controller = "revert_all", None
+        if strategy == "revert_all":
+            scope = runtime.nodes
+            self._mark(scope, states.REVERT)
+        else:
+            assert controller is not None
+            scope = [*controller.subflow, controller]
+            self._mark(controller.subflow, states.REVERT)
+            self._mark(
+                [controller], states.RETRY if strategy == "retry" else states.REVERT
+            )
+        return runtime.selector.ready_to_revert(
+            n
+            for n in scope
+            if runtime.details[n.index].state in (states.SUCCESS, states.FAILURE)
+        )
+
+    def _decide(self, node: Node, failure: Failure) -> tuple[str, Node | None]:
+        """(strategy, controller) for a failure of ``node``, asking upward."""
+        controller = node.retry
+        if controller is None:
+            return "revert_all", None
+        runtime = self._runtime
+        runtime.storage.save_retry_failure(controller.name, node.name, failure)
+        decision = runtime.retry_action.on_failure(controller)
+        if decision == retry.RETRY:
+            return "retry", controller
+        if decision == retry.REVERT_ALL:
+            return "revert_all", None
+        if decision != retry.REVERT:
+            raise ValueError(
+                f"Unknown retry decision {decision!r} from {controller.name}"
+            )
+        above = self._decide(controller, failure)
+        if runtime.defer_reverts:
+            return above
+        if controller.retry is not None and above[0] != "revert":
+            return above
+        return "revert", controller
+
+    def _mark(self, nodes: list[Node], intention: str) -> None:
+        runtime = self._runtime
+        for node in nodes:
+            detail = runtime.details[node.index]
+            if detail.state == states.IGNORE or detail.intention == states.REVERT:
+                continue
+            if detail.intention == intention:
+                continue
+            detail.intention = intention
+            runtime.storage._save_atom(detail)

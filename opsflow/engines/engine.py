@@ -1,0 +1,268 @@
+"""Engines: compile a flow, prepare its storage, validate it, run it.
+
+``engine.run()`` -> ``run_iter()`` -> builder's machine reactions ->
+scheduler -> action -> executor -> ``run_task()`` -> ``task.execute()``.
+The serial engine runs tasks one at a time in the engine's thread; the
+parallel engine hands them to a thread pool (or any executor given).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import futurist
+
+from opsflow import exceptions, states
+from opsflow.engines.builder import FINAL_STATES, MachineBuilder
+from opsflow.engines.compiler import Compilation, Compiler, Node
+from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
+from opsflow.engines.runtime import Runtime
+from opsflow.persistence import models
+from opsflow.storage import Storage
+from opsflow.task import EVENT_UPDATE_PROGRESS
+from opsflow.types.failure import Failure
+from opsflow.types.notifier import Notifier
+
+__all__ = ["ActionEngine", "ParallelActionEngine", "SerialActionEngine"]
+
+#: Final states in which ``run()`` does not raise.
+NO_RERAISING_STATES = frozenset({states.SUCCESS, states.SUSPENDED})
+
+
+class ActionEngine:
+    """Runs one flow, recording everything in one flow detail.
+
+    Options: ``defer_reverts`` (default True: an exhausted retry with no
+    parent reverts the whole flow), ``never_resolve`` (default False: when
+    True, a failure reverts nothing and the flow ends FAILURE).
+    """
+
+    def __init__(
+        self,
+        flow: Any,
+        flow_detail: models.FlowDetail,
+        backend: Any = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self._flow = flow
+        self._flow_detail = flow_detail
+        self._backend = backend
+        self._options = dict(options or {})
+        self.notifier = Notifier()
+        self.atom_notifier = Notifier()
+        self.storage = Storage(flow_detail, saver=_saver_for(backend))
+        self.statistics: dict[str, Any] = {}
+        self._compilation: Compilation | None = None
+        self._runtime: Runtime | None = None
+        self._executor: TaskExecutor | None = None
+
+    # -- the stages, each callable on its own ------------------------------
+    @property
+    def compilation(self) -> Compilation:
+        """The compiled execution graph (compiles on first use)."""
+        self.compile()
+        assert self._compilation is not None
+        return self._compilation
+
+    def compile(self) -> None:
+        """Turn the flow into an execution graph; ``Duplicate`` etc. raise here."""
+        if self._compilation is None:
+            started = time.perf_counter()
+            self._compilation = Compiler(self._flow).compile()
+            self.statistics["compilation"] = {"seconds": time.perf_counter() - started}
+
+    def prepare(self) -> None:
+        """Create (or find, when resuming) the record of every atom."""
+        self.compile()
+        if self._runtime is not None:
+            return
+        started = time.perf_counter()
+        compilation = self.compilation
+        self.storage.ensure_atoms(node.atom for node in compilation)
+        if self.storage.get_flow_state() == states.REVERTED:
+            self.reset()
+        self._executor = self._task_executor()
+        self._runtime = Runtime(
+            compilation,
+            self.storage,
+            self.atom_notifier,
+            self._executor,
+            defer_reverts=bool(self._options.get("defer_reverts", True)),
+            never_resolve=bool(self._options.get("never_resolve", False)),
+        )
+        self.statistics["preparation"] = {"seconds": time.perf_counter() - started}
+
+    def validate(self) -> None:
+        """Check every requirement can be met; raises ``MissingDependencies``."""
+        self.prepare()
+        assert self._runtime is not None
+        missing = self._runtime.missing_requirements()
+        if missing:
+            names = set().union(*missing.values())
+            error = exceptions.MissingDependencies(self._flow.name, names)
+            error.missing_by_atom = {atom: sorted(n) for atom, n in missing.items()}
+            raise error
+
+    # -- running ---------------------------------------------------------------
+    def run(self, timeout: float | None = None) -> None:
+        """Run to the end; re-raises the failure(s) when the flow did not succeed."""
+        for _state in self.run_iter(timeout=timeout):
+            pass
+
+    def run_iter(self, timeout: float | None = None) -> Iterator[str]:
+        """Run, yielding each state the engine machine enters.
+
+        Closing the iterator part-way suspends the run: running atoms finish
+        and nothing new starts.
+        """
+        self.validate()
+        runtime = self._runtime
+        assert runtime is not None and self._executor is not None
+        if self.storage.get_flow_state() == states.REVERTED:
+            self.reset()
+            self._runtime = None
+            self.prepare()
+            runtime = self._runtime
+            assert runtime is not None
+        self._change_flow_state(states.RUNNING)
+        builder = MachineBuilder(runtime, wait_timeout=timeout)
+        started = time.perf_counter()
+        final = None
+        closed = False
+        self._executor.start()
+        with self._forwarding_progress(runtime):
+            try:
+                for state in builder.run_iter():
+                    if state in FINAL_STATES:
+                        final = state
+                        self._change_flow_state(state)
+                    if not closed:
+                        try:
+                            yield state
+                        except GeneratorExit:
+                            closed = True
+                            self.suspend()
+            finally:
+                self._executor.stop()
+                self.statistics["active_for"] = time.perf_counter() - started
+                self.statistics["completed"] = builder.completed
+        if final not in NO_RERAISING_STATES and not closed:
+            self._reraise()
+
+    def _reraise(self) -> None:
+        revert_failures = self.storage.get_revert_failures()
+        if revert_failures:
+            Failure.reraise_if_any(revert_failures.values())
+        assert self._runtime is not None
+        failures = [
+            *self._runtime.completer.unresolved,
+            *self.storage.get_execute_failures().values(),
+        ]
+        Failure.reraise_if_any(failures)
+
+    def suspend(self) -> None:
+        """Finish what is running, start nothing new, end SUSPENDED."""
+        self._change_flow_state(states.SUSPENDING)
+
+    def reset(self) -> None:
+        """Forget every outcome: all atoms PENDING, the flow PENDING."""
+        self.compile()
+        self.storage.ensure_atoms(node.atom for node in self.compilation)
+        for detail in self.storage.flow_detail:
+            detail.reset()
+            self.storage._save_atom(detail)
+        self._change_flow_state(states.PENDING)
+        self._runtime = None
+
+    # -- helpers ------------------------------------------------------------
+    def _change_flow_state(self, state: str) -> bool:
+        old_state = self.storage.get_flow_state()
+        if not states.check_flow_transition(old_state, state):
+            return False
+        self.storage.set_flow_state(state)
+        self.notifier.notify(
+            state,
+            {
+                "flow_name": self.storage.flow_name,
+                "flow_uuid": self.storage.flow_uuid,
+                "old_state": old_state,
+            },
+        )
+        return True
+
+    @contextlib.contextmanager
+    def _forwarding_progress(self, runtime: Runtime) -> Iterator[None]:
+        """Route each task's progress to storage and the ``atom_notifier``."""
+        tasks = [node for node in runtime.nodes if not node.is_retry]
+        for node in tasks:
+            node.atom.notifier.register(
+                EVENT_UPDATE_PROGRESS, self._on_progress, args=(node,)
+            )
+        try:
+            yield
+        finally:
+            for node in tasks:
+                node.atom.notifier.deregister(EVENT_UPDATE_PROGRESS, self._on_progress)
+
+    def _on_progress(
+        self, event_type: str, node: Node, details: dict[str, Any]
+    ) -> None:
+        progress = details["progress"]
+        self.storage.set_task_progress(node.name, progress)
+        if self.atom_notifier.has_listeners(EVENT_UPDATE_PROGRESS):
+            self.atom_notifier.notify(
+                EVENT_UPDATE_PROGRESS,
+                {
+                    "task_name": node.name,
+                    "task_uuid": self.storage.get_atom_uuid(node.name),
+                    "progress": progress,
+                },
+            )
+
+    def _task_executor(self) -> TaskExecutor:
+        raise NotImplementedError
+
+
+class SerialActionEngine(ActionEngine):
+    """Runs one task at a time, in the engine's thread, in declaration order."""
+
+    def _task_executor(self) -> TaskExecutor:
+        return FuturesTaskExecutor(factory=futurist.SynchronousExecutor)
+
+
+class ParallelActionEngine(ActionEngine):
+    """Runs independent tasks at the same time on an executor.
+
+    ``executor`` may be an executor instance (``concurrent.futures`` or
+    futurist), which the caller keeps owning; by default a thread pool of
+    ``max_workers`` threads is created for each run.
+    """
+
+    def _task_executor(self) -> TaskExecutor:
+        executor = self._options.get("executor")
+        max_workers = self._options.get("max_workers")
+        if executor is None or isinstance(executor, str):
+            return FuturesTaskExecutor(
+                factory=lambda: futurist.ThreadPoolExecutor(max_workers=max_workers)
+            )
+        return FuturesTaskExecutor(executor)
+
+
+def _saver_for(backend: Any) -> Any:
+    """Write-through to a persistence backend's connection (None: memory only)."""
+    if backend is None:
+        return None
+    connection = backend.get_connection()
+
+    def save(
+        flow_detail: models.FlowDetail, atom_detail: models.AtomDetail | None
+    ) -> None:
+        if atom_detail is None:
+            connection.update_flow_details(flow_detail)
+        else:
+            connection.update_atom_details(atom_detail)
+
+    return save

@@ -1,0 +1,136 @@
+"""Executor: where ``task.execute()`` and ``task.revert()`` actually run.
+
+Every way of running tasks wraps a PEP 3148 executor (futurist's or the
+standard library's) around one module-level function, :func:`run_task`,
+which calls the task and turns any exception into a ``Failure`` value.
+A future from here always resolves to ``(outcome, result or Failure)``.
+"""
+
+from __future__ import annotations
+
+import abc
+import concurrent.futures
+from collections.abc import Mapping
+from typing import Any
+
+import futurist
+
+from opsflow.task import Task
+from opsflow.types.failure import Failure
+
+__all__ = [
+    "EXECUTED",
+    "REVERTED",
+    "FuturesTaskExecutor",
+    "TaskExecutor",
+    "run_task",
+]
+
+#: Outcomes a task future resolves with.
+EXECUTED = "executed"
+REVERTED = "reverted"
+
+
+def run_task(
+    task: Task,
+    action: str,
+    arguments: Mapping[str, Any],
+    result: Any = None,
+    failures: Mapping[str, Failure] | None = None,
+) -> tuple[str, Any]:
+    """Run ``task.execute`` or ``task.revert``; errors come back as Failures."""
+    if action == EXECUTED:
+        task.pre_execute()
+        try:
+            value = task.execute(**arguments)
+        except Exception:
+            value = Failure()
+        finally:
+            task.post_execute()
+        return EXECUTED, value
+    task.pre_revert()
+    try:
+        value = task.revert(
+            result=result, flow_failures=dict(failures or {}), **arguments
+        )
+    except Exception:
+        value = Failure()
+    finally:
+        task.post_revert()
+    return REVERTED, value
+
+
+class TaskExecutor(abc.ABC):
+    """Runs tasks and hands back futures of ``(outcome, result or Failure)``."""
+
+    @abc.abstractmethod
+    def execute_task(
+        self, task: Task, task_uuid: str, arguments: Mapping[str, Any]
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        """Start ``task.execute(**arguments)``."""
+
+    @abc.abstractmethod
+    def revert_task(
+        self,
+        task: Task,
+        task_uuid: str,
+        arguments: Mapping[str, Any],
+        result: Any,
+        failures: Mapping[str, Failure],
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        """Start ``task.revert(result=..., flow_failures=..., **arguments)``."""
+
+    def start(self) -> None:
+        """Get ready to run tasks (called before a run)."""
+
+    def stop(self) -> None:
+        """Release workers (called after a run)."""
+
+
+class FuturesTaskExecutor(TaskExecutor):
+    """Runs tasks on a ``concurrent.futures``/``futurist`` executor.
+
+    The pool is created by ``start()`` from ``factory`` and shut down by
+    ``stop()``, unless an executor instance the caller owns was given.
+    """
+
+    def __init__(
+        self,
+        executor: concurrent.futures.Executor | None = None,
+        factory: Any = futurist.SynchronousExecutor,
+    ) -> None:
+        self._given = executor
+        self._factory = factory
+        self._executor: concurrent.futures.Executor | None = executor
+
+    def _pool(self) -> concurrent.futures.Executor:
+        if self._executor is None:
+            self.start()
+        assert self._executor is not None
+        return self._executor
+
+    def execute_task(
+        self, task: Task, task_uuid: str, arguments: Mapping[str, Any]
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        return self._pool().submit(run_task, task, EXECUTED, arguments)
+
+    def revert_task(
+        self,
+        task: Task,
+        task_uuid: str,
+        arguments: Mapping[str, Any],
+        result: Any,
+        failures: Mapping[str, Failure],
+    ) -> concurrent.futures.Future[tuple[str, Any]]:
+        return self._pool().submit(
+            run_task, task, REVERTED, arguments, result, failures
+        )
+
+    def start(self) -> None:
+        if self._executor is None:
+            self._executor = self._factory()
+
+    def stop(self) -> None:
+        if self._given is None and self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None

@@ -1,0 +1,132 @@
+"""Runtime: the stages of one engine, wired together once per run.
+
+It owns what every stage shares (the compiled nodes, their details in
+storage, the notifier, the executor, the options) and builds the actions,
+selector, completer and scheduler with typed references to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opsflow import exceptions, states
+from opsflow.engines.actions import RetryAction, TaskAction
+from opsflow.engines.compiler import Compilation, Node
+from opsflow.engines.completer import Completer
+from opsflow.engines.executor import TaskExecutor
+from opsflow.engines.scheduler import Scheduler
+from opsflow.engines.selector import Selector
+from opsflow.persistence import models
+from opsflow.storage import Storage, extract
+from opsflow.types.failure import Failure
+from opsflow.types.notifier import Notifier
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Everything one run needs, built from a compilation and a storage."""
+
+    def __init__(
+        self,
+        compilation: Compilation,
+        storage: Storage,
+        atom_notifier: Notifier,
+        executor: TaskExecutor,
+        defer_reverts: bool = True,
+        never_resolve: bool = False,
+    ) -> None:
+        self.compilation = compilation
+        self.storage = storage
+        self.atom_notifier = atom_notifier
+        self.executor = executor
+        self.defer_reverts = defer_reverts
+        self.never_resolve = never_resolve
+        self.nodes: list[Node] = list(compilation)
+        self.details: list[models.AtomDetail] = [
+            storage.atom_detail(node.name) for node in self.nodes
+        ]
+        #: Execute failures standing now, kept up to date by the completer.
+        self.failed: dict[str, Failure] = {
+            d.name: d.failure for d in self.details if d.failure is not None
+        }
+        self.task_action = TaskAction(self)
+        self.retry_action = RetryAction(self)
+        self.selector = Selector(self)
+        self.completer = Completer(self)
+        self.scheduler = Scheduler(self)
+
+    def action_for(self, node: Node) -> TaskAction | RetryAction:
+        return self.retry_action if node.is_retry else self.task_action
+
+    def execute_failures(self) -> dict[str, Failure]:
+        """``flow_failures`` as reverts receive it."""
+        return dict(self.failed)
+
+    def fetch_args(
+        self, node: Node, mapping: Mapping[str, str], optional: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Arguments for ``node``: its inject, then the store, then its providers."""
+        inject = node.atom.inject
+        storage = self.storage
+        details = self.details
+        arguments: dict[str, Any] = {}
+        for param, name in mapping.items():
+            if inject and name in inject:
+                arguments[param] = inject[name]
+                continue
+            found, value = storage.injected(name)
+            if found:
+                arguments[param] = value
+                continue
+            for provider in node.providers.get(name, ()):
+                detail = details[provider.index]
+                if detail.state == states.SUCCESS:
+                    result = (
+                        storage.get(provider.name)
+                        if provider.is_retry
+                        else detail.results
+                    )
+                    arguments[param] = extract(
+                        result, provider.atom.save_as[name], provider.name, name
+                    )
+                    break
+            else:
+                if param in optional:
+                    continue
+                raise exceptions.NotFound(
+                    f"Mapped argument {param!r} <= {name!r} of {node.name!r} was not"
+                    " produced by any accessible provider"
+                )
+        return arguments
+
+    def missing_requirements(self) -> dict[str, set[str]]:
+        """``{atom: names}`` that neither inject, store nor a visible provider gives."""
+        missing: dict[str, set[str]] = {}
+        for node in self.nodes:
+            atom = node.atom
+            needed = [
+                name
+                for param, name in (*atom.rebind.items(), *atom.revert_rebind.items())
+                if param not in atom.optional_mapping
+                and param not in atom.revert_optional_mapping
+            ]
+            for name in needed:
+                if atom.inject and name in atom.inject:
+                    continue
+                if node.providers.get(name) or self.storage.injected(name)[0]:
+                    continue
+                missing.setdefault(node.name, set()).add(name)
+        return missing
+
+    def reset(self, nodes: Iterable[Node]) -> None:
+        """Make ``nodes`` PENDING with intention EXECUTE and no outcome."""
+        for node in nodes:
+            detail = self.details[node.index]
+            detail.reset()
+            self.failed.pop(node.name, None)
+            self.storage._save_atom(detail)
+
+    def is_success(self) -> bool:
+        return all(d.state in (states.SUCCESS, states.IGNORE) for d in self.details)

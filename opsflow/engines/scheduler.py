@@ -1,0 +1,112 @@
+"""Scheduler: starts the atoms the selector found ready.
+
+Each atom goes to its action by intention: EXECUTE starts ``execute``,
+REVERT starts ``revert``, RETRY restarts a controller's subflow. A retry
+with a ``delay`` is parked until its time comes; the engine keeps running
+other branches meanwhile and wakes it from the WAITING state.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import heapq
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from opsflow import states
+from opsflow.engines.executor import EXECUTED, REVERTED
+from opsflow.types.failure import Failure
+
+if TYPE_CHECKING:
+    from opsflow.engines.compiler import Node
+    from opsflow.engines.runtime import Runtime
+
+__all__ = ["Scheduler"]
+
+Future = concurrent.futures.Future
+
+
+def _failed(outcome: str) -> Future[tuple[str, Any]]:
+    future: Future[tuple[str, Any]] = Future()
+    future.set_result((outcome, Failure()))
+    return future
+
+
+class Scheduler:
+    """Starts atoms; keeps delayed retries until they are due."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._parked: list[tuple[float, int, Node]] = []
+
+    def schedule(self, nodes: Iterable[Node]) -> dict[Future[tuple[str, Any]], Node]:
+        """Start each node; returns ``{future: node}`` for what is now under way."""
+        runtime = self._runtime
+        started: dict[Future[tuple[str, Any]], Node] = {}
+        for node in sorted(nodes, key=_run_order):
+            intention = runtime.details[node.index].intention
+            if intention == states.RETRY:
+                if not self._restart_subflow(node):
+                    continue
+                intention = states.EXECUTE
+            action = runtime.action_for(node)
+            if intention == states.EXECUTE:
+                try:
+                    future = action.schedule_execution(node)
+                except Exception:
+                    future = _failed(EXECUTED)
+            else:
+                try:
+                    future = action.schedule_reversion(node)
+                except Exception:
+                    future = _failed(REVERTED)
+            started[future] = node
+        return started
+
+    def _restart_subflow(self, controller: Node) -> bool:
+        """Reset the subflow for another attempt; False when the attempt must wait."""
+        runtime = self._runtime
+        action = runtime.action_for(controller)
+        action.change_state(controller, states.RETRYING)
+        runtime.reset(controller.subflow)
+        detail = runtime.details[controller.index]
+        detail.intention = states.EXECUTE
+        runtime.storage._save_atom(detail)
+        attempt = len(detail.results) + 1
+        delay = controller.atom.delay_before(attempt)
+        if delay > 0:
+            heapq.heappush(
+                self._parked, (time.monotonic() + delay, controller.index, controller)
+            )
+            return False
+        return True
+
+    # -- delayed retries ------------------------------------------------------
+    @property
+    def has_parked(self) -> bool:
+        return bool(self._parked)
+
+    def next_wake_in(self) -> float | None:
+        """Seconds until the next parked retry is due (None if none)."""
+        if not self._parked:
+            return None
+        return max(0.0, self._parked[0][0] - time.monotonic())
+
+    def due(self) -> list[Node]:
+        """Parked retries whose time has come (removed from the parking)."""
+        now = time.monotonic()
+        woken = []
+        while self._parked and self._parked[0][0] <= now:
+            woken.append(heapq.heappop(self._parked)[2])
+        return woken
+
+    def unpark_all(self) -> list[Node]:
+        """Every parked retry, due or not (when the run is being suspended)."""
+        woken = [entry[2] for entry in self._parked]
+        self._parked.clear()
+        return woken
+
+
+def _run_order(node: Node) -> tuple[int, int]:
+    return (-node.atom.priority, node.index)

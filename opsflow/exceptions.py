@@ -1,0 +1,160 @@
+"""The one exception tree of opsflow.
+
+::
+
+    OpsflowException (alias TaskFlowException)
+    +-- StorageFailure              storage or persistence could not be read or written
+    +-- ConfigurationError          opsflow.conf or a driver choice is wrong
+    +-- PluginError                 a plugin could not be found or loaded
+    +-- ExecutionFailure            the engine could not run the flow
+    |   +-- InvalidState            a state transition that is not allowed
+    |   +-- DependencyFailure       the flow's dependencies do not fit together
+    |   |   +-- MissingDependencies an atom needs a value nobody provides
+    |   |   +-- AmbiguousDependency two atoms provide what one needs
+    |   |   +-- CompilationFailure  the flow could not be compiled
+    |   +-- Timeout                 a task ran past its deadline
+    +-- NotFound                    a named thing does not exist
+    +-- Duplicate                   a name is used twice
+    +-- WrappedFailure              several failures at once (holds each Failure)
+
+Task errors never travel as exceptions inside the engine: they become
+:class:`~opsflow.types.failure.Failure` values and are re-raised by ``run()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opsflow.types.failure import Failure
+
+__all__ = [
+    "AmbiguousDependency",
+    "CompilationFailure",
+    "ConfigurationError",
+    "DependencyFailure",
+    "Duplicate",
+    "ExecutionFailure",
+    "InvalidState",
+    "MissingDependencies",
+    "NotFound",
+    "OpsflowException",
+    "PluginError",
+    "StorageFailure",
+    "TaskFlowException",
+    "Timeout",
+    "WrappedFailure",
+]
+
+
+class OpsflowException(Exception):
+    """Base of every error opsflow raises on its own account."""
+
+    def __init__(self, message: str = "", cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+TaskFlowException = OpsflowException
+
+
+class StorageFailure(OpsflowException):
+    """Storage or persistence could not be read or written."""
+
+
+class ConfigurationError(OpsflowException):
+    """The configuration or a driver choice is not valid."""
+
+
+class PluginError(OpsflowException):
+    """A plugin could not be found or loaded."""
+
+
+class ExecutionFailure(OpsflowException):
+    """The engine could not run the flow."""
+
+
+class InvalidState(ExecutionFailure):
+    """A state transition that is not allowed was requested."""
+
+
+class DependencyFailure(ExecutionFailure):
+    """The flow's dependencies do not fit together (a cycle, for one)."""
+
+
+class CompilationFailure(DependencyFailure):
+    """The flow could not be compiled into an execution graph."""
+
+
+class AmbiguousDependency(DependencyFailure):
+    """More than one atom provides a value that one atom needs."""
+
+
+class MissingDependencies(DependencyFailure):
+    """An atom needs values that nothing provides."""
+
+    def __init__(
+        self,
+        who: str,
+        requirements: Iterable[str],
+        cause: BaseException | None = None,
+        method: str | None = None,
+    ) -> None:
+        self.missing_requirements = sorted(requirements)
+        self.who = who
+        self.method = method
+        where = f"'{who}' method '{method}'" if method else f"'{who}'"
+        super().__init__(
+            f"{where} requires {self.missing_requirements} but no other entity"
+            " produces said requirements",
+            cause,
+        )
+
+
+class Timeout(ExecutionFailure):
+    """A task ran past its deadline."""
+
+
+class NotFound(OpsflowException):
+    """A named thing does not exist."""
+
+
+class Duplicate(OpsflowException):
+    """A name that must be unique is used twice."""
+
+
+class WrappedFailure(OpsflowException):
+    """Several failures at once; iterate it for each ``Failure``."""
+
+    def __init__(self, causes: Iterable[Failure]) -> None:
+        self._causes: list[Failure] = []
+        for cause in causes:
+            if cause.check(WrappedFailure) and cause.exception is not None:
+                # Flatten: a wrapped failure inside a wrapped failure says nothing more.
+                self._causes.extend(cause.exception)
+            else:
+                self._causes.append(cause)
+        super().__init__(f"WrappedFailure: {[str(c) for c in self._causes]}")
+
+    def __len__(self) -> int:
+        return len(self._causes)
+
+    def __iter__(self) -> Iterator[Failure]:
+        return iter(self._causes)
+
+    def __getitem__(self, index: int) -> Failure:
+        return self._causes[index]
+
+    def check(self, *exc_classes: Any) -> Any:
+        """The first class among ``exc_classes`` that one cause matches, or None."""
+        if not exc_classes:
+            return None
+        for cause in self._causes:
+            result = cause.check(*exc_classes)
+            if result is not None:
+                return result
+        return None
+
+    def __str__(self) -> str:
+        return f"WrappedFailure: {[str(c) for c in self._causes]}"

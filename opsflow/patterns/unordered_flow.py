@@ -1,0 +1,34 @@
+"""Unordered flow: items are independent and may run at the same time.
+
+The serial engine runs them in declaration order, so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from opsflow import flow
+
+__all__ = ["Flow"]
+
+
+class Flow(flow.Flow):
+    """Independent items; none sees another's results."""
+
+    def __init__(self, name: str, retry: Any = None) -> None:
+        super().__init__(name, retry)
+        self._items: list[Any] = []
+
+    def add(self, *items: Any) -> Flow:
+        self._items.extend(items)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def iter_links(self) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
+        return iter(())

@@ -1,0 +1,1 @@
+"""Persistence: where flow and atom details are kept between runs."""

@@ -1,0 +1,283 @@
+"""Storage: the run's memory, read and written by every engine stage.
+
+It wraps one :class:`~opsflow.persistence.models.FlowDetail` (flow state,
+store, one ``AtomDetail`` per atom) and is the only place that changes it.
+Every change goes through :meth:`Storage._save_atom` / ``_save_flow``, the
+seam where a persistence backend writes the record before the engine moves
+on. Transient values (secrets) live here only and are never saved.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from opsflow import exceptions, states
+from opsflow.atom import WHOLE_RESULT, Atom
+from opsflow.persistence import models
+from opsflow.retry import History, Retry
+from opsflow.types.failure import Failure
+
+__all__ = ["Storage"]
+
+#: Store key of the flow detail's meta under which injected values are kept.
+STORE_META_KEY = "store"
+
+
+def extract(result: Any, key: Any, atom_name: str, value_name: str) -> Any:
+    """The part of ``result`` an atom provides as ``value_name``."""
+    if key is WHOLE_RESULT:
+        return result
+    try:
+        return result[key]
+    except (IndexError, KeyError, TypeError) as exc:
+        raise exceptions.NotFound(
+            f"Unable to find result {value_name!r}: atom {atom_name!r} returned"
+            f" {type(result).__name__} without item {key!r}"
+        ) from exc
+
+
+class Storage:
+    """Reads and writes the details of one run."""
+
+    def __init__(
+        self,
+        flow_detail: models.FlowDetail,
+        saver: Callable[[models.FlowDetail, models.AtomDetail | None], None]
+        | None = None,
+    ) -> None:
+        self._flow_detail = flow_detail
+        self._saver = saver
+        self._transient: dict[str, Any] = {}
+        self._save_as: dict[str, dict[str, Any]] = {}
+        self.lock = threading.RLock()
+
+    # -- the run --------------------------------------------------------
+    @property
+    def flow_detail(self) -> models.FlowDetail:
+        """The record of this run."""
+        return self._flow_detail
+
+    @property
+    def flow_uuid(self) -> str:
+        return self._flow_detail.uuid
+
+    @property
+    def flow_name(self) -> str:
+        return self._flow_detail.name
+
+    def get_flow_state(self) -> str:
+        """The flow's state (PENDING before the first run)."""
+        return self._flow_detail.state or states.PENDING
+
+    def set_flow_state(self, state: str) -> None:
+        self._flow_detail.state = state
+        self._save_flow()
+
+    def update_flow_metadata(self, update: Mapping[str, Any]) -> None:
+        self._flow_detail.meta.update(update)
+        self._save_flow()
+
+    # -- atoms ----------------------------------------------------------
+    def ensure_atoms(self, atoms: Iterable[Atom]) -> None:
+        """Make sure each atom has a detail record (kept as is when resuming)."""
+        for atom in atoms:
+            self._save_as[atom.name] = atom.save_as
+            detail = self._flow_detail.find(atom.name)
+            if detail is None:
+                kind = (
+                    models.RetryDetail if isinstance(atom, Retry) else models.TaskDetail
+                )
+                detail = kind(name=atom.name, version=tuple(atom.version))
+                self._flow_detail.add(detail)
+                self._save_atom(detail)
+
+    def atom_detail(self, name: str) -> models.AtomDetail:
+        detail = self._flow_detail.find(name)
+        if detail is None:
+            raise exceptions.NotFound(f"Unknown atom name '{name}'")
+        return detail
+
+    def get_atom_uuid(self, name: str) -> str:
+        return self.atom_detail(name).uuid
+
+    def get_atom_state(self, name: str) -> str:
+        return self.atom_detail(name).state
+
+    def get_atoms_states(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
+        return {
+            name: (self.atom_detail(name).state, self.atom_detail(name).intention)
+            for name in names
+        }
+
+    def set_atom_state(self, name: str, state: str) -> None:
+        detail = self.atom_detail(name)
+        detail.state = state
+        self._save_atom(detail)
+
+    def get_atom_intention(self, name: str) -> str:
+        return self.atom_detail(name).intention
+
+    def set_atom_intention(self, name: str, intention: str) -> None:
+        detail = self.atom_detail(name)
+        detail.intention = intention
+        self._save_atom(detail)
+
+    def update_atom_metadata(self, name: str, update: Mapping[str, Any]) -> None:
+        detail = self.atom_detail(name)
+        detail.meta.update(update)
+        self._save_atom(detail)
+
+    def set_task_progress(
+        self, name: str, progress: float, details: Mapping[str, Any] | None = None
+    ) -> None:
+        detail = self.atom_detail(name)
+        detail.meta["progress"] = progress
+        if details:
+            detail.meta["progress_details"] = {
+                "at_progress": progress,
+                "details": dict(details),
+            }
+        self._save_atom(detail)
+
+    def get_task_progress(self, name: str) -> float:
+        return float(self.atom_detail(name).meta.get("progress", 0.0))
+
+    # -- results ----------------------------------------------------------
+    def save(self, name: str, result: Any, state: str = states.SUCCESS) -> None:
+        """Record an execute outcome: a result, or a ``Failure`` (state FAILURE)."""
+        detail = self.atom_detail(name)
+        detail.state = state
+        if isinstance(result, Failure):
+            detail.failure = result
+            detail.results = None
+        else:
+            detail.failure = None
+            if isinstance(detail, models.RetryDetail):
+                detail.results.append((result, {}))
+            else:
+                detail.results = result
+        self._save_atom(detail)
+
+    def save_revert(self, name: str, result: Any, state: str) -> None:
+        """Record a revert outcome: a result, or a ``Failure`` (REVERT_FAILURE)."""
+        detail = self.atom_detail(name)
+        detail.state = state
+        if isinstance(result, Failure):
+            detail.revert_failure = result
+        else:
+            detail.revert_results = result
+            detail.revert_failure = None
+            if isinstance(detail, models.RetryDetail):
+                detail.results = []
+        self._save_atom(detail)
+
+    def get(self, name: str) -> Any:
+        """The atom's execute result (or its ``Failure``)."""
+        detail = self.atom_detail(name)
+        if detail.failure is not None:
+            return detail.failure
+        if isinstance(detail, models.RetryDetail):
+            return detail.last_outcome
+        return detail.results
+
+    def has_result(self, name: str) -> bool:
+        detail = self._flow_detail.find(name)
+        return detail is not None and detail.state == states.SUCCESS
+
+    def get_revert_result(self, name: str) -> Any:
+        """What ``revert`` returned (or its ``Failure``)."""
+        detail = self.atom_detail(name)
+        return detail.revert_failure or detail.revert_results
+
+    def get_execute_failures(self) -> dict[str, Failure]:
+        """``{atom: Failure}`` of every atom whose ``execute`` failed."""
+        return {d.name: d.failure for d in self._flow_detail if d.failure is not None}
+
+    get_failures = get_execute_failures
+
+    def get_revert_failures(self) -> dict[str, Failure]:
+        """``{atom: Failure}`` of every atom whose ``revert`` failed."""
+        return {
+            d.name: d.revert_failure
+            for d in self._flow_detail
+            if d.revert_failure is not None
+        }
+
+    # -- retries ----------------------------------------------------------
+    def get_retry_history(self, name: str) -> History:
+        """The attempts so far of retry controller ``name``."""
+        detail = self.atom_detail(name)
+        if not isinstance(detail, models.RetryDetail):
+            raise exceptions.NotFound(f"Atom '{name}' is not a retry controller")
+        return History(detail.results, failure=detail.failure)
+
+    def save_retry_failure(
+        self, retry_name: str, atom_name: str, failure: Failure
+    ) -> None:
+        """Add ``failure`` of ``atom_name`` to the latest attempt of ``retry_name``."""
+        detail = self.atom_detail(retry_name)
+        if detail.results:
+            detail.results[-1][1][atom_name] = failure
+            self._save_atom(detail)
+
+    # -- the store ------------------------------------------------------
+    @property
+    def _store(self) -> dict[str, Any]:
+        return self._flow_detail.meta.setdefault(STORE_META_KEY, {})
+
+    def inject(self, values: Mapping[str, Any], transient: bool = False) -> None:
+        """Add flow-wide values; ``transient`` ones (secrets) are never saved."""
+        if transient:
+            self._transient.update(values)
+        else:
+            self._store.update(values)
+            self._save_flow()
+
+    def injected(self, name: str) -> tuple[bool, Any]:
+        """``(found, value)`` of a flow-wide injected value."""
+        if name in self._transient:
+            return True, self._transient[name]
+        store = self._store
+        if name in store:
+            return True, store[name]
+        return False, None
+
+    def fetch(self, name: str) -> Any:
+        """The value named ``name``: injected, else the first atom providing it."""
+        found, value = self.injected(name)
+        if found:
+            return value
+        for detail in self._flow_detail:
+            key = self._save_as.get(detail.name, {})
+            if name in key and detail.state == states.SUCCESS:
+                return extract(self.get(detail.name), key[name], detail.name, name)
+        raise exceptions.NotFound(f"Name {name!r} is not mapped")
+
+    def fetch_all(self) -> dict[str, Any]:
+        """Every named value; a name provided several times maps to a list."""
+        values: dict[str, list[Any]] = {}
+        for name, value in (*self._store.items(), *self._transient.items()):
+            values.setdefault(name, []).append(value)
+        for detail in self._flow_detail:
+            if detail.state != states.SUCCESS:
+                continue
+            result = self.get(detail.name)
+            for name, key in self._save_as.get(detail.name, {}).items():
+                try:
+                    values.setdefault(name, []).append(
+                        extract(result, key, detail.name, name)
+                    )
+                except exceptions.NotFound:
+                    continue
+        return {name: v[0] if len(v) == 1 else v for name, v in values.items()}
+
+    # -- the persistence seam ----------------------------------------------
+    def _save_atom(self, detail: models.AtomDetail) -> None:
+        if self._saver is not None:
+            self._saver(self._flow_detail, detail)
+
+    def _save_flow(self) -> None:
+        if self._saver is not None:
+            self._saver(self._flow_detail, None)

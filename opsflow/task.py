@@ -1,0 +1,186 @@
+"""Tasks: atoms that do one piece of work and know how to undo it.
+
+Subclass :class:`Task` and define ``execute`` (and ``revert``), or wrap plain
+functions with :class:`FunctorTask`; :class:`MapFunctorTask` and
+:class:`ReduceFunctorTask` apply a function over several inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from opsflow import atom
+
+__all__ = [
+    "EVENT_UPDATE_PROGRESS",
+    "FunctorTask",
+    "MapFunctorTask",
+    "ReduceFunctorTask",
+    "Task",
+]
+
+LOG = logging.getLogger(__name__)
+
+#: Event a task's notifier (and the engine's ``atom_notifier``) emits for progress.
+EVENT_UPDATE_PROGRESS = "update_progress"
+
+
+def _callable_name(function: Callable[..., Any]) -> str:
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None) or getattr(
+        function, "__name__", repr(function)
+    )
+    return f"{module}.{name}" if module else name
+
+
+class Task(atom.Atom):
+    """A unit of work with an ``execute`` and, optionally, a ``revert``.
+
+    ``timeout`` (seconds) bounds one ``execute``; ``None`` takes the engine's
+    default (``[engine] task_timeout``).
+    """
+
+    #: Default deadline of ``execute`` in seconds; ``None``: the engine's default.
+    timeout: float | None = None
+
+    def __init__(
+        self,
+        name: str | None = None,
+        provides: Any = None,
+        requires: Any = None,
+        auto_extract: bool = True,
+        rebind: Any = None,
+        inject: Mapping[str, Any] | None = None,
+        ignore_list: Iterable[str] | None = None,
+        revert_rebind: Any = None,
+        revert_requires: Any = None,
+        timeout: float | None = None,
+    ) -> None:
+        if name is None:
+            name = _callable_name(type(self))
+        super().__init__(
+            name=name,
+            provides=provides,
+            requires=requires,
+            auto_extract=auto_extract,
+            rebind=rebind,
+            inject=inject,
+            ignore_list=ignore_list,
+            revert_rebind=revert_rebind,
+            revert_requires=revert_requires,
+        )
+        if timeout is not None:
+            self.timeout = timeout
+
+    def update_progress(self, progress: float) -> None:
+        """Report how far ``execute``/``revert`` has got, from 0.0 to 1.0."""
+        if progress > 1.0:
+            LOG.warning("Progress must be <= 1.0, clamping %s to 1.0", progress)
+            progress = 1.0
+        elif progress < 0.0:
+            LOG.warning("Progress must be >= 0.0, clamping %s to 0.0", progress)
+            progress = 0.0
+        self.notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
+
+
+class FunctorTask(Task):
+    """A task made of a function (``execute``) and optionally another (``revert``)."""
+
+    def __init__(
+        self,
+        execute: Callable[..., Any],
+        name: str | None = None,
+        provides: Any = None,
+        requires: Any = None,
+        auto_extract: bool = True,
+        rebind: Any = None,
+        revert: Callable[..., Any] | None = None,
+        version: tuple[int, ...] | None = None,
+        inject: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not callable(execute):
+            raise ValueError("Function to use for executing must be callable")
+        if revert is not None and not callable(revert):
+            raise ValueError("Function to use for reverting must be callable")
+        self._execute_function = execute
+        self._revert_function = revert
+        super().__init__(
+            name=name or _callable_name(execute),
+            provides=provides,
+            requires=requires,
+            auto_extract=auto_extract,
+            rebind=rebind,
+            inject=inject,
+        )
+        if version is not None:
+            self.version = version
+
+    def _signature_of(self, method: str) -> Callable[..., Any]:
+        if method == "execute":
+            return self._execute_function
+        return self._revert_function or super()._signature_of(method)
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._execute_function(*args, **kwargs)
+
+    def revert(self, *args: Any, **kwargs: Any) -> Any:
+        if self._revert_function is not None:
+            return self._revert_function(*args, **kwargs)
+        return None
+
+
+class _OverInputsTask(Task):
+    """A task applying a function over the values of its ``requires``, in order."""
+
+    def __init__(
+        self,
+        functor: Callable[..., Any],
+        requires: Iterable[str],
+        name: str | None = None,
+        provides: Any = None,
+        auto_extract: bool = True,
+        rebind: Any = None,
+        inject: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not callable(functor):
+            raise ValueError("Function to use for the task must be callable")
+        if isinstance(requires, str) or not isinstance(requires, Iterable):
+            raise TypeError("requires must be a list or tuple of names")
+        self._functor = functor
+        self._input_names = list(requires)
+        super().__init__(
+            name=name or _callable_name(functor),
+            provides=provides,
+            requires=self._input_names,
+            auto_extract=auto_extract,
+            rebind=rebind,
+            inject=inject,
+        )
+
+    def _inputs(self, kwargs: dict[str, Any]) -> list[Any]:
+        return [kwargs[name] for name in self._input_names]
+
+
+class MapFunctorTask(_OverInputsTask):
+    """Applies ``functor`` to each required value; the result is the list of outputs."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return [self._functor(value) for value in self._inputs(kwargs)]
+
+
+class ReduceFunctorTask(_OverInputsTask):
+    """Folds the required values with a two-argument ``functor``."""
+
+    def __init__(
+        self, functor: Callable[[Any, Any], Any], requires: Iterable[str], **kw: Any
+    ):
+        requires = list(requires)
+        if len(requires) < 2:
+            raise ValueError("ReduceFunctorTask needs at least two requirements")
+        super().__init__(functor, requires, **kw)
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return functools.reduce(self._functor, self._inputs(kwargs))
