@@ -35,7 +35,7 @@ def plan(compilation: Any) -> list[PlannedStep]:
             PlannedStep(
                 name=name,
                 kind=_kind(node.atom),
-                retry=getattr(retry, "name", retry),
+                retry=None if retry is None else _name(retry),
                 reverted_on_failure=tuple(reversed(order[: index + 1])),
             )
         )
@@ -57,10 +57,15 @@ def to_dot(flow_name: str, compilation: Any) -> str:
         label = _quote(f"{index}. {name}")
         lines.append(f"  {_quote(name)} [label={label}, shape={shape}];")
     for name in compilation.order:
-        for successor in sorted(compilation.nodes[name].successors):
+        for successor in sorted(_name(s) for s in compilation.nodes[name].successors):
             lines.append(f"  {_quote(name)} -> {_quote(successor)};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _name(node: Any) -> str:
+    """A node's atom name (nodes link to nodes; plain names are accepted too)."""
+    return node if isinstance(node, str) else node.name
 
 
 def _quote(text: str) -> str:

@@ -184,12 +184,12 @@ def _is_task_error(engine: Any, error: BaseException) -> bool:
 
 def _failure_report(name: str, phase: str, failure: Any) -> FailureReport:
     type_name = failure.exc_type_names[0] if failure.exc_type_names else "Exception"
-    return FailureReport(
-        atom=name,
-        phase=phase,
-        exception=f"{type_name.rsplit('.', 1)[-1]}: {failure.exception_str}",
-        traceback=failure.traceback_str or "",
-    )
+    exception = f"{type_name.rsplit('.', 1)[-1]}: {failure.exception_str}"
+    frames = failure.traceback_str or ""
+    if frames and not frames.startswith("Traceback"):
+        # Failure keeps the frames only; show it as Python prints tracebacks.
+        frames = f"Traceback (most recent call last):\n{frames}{exception}\n"
+    return FailureReport(atom=name, phase=phase, exception=exception, traceback=frames)
 
 
 def _write_tracebacks(directory: str, report: RunReport, masker: Masker) -> str | None:

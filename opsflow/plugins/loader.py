@@ -111,7 +111,11 @@ class Namespace(Generic[T]):
             )
         else:
             manager = NamedExtensionManager(
-                self.namespace, names=names, on_load_failure_callback=on_failure
+                self.namespace,
+                names=names,
+                on_load_failure_callback=on_failure,
+                # A missing name is raised as PluginNotFound, not logged.
+                on_missing_entrypoints_callback=None,
             )
         owners = self._distributions()
         loaded: list[LoadedPlugin[T]] = []
