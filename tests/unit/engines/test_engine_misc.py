@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from enginekit import Boom, Needs, Step
 
-from opsflow import engines, states
+from opsflow import engines, states, task
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
 
 
@@ -100,10 +100,13 @@ def test_atom_notifier_reports_task_transitions_with_results(load, rec):
     flow = linear_flow.Flow("f").add(Step("a", rec), Step("b", rec, fail=True))
     engine = load(flow)
     seen = []
-    engine.atom_notifier.register(
-        engine.atom_notifier.ANY,
-        lambda state, details: seen.append((details["task_name"], state, details)),
-    )
+
+    def on_event(event, details):
+        # ANY also carries progress events; only state changes matter here
+        if event != task.EVENT_UPDATE_PROGRESS:
+            seen.append((details["task_name"], event, details))
+
+    engine.atom_notifier.register(engine.atom_notifier.ANY, on_event)
 
     with pytest.raises(Boom):
         engine.run()
