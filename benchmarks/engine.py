@@ -179,7 +179,9 @@ def _num(value: float | None, fmt: str = "{:,.1f}") -> str:
 def _cell(row: Row, library: str) -> str:
     result = row.results.get(library)
     if result is None:
-        return "not measurable" if library == "taskflow" else "skipped"
+        if library == "taskflow" and not row.workload.taskflow:
+            return "not measurable"
+        return "not run"
     if "error" in result:
         return "error"
     return _num(row.us(library))
