@@ -8,10 +8,11 @@ contains one (exception messages, log lines, results).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TextIO
 
-__all__ = ["MASK", "Masker", "MaskingFilter"]
+__all__ = ["MASK", "Masker", "MaskingFilter", "MaskingStream"]
 
 MASK = "***"
 
@@ -60,6 +61,12 @@ class Masker:
             key: MASK if key in self.keys else value for key, value in store.items()
         }
 
+    def wrap_std_streams(self) -> None:
+        """Mask whatever anyone writes to stdout/stderr (tasks, listeners)."""
+        if self:
+            sys.stdout = MaskingStream(sys.stdout, self)
+            sys.stderr = MaskingStream(sys.stderr, self)
+
     def install(self, handlers: Iterable[logging.Handler]) -> None:
         """Mask every record that goes through ``handlers``."""
         if self:
@@ -84,3 +91,22 @@ class MaskingFilter(logging.Filter):
             )
             record.exc_info = None
         return True
+
+
+class MaskingStream:
+    """A text stream that masks secrets in each write, then passes it on."""
+
+    def __init__(self, stream: TextIO, masker: Masker) -> None:
+        self._stream = stream
+        self._masker = masker
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._masker.text(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from opsflow.cli.exits import ExitCode
@@ -67,10 +67,11 @@ def run_flow(
     run_id = _run_id(engine)
     started = time.monotonic()
     worker = _EngineThread(engine, listeners)
-    with _suspend_on_signals(engine, tty or sys.stderr):
+    with _Signals(engine, tty or sys.stderr) as signals:
         worker.start()
         while worker.is_alive():
             worker.join(0.1)
+            signals.poll()
     recorder.finish()
     state = str(engine.storage.get_flow_state())
     report = RunReport(
@@ -104,32 +105,49 @@ class _EngineThread(threading.Thread):
             self.error = exc
 
 
-@contextlib.contextmanager
-def _suspend_on_signals(engine: Any, stream: TextIO) -> Iterator[None]:
-    asked = threading.Event()
+class _Signals:
+    """SIGINT/SIGTERM: the first suspends the run, a second one exits at once.
 
-    def handle(signum: int, _frame: Any) -> None:
-        if asked.is_set():
-            stream.write("\nopsflow-run: stopped at once; the run is left as it was\n")
-            stream.flush()
-            os._exit(ExitCode.SUSPENDED)
-        asked.set()
-        name = signal.Signals(signum).name
-        stream.write(
-            f"\nopsflow-run: {name}: suspending (running steps finish, nothing new "
-            "starts); send it again to stop at once\n"
-        )
-        stream.flush()
-        engine.suspend()
+    The handler only counts: the main loop asks the engine to suspend, so no
+    engine or logging code runs inside a signal handler (a second signal
+    arriving in the middle of a write would otherwise re-enter it). The
+    second signal exits straight from the handler with an unbuffered write.
+    """
 
-    previous = {
-        sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
+    def __init__(self, engine: Any, stream: TextIO) -> None:
+        self._engine = engine
+        self._stream = stream
+        self._count = 0
+        self._name = "SIGINT"
+        self._suspending = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for sig, old in self._previous.items():
             signal.signal(sig, old)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self._count += 1
+        self._name = signal.Signals(signum).name
+        if self._count > 1:
+            os.write(2, b"\nopsflow-run: stopped at once; the run is left as it was\n")
+            os._exit(ExitCode.SUSPENDED)
+
+    def poll(self) -> None:
+        """Suspend the engine if a first signal came since the last poll."""
+        if self._count and not self._suspending:
+            self._suspending = True
+            self._stream.write(
+                f"\nopsflow-run: {self._name}: suspending (running steps finish, "
+                "nothing new starts); send it again to stop at once\n"
+            )
+            self._stream.flush()
+            self._engine.suspend()
 
 
 def _run_id(engine: Any) -> str:

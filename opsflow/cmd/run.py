@@ -79,6 +79,7 @@ def _run(argv: Sequence[str] | None) -> int:
     )
     inputs = parse_inputs(args.store, args.store_file, args.secret)
     masker = Masker(inputs.secrets)
+    masker.wrap_std_streams()
     setup_logging(conf, args.debug, masker)
     as_json = args.format == "json"
     if args.list:
@@ -90,7 +91,7 @@ def _run(argv: Sequence[str] | None) -> int:
     from opsflow.plugins import executors, flows, listeners
 
     executor = executors.resolve_executor(
-        conf.engine.executor, source=_source(conf, args.executor, "--executor")
+        conf.engine.executor, **_where(conf, args.executor, "executor")
     )
     factory = flows.load_factory(args.flow)
     try:
@@ -100,13 +101,21 @@ def _run(argv: Sequence[str] | None) -> int:
     engine = _checked_engine(args.flow, flow, inputs.store, conf, executor)
     if args.graph or args.dry_run:
         return _describe(args, engine)
-    attached = listeners.create_listeners(
-        [*conf.engine.listeners, *args.listener], engine
-    )
+    attached = [
+        *listeners.create_listeners(
+            conf.engine.listeners, engine, **_where(conf, None, "listeners")
+        ),
+        *listeners.create_listeners(args.listener, engine),
+    ]
 
     from opsflow.cli import report as reporting
     from opsflow.cli.runner import run_flow
 
+    out = sys.stdout
+    if as_json:
+        # The JSON document is all stdout carries: whatever tasks or
+        # listeners print goes to stderr.
+        sys.stdout = sys.stderr
     result = run_flow(
         engine,
         args.flow,
@@ -118,9 +127,9 @@ def _run(argv: Sequence[str] | None) -> int:
     if as_json:
         import json
 
-        print(json.dumps(reporting.json_document(result, masker), indent=2))
+        print(json.dumps(reporting.json_document(result, masker), indent=2), file=out)
     else:
-        reporting.print_summary(result, masker, sys.stdout)
+        reporting.print_summary(result, masker, out)
     return int(for_state(result.state))
 
 
@@ -184,13 +193,14 @@ def _list(as_json: bool) -> int:
     return int(ExitCode.SUCCESS)
 
 
-def _source(conf: Any, flag_value: str | None, flag: str) -> str:
+def _where(conf: Any, flag_value: str | None, option: str) -> dict[str, Any]:
+    """Where an ``[engine]`` option's value came from, for error messages."""
     from opsflow.conf.loader import where_set
 
     if flag_value is not None:
-        return flag
-    path, _ = where_set(conf, "engine", "executor")
-    return f"{path}: [engine] executor"
+        return {"source": f"--{option.replace('_', '-')}", "option": None}
+    path, _ = where_set(conf, "engine", option)
+    return {"source": path, "option": f"[engine] {option}"}
 
 
 if __name__ == "__main__":

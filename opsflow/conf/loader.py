@@ -19,7 +19,7 @@ from oslo_config import cfg, types
 from opsflow.conf import opts
 from opsflow.exceptions import ConfigurationError
 
-__all__ = ["ConfigError", "allowed_values", "load", "where_set"]
+__all__ = ["ConfigError", "allowed_values", "invalid_value", "load", "where_set"]
 
 PROJECT = "opsflow"
 
@@ -41,6 +41,19 @@ class ConfigError(ConfigurationError):
         where = f"{source}: {option} " if option else f"{source}: "
         tail = f"; allowed: {allowed}" if allowed else ""
         super().__init__(f"{where}{problem}{tail}")
+
+
+def invalid_value(
+    source: str, option: str | None, value: object, what: str, allowed: str
+) -> ConfigError:
+    """The error ``FILE: [group] name = 'value' is not WHAT; allowed: ...``.
+
+    With no ``option`` (a command-line flag as ``source``) it reads
+    ``--flag: 'value' is not WHAT; allowed: ...``.
+    """
+    if option:
+        return ConfigError(source, f"= {value!r} is not {what}", option, allowed)
+    return ConfigError(source, f"{value!r} is not {what}", allowed=allowed)
 
 
 def load(

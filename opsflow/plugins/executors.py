@@ -7,7 +7,7 @@ names through this namespace).
 
 from __future__ import annotations
 
-from opsflow.conf.loader import ConfigError
+from opsflow.conf.loader import invalid_value
 from opsflow.conf.opts import DEFAULT_EXECUTOR
 from opsflow.plugins.loader import Namespace
 
@@ -18,11 +18,16 @@ NAMESPACE = "opsflow.executors"
 namespace: Namespace[object] = Namespace(NAMESPACE)
 
 
-def resolve_executor(name: str, source: str = "[engine] executor") -> str | None:
+def resolve_executor(
+    name: str, source: str = "opsflow.conf", option: str | None = "[engine] executor"
+) -> str | None:
     """Check an executor driver name; the name to pass to the engine.
 
     Returns None for the default driver while no driver is installed, so the
     engine runs tasks in-line as it does by default.
+
+    ``source`` and ``option`` say where the name came from (a file and
+    option, or a flag and None), for the error message.
 
     :raises ConfigError: the name is not installed; lists those that are.
     """
@@ -31,11 +36,8 @@ def resolve_executor(name: str, source: str = "[engine] executor") -> str | None
         return name
     if not available and name == DEFAULT_EXECUTOR:
         return None
-    raise ConfigError(
-        source,
-        f"= {name!r} is not an installed executor driver",
-        allowed=", ".join(available) or DEFAULT_EXECUTOR,
-    )
+    allowed = ", ".join(available) or DEFAULT_EXECUTOR
+    raise invalid_value(source, option, name, "an installed executor driver", allowed)
 
 
 def load_driver(name: str) -> object:

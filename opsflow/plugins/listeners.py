@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opsflow.plugins.loader import Namespace
+from opsflow.conf.loader import invalid_value
+from opsflow.plugins.loader import Namespace, PluginNotFound
 
 __all__ = ["NAMESPACE", "create_listeners", "load_listener", "namespace"]
 
@@ -30,6 +31,28 @@ def load_listener(name: str) -> type:
     return namespace.load(name)
 
 
-def create_listeners(names: Sequence[str], engine: Any) -> list[Any]:
-    """One listener per name, bound to ``engine``, in the order given."""
-    return [load_listener(name)(engine) for name in names]
+def create_listeners(
+    names: Sequence[str],
+    engine: Any,
+    source: str | None = None,
+    option: str | None = "[engine] listeners",
+) -> list[Any]:
+    """One listener per name, bound to ``engine``, in the order given.
+
+    With ``source`` (the file the names come from), an unknown name is a
+    :class:`~opsflow.conf.loader.ConfigError` listing the installed
+    listeners; without it (a command-line flag), a :class:`PluginNotFound`.
+    """
+    created = []
+    for name in names:
+        try:
+            listener_class = load_listener(name)
+        except PluginNotFound as exc:
+            if source is None:
+                raise
+            allowed = ", ".join(exc.available) or "none installed"
+            raise invalid_value(
+                source, option, name, "an installed listener", allowed
+            ) from exc
+        created.append(listener_class(engine))
+    return created

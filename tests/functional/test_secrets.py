@@ -38,6 +38,9 @@ def test_a_secret_reaches_the_task_but_is_never_shown(cli, tmp_path, fmt):
     # But no output, log line, summary or traceback file shows it
     assert SECRET not in outputs(proc, cli)
     assert "logged in with password ***" in proc.stderr
+    # What a task prints is masked too (on stderr when stdout holds the JSON)
+    printed_to = proc.stderr if fmt == "json" else proc.stdout
+    assert "printed password ***" in printed_to
     if fmt == "json":
         document = json.loads(proc.stdout)
         assert document["atoms"]["uses_password"]["state"] == "REVERTED"

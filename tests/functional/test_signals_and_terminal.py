@@ -55,8 +55,9 @@ def test_a_second_sigint_stops_at_once(cli):
     wait_for(proc, "suspending")
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=10)
-    assert proc.returncode == 3
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 3, stderr
+    assert "stopped at once" in stderr
     assert time.monotonic() - started < 5  # the 20 s step was not waited for
 
 

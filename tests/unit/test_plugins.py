@@ -186,16 +186,20 @@ def test_an_installed_executor_name_resolves_to_itself():
 
 def test_an_unknown_executor_is_a_config_error_listing_the_installed_ones():
     with pytest.raises(ConfigError) as caught:
-        executors.resolve_executor("warp", source="--executor")
-    assert str(caught.value).startswith("--executor: = 'warp' is not an installed")
+        executors.resolve_executor("warp", source="--executor", option=None)
+    assert str(caught.value).startswith("--executor: 'warp' is not an installed")
     assert caught.value.allowed is not None and "unit-pool" in caught.value.allowed
 
 
 def test_the_default_executor_is_accepted_before_any_driver_is_installed(monkeypatch):
     monkeypatch.setattr(executors.namespace, "names", lambda: [])
     assert executors.resolve_executor("synchronous") is None
-    with pytest.raises(ConfigError, match="allowed: synchronous"):
-        executors.resolve_executor("thread")
+    with pytest.raises(ConfigError) as caught:
+        executors.resolve_executor("thread", source="/etc/opsflow/opsflow.conf")
+    assert str(caught.value) == (
+        "/etc/opsflow/opsflow.conf: [engine] executor = 'thread' is not an "
+        "installed executor driver; allowed: synchronous"
+    )
 
 
 @pytest.mark.parametrize(
