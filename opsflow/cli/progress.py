@@ -24,6 +24,9 @@ LOG = logging.getLogger("opsflow.run")
 PROGRESS_EVENT = "update_progress"
 _TIMED_STATES = frozenset({"RUNNING", "REVERTING"})
 _DONE_STATES = frozenset({"SUCCESS", "IGNORE"})
+_SHOWN_FLOW_STATES = frozenset(
+    {"SUSPENDING", "SUSPENDED", "SUCCESS", "REVERTED", "FAILURE", "REVERTING"}
+)
 
 
 @dataclass
@@ -119,7 +122,9 @@ class LogLines:
     def progressed(self, step: StepRecord, recorder: StepRecorder) -> None:
         # A line per quarter: enough to see life in a log, not a flood.
         last = self._logged_progress.get(step.name, 0.0)
-        if step.progress >= 1.0 or step.progress - last >= 0.25:
+        if step.progress > last and (
+            step.progress >= 1.0 or step.progress - last >= 0.25
+        ):
             self._logged_progress[step.name] = step.progress
             LOG.info(
                 "%s: step %s %d%%", recorder.flow_name, step.name, step.progress * 100
@@ -173,8 +178,8 @@ class ProgressBar:
             parts.append(
                 f"reverting: {', '.join(reverting) or '-'} ({reverted} undone)"
             )
-        if recorder.flow_state in ("SUSPENDING", "SUSPENDED"):
-            parts.append(recorder.flow_state.lower())
+        if recorder.flow_state in _SHOWN_FLOW_STATES:
+            parts.append(recorder.flow_state)
         return "  ".join(parts)
 
     def _draw(self, recorder: StepRecorder, force: bool) -> None:

@@ -103,9 +103,14 @@ def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
         f"run {report.run_id}\n"
     )
     width = max([len(step.name) for step in report.steps] + [4])
-    out.write(f"  {'STEP':<{width}}  {'STATE':<14}  DURATION\n")
+    out.write(f"  {'STEP':<{width}}  {'STATE':<14}  DURATION  RESULT\n")
     for step in report.steps:
-        out.write(f"  {step.name:<{width}}  {step.state:<14}  {step.duration:7.2f}s\n")
+        result = _short(masker.value(jsonable(report.results.get(step.name))))
+        out.write(
+            f"  {step.name:<{width}}  {step.state:<14}  {step.duration:7.2f}s"
+            f"  {result}".rstrip()
+            + "\n"
+        )
     for failure in report.failures:
         verb = "failed" if failure.phase == "execute" else "could not be reverted"
         out.write(f"step {failure.atom} {verb}: {masker.text(failure.exception)}\n")
@@ -177,6 +182,15 @@ def print_listing(
             out.write(f"  {plugin.name}{suffix}\n")
         for item in broken:
             out.write(f"  {item.name}  BROKEN: {item.error}\n")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A result on one summary line: JSON, cut to ``limit`` characters."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _first_doc_line(obj: Any) -> str:
