@@ -102,8 +102,9 @@ def load(
 def allowed_values(opt: cfg.Opt) -> str:
     """The values an option accepts, in words, for error messages."""
     kind = opt.type
-    if getattr(kind, "choices", None):
-        return ", ".join(str(choice) for choice in kind.choices)
+    choices = getattr(kind, "choices", None)
+    if choices:
+        return ", ".join(str(choice) for choice in choices)
     if isinstance(kind, types.Boolean):
         return "true or false"
     if isinstance(kind, types.Integer | types.Float):

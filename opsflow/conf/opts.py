@@ -18,7 +18,7 @@ __all__ = ["DEFAULT_EXECUTOR", "list_opts", "register_opts"]
 #: The executor driver used when none is configured (runs tasks in-line).
 DEFAULT_EXECUTOR = "synchronous"
 
-default_opts = [
+default_opts: list[cfg.Opt] = [
     cfg.StrOpt(
         "state_path",
         default=os.path.join(os.path.expanduser("~"), ".local", "state", "opsflow"),
@@ -34,7 +34,7 @@ default_opts = [
     ),
 ]
 
-engine_opts = [
+engine_opts: list[cfg.Opt] = [
     cfg.StrOpt(
         "engine",
         default="serial",
@@ -70,7 +70,7 @@ engine_opts = [
     ),
 ]
 
-persistence_opts = [
+persistence_opts: list[cfg.Opt] = [
     cfg.StrOpt(
         "connection",
         default="sqlite:///$state_path/opsflow.sqlite",

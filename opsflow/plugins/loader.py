@@ -101,7 +101,7 @@ class Namespace(Generic[T]):
 
         broken: list[BrokenPlugin] = []
 
-        def on_failure(_manager: Any, entry_point: Any, error: Exception) -> None:
+        def on_failure(_manager: Any, entry_point: Any, error: BaseException) -> None:
             broken.append(self._broken(entry_point, _describe(error)))
 
         manager: Any
