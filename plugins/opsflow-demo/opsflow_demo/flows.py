@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from opsflow.patterns import linear_flow
-
 from opsflow_demo import tasks
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from opsflow import engines
-
 from opsflow_demo.flows import demo_flow
 from opsflow_demo.tasks import InjectedFailure
+
+from opsflow import engines
 
 
 def test_demo_flow_writes_its_files_and_succeeds(tmp_path):
