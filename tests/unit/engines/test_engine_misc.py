@@ -139,3 +139,16 @@ def test_a_flow_of_only_successes_ends_success_and_does_not_raise(load, rec):
     assert engine.storage.get_flow_state() == states.SUCCESS
     assert rec.names("execute") == ["a", "b"]
     assert rec.names("revert") == []
+
+
+def test_the_parallel_engine_accepts_an_executor_instance_and_leaves_it_open(rec):
+    import concurrent.futures
+
+    flow = unordered_flow.Flow("u").add(Step("a", rec), Step("b", rec))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        engines.load(flow, engine="parallel", executor=pool).run()
+
+        # the caller's pool still works after the run
+        assert pool.submit(lambda: 42).result(timeout=5) == 42
+
+    assert sorted(rec.names("execute")) == ["a", "b"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from enginekit import Boom, Needs, Step
 
-from opsflow import retry, states
+from opsflow import exceptions, retry, states
 from opsflow.patterns import linear_flow, unordered_flow
 
 
@@ -320,3 +320,26 @@ def _fail_unless(value, wanted):
     if value != wanted:
         raise Boom(f"not {value!r}")
     return value
+
+
+def test_a_revert_beats_a_retry_requested_later_by_a_parallel_branch(load, rec):
+    # Given two sibling subflows: one reverts the whole flow at once (no
+    # parent retry), the other fails a little later and would like a retry
+    flow = unordered_flow.Flow("u").add(
+        linear_flow.Flow("slow", retry=retry.Times(5, name="sr")).add(
+            Step("late", rec, fail=True, sleep=0.1)
+        ),
+        linear_flow.Flow("fast", retry=retry.AlwaysRevert("fr")).add(
+            Step("early", rec, fail=True)
+        ),
+    )
+    engine = load(flow)
+
+    with pytest.raises(Exception) as caught:  # Boom, or a wrap of it
+        engine.run()
+
+    # Then the flow reverts; nothing is tried again
+    assert caught.type in (Boom, exceptions.WrappedFailure)
+    assert rec.count("execute", "early") == 1
+    assert rec.count("execute", "late") == 1
+    assert engine.storage.get_flow_state() == states.REVERTED

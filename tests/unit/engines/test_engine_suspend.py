@@ -156,3 +156,39 @@ def test_run_iter_ends_with_the_final_state_on_both_engines(load, rec):
     assert seen[0] == states.RESUMING
     assert seen[-1] == states.SUCCESS
     assert set(seen[1:-1]) <= {states.SCHEDULING, states.WAITING, states.ANALYZING}
+
+
+def test_resuming_reruns_an_atom_left_running_by_a_crash(engine_kind, load, rec):
+    flow = linear_flow.Flow("lin").add(Step("a", rec), Step("b", rec), Step("c", rec))
+    engine = load(flow)
+    _suspend_when(engine, "b", states.SUCCESS)
+    engine.run()
+    # Simulate a process that died while b was running
+    engine.storage.set_atom_state("b", states.RUNNING)
+
+    resumed = engines.load(
+        flow, flow_detail=engine.storage.flow_detail, engine=engine_kind
+    )
+    resumed.run()
+
+    assert rec.names("execute") == ["a", "b", "b", "c"]
+    assert resumed.storage.get_flow_state() == states.SUCCESS
+
+
+def test_a_resumed_run_that_was_reverting_goes_on_reverting(engine_kind, load, rec):
+    flow = linear_flow.Flow("lin").add(
+        Step("a", rec), Step("b", rec), Step("c", rec, fail=True)
+    )
+    engine = load(flow)
+    _suspend_when(engine, "c", states.REVERTED)
+    engine.run()
+
+    resumed = engines.load(
+        flow, flow_detail=engine.storage.flow_detail, engine=engine_kind
+    )
+    with pytest.raises(Boom):
+        resumed.run()
+
+    assert rec.names("revert") == ["c", "b", "a"]
+    assert rec.count("execute", "c") == 1
+    assert resumed.storage.get_flow_state() == states.REVERTED
