@@ -7,10 +7,10 @@ atom that does not depend on the one whose revert failed, then ends FAILURE.
 from __future__ import annotations
 
 import pytest
-from enginekit import Boom, RevertBoom, Step
+from enginekit import Boom, Needs, RevertBoom, Step
 
 from opsflow import exceptions, states
-from opsflow.patterns import linear_flow, unordered_flow
+from opsflow.patterns import graph_flow, linear_flow, unordered_flow
 from opsflow.types import failure
 
 
@@ -115,3 +115,27 @@ def test_two_failed_reverts_raise_a_wrapped_failure(load, rec):
     assert not any(f.check(Boom) for f in wrapped)
     assert set(engine.storage.get_revert_failures()) == {"a", "b"}
     assert engine.storage.get_flow_state() == states.FAILURE
+
+
+def test_in_a_graph_only_what_the_failed_revert_depends_on_stays_success(load, rec):
+    # Given r -> (x, y) -> z; z fails and x's revert raises
+    flow = graph_flow.Flow("g").add(
+        Needs("r", rec, provides="base", value=0),
+        Needs("x", rec, requires=["base"], provides="left", revert_fail=True),
+        Needs("y", rec, requires=["base"], provides="right", revert_sleep=0.02),
+        Needs("z", rec, requires=["left", "right"], fail=True),
+    )
+    engine = load(flow)
+
+    with pytest.raises(RevertBoom, match="x revert failed"):
+        engine.run()
+
+    storage = engine.storage
+    assert storage.get_atom_state("z") == states.REVERTED
+    assert storage.get_atom_state("x") == states.REVERT_FAILURE
+    # y does not depend on x: it is reverted
+    assert storage.get_atom_state("y") == states.REVERTED
+    # r is something x depends on: it must stay as it is
+    assert storage.get_atom_state("r") == states.SUCCESS
+    assert "r" not in rec.names("revert")
+    assert storage.get_flow_state() == states.FAILURE
