@@ -18,7 +18,8 @@ __all__ = ["build_parser", "parse"]
 _EPILOG = """\
 exit codes: 0 success, 1 reverted (a step failed, every change undone),
 2 failure (a revert failed: see the report), 3 suspended (resumable),
-64 usage error, 69 plugin or persistence unavailable, 78 configuration error
+64 usage error, 69 plugin or persistence unavailable, 70 internal error,
+78 configuration error
 """
 
 

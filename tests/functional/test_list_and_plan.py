@@ -70,3 +70,10 @@ def test_graph_writes_a_dot_file_and_runs_nothing(cli, tmp_path, marker_dir):
     assert text.startswith('digraph "fixture-fail"')
     assert '"typed" -> "boom";' in text
     assert os.listdir(marker_dir) == []
+
+
+def test_help_exits_0_and_lists_the_exit_codes(cli):
+    proc = cli.run("--help")
+    assert proc.returncode == 0
+    assert "usage: opsflow-run" in proc.stdout
+    assert "78 configuration error" in proc.stdout
