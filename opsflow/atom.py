@@ -52,6 +52,16 @@ def _signature_args(function: Callable[..., Any]) -> tuple[list[str], list[str],
     return required, every, takes_kwargs
 
 
+#: Shared empty set: most atoms need or give nothing, and every frozenset is
+#: an object the garbage collector walks (100,000-task flows feel it).
+_NO_NAMES: frozenset[str] = frozenset()
+
+
+def _names(names: Iterable[str]) -> frozenset[str]:
+    found = frozenset(names)
+    return found if found else _NO_NAMES
+
+
 def save_as_mapping(provides: Any) -> dict[str, Any]:
     """``{stored name: index or key or WHOLE_RESULT}`` for a ``provides`` value."""
     if provides is None:
@@ -148,7 +158,7 @@ class Atom:
         self.version = (1, 0)
         self.inject = dict(inject) if inject else None
         self.save_as = save_as_mapping(provides)
-        self.provides = frozenset(self.save_as)
+        self.provides = _names(self.save_as)
         ignore = list(ignore_list or ())
         required, self.optional_mapping = build_arg_mapping(
             name, self._signature_of("execute"), requires, rebind, auto_extract, ignore
@@ -163,13 +173,23 @@ class Atom:
         )
         self.rebind = {**required, **self.optional_mapping}
         self.revert_rebind = {**revert_required, **self.revert_optional_mapping}
-        self.requires = frozenset(required.values()) | frozenset(
-            revert_required.values()
+        self.execute_requires = _names(required.values())
+        revert_requires_set = _names(revert_required.values())
+        self.requires = (
+            self.execute_requires | revert_requires_set
+            if revert_requires_set - self.execute_requires
+            else self.execute_requires
         )
-        self.execute_requires = frozenset(required.values())
-        self.optional = frozenset(self.optional_mapping.values())
-        self.revert_optional = frozenset(self.revert_optional_mapping.values())
-        self.notifier = notifier.Notifier()
+        self.optional = _names(self.optional_mapping.values())
+        self.revert_optional = _names(self.revert_optional_mapping.values())
+
+    @property
+    def notifier(self) -> notifier.Notifier:
+        """This atom's own notifier (progress events), made on first use."""
+        own = self.__dict__.get("_notifier")
+        if own is None:
+            own = self.__dict__["_notifier"] = notifier.Notifier()
+        return own
 
     def _signature_of(self, method: str) -> Callable[..., Any]:
         """The callable whose signature tells what ``method`` needs."""

@@ -84,7 +84,7 @@ class Storage:
         """Make sure each atom has a detail record (kept as is when resuming)."""
         for atom in atoms:
             self._save_as[atom.name] = atom.save_as
-            detail = self._flow_detail.find(atom.name)
+            detail = self._flow_detail.atoms.get(atom.name)
             if detail is None:
                 kind = (
                     models.RetryDetail if isinstance(atom, Retry) else models.TaskDetail
@@ -94,7 +94,7 @@ class Storage:
                 self._save_atom(detail)
 
     def atom_detail(self, name: str) -> models.AtomDetail:
-        detail = self._flow_detail.find(name)
+        detail = self._flow_detail.atoms.get(name)
         if detail is None:
             raise exceptions.NotFound(f"Unknown atom name '{name}'")
         return detail
@@ -183,7 +183,7 @@ class Storage:
         return detail.results
 
     def has_result(self, name: str) -> bool:
-        detail = self._flow_detail.find(name)
+        detail = self._flow_detail.atoms.get(name)
         return detail is not None and detail.state == states.SUCCESS
 
     def get_revert_result(self, name: str) -> Any:

@@ -7,6 +7,7 @@ functions with :class:`FunctorTask`; :class:`MapFunctorTask` and
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +27,12 @@ LOG = logging.getLogger(__name__)
 
 #: Event a task's notifier (and the engine's ``atom_notifier``) emits for progress.
 EVENT_UPDATE_PROGRESS = "update_progress"
+
+#: Where ``update_progress`` reports to while a task runs: set by the executor
+#: around each call, per thread, so one task object needs no engine wiring.
+PROGRESS_SINK: contextvars.ContextVar[Callable[[float], None] | None] = (
+    contextvars.ContextVar("opsflow_progress_sink", default=None)
+)
 
 
 def _callable_name(function: Callable[..., Any]) -> str:
@@ -83,7 +90,16 @@ class Task(atom.Atom):
         elif progress < 0.0:
             LOG.warning("Progress must be >= 0.0, clamping %s to 0.0", progress)
             progress = 0.0
-        self.notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
+        self.notify_progress(progress)
+        sink = PROGRESS_SINK.get()
+        if sink is not None:
+            sink(progress)
+
+    def notify_progress(self, progress: float) -> None:
+        """Tell this task's own progress listeners (if any) of ``progress``."""
+        notifier = self.__dict__.get("_notifier")
+        if notifier is not None:
+            notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
 
 
 class FunctorTask(Task):

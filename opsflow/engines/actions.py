@@ -9,6 +9,7 @@ Each state change is written to storage first, then announced on the
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 from typing import TYPE_CHECKING, Any
 
 from opsflow import states
@@ -77,7 +78,22 @@ class TaskAction(_Action):
     uuid_key = "task_uuid"
 
     def _progress(self, node: Node, value: float) -> None:
-        node.atom.notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": value})
+        node.atom.notify_progress(value)
+        self.on_progress(node, value)
+
+    def on_progress(self, node: Node, progress: float) -> None:
+        """Record a task's progress and announce it on the ``atom_notifier``."""
+        detail = self._runtime.details[node.index]
+        self._storage.set_task_progress(node.name, progress)
+        if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
+            self._notifier.notify(
+                EVENT_UPDATE_PROGRESS,
+                {
+                    "task_name": node.name,
+                    "task_uuid": detail.uuid,
+                    "progress": progress,
+                },
+            )
 
     def schedule_execution(
         self, node: Node
@@ -93,7 +109,9 @@ class TaskAction(_Action):
             )
         except Exception:
             return _done(EXECUTED, Failure())
-        return runtime.executor.execute_task(node.atom, detail.uuid, arguments)
+        return runtime.executor.execute_task(
+            node.atom, detail.uuid, arguments, functools.partial(self.on_progress, node)
+        )
 
     def complete_execution(self, node: Node, result: Any) -> None:
         storage = self._storage
@@ -120,7 +138,12 @@ class TaskAction(_Action):
             return _done(REVERTED, Failure())
         result = detail.failure if detail.failure is not None else detail.results
         return runtime.executor.revert_task(
-            node.atom, detail.uuid, arguments, result, runtime.execute_failures()
+            node.atom,
+            detail.uuid,
+            arguments,
+            result,
+            runtime.execute_failures(),
+            functools.partial(self.on_progress, node),
         )
 
     def complete_reversion(self, node: Node, result: Any) -> None:

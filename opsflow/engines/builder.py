@@ -161,8 +161,11 @@ class MachineBuilder:
 
     def game_over(self, old_state: str, new_state: str, event: str) -> str:
         runtime = self._runtime
-        if runtime.completer.unresolved or any(
-            d.state == states.REVERT_FAILURE for d in runtime.details
+        completer = runtime.completer
+        if (
+            completer.unresolved
+            or completer.left_failed
+            or any(d.state == states.REVERT_FAILURE for d in runtime.details)
         ):
             return FAILED
         if self._next_up or runtime.scheduler.has_parked:

@@ -68,7 +68,7 @@ class Decider:
     scope: Scope
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class Node:
     """One atom in the execution graph."""
 
@@ -83,8 +83,9 @@ class Node:
     #: The retry controller this atom's failures are reported to.
     retry: Node | None = None
     #: For a retry controller: every atom of the subflow it controls.
-    subflow: list[Node] = dataclasses.field(default_factory=list)
-    deciders: list[Decider] = dataclasses.field(default_factory=list)
+    subflow: list[Node] | tuple[()] = ()
+    #: Deciders of the graph-flow links into this atom (a shared empty tuple if none).
+    deciders: list[Decider] | tuple[()] = ()
     #: value name -> nodes that provide it and are visible here, nearest first.
     providers: dict[str, tuple[Node, ...]] = dataclasses.field(default_factory=dict)
 
@@ -163,6 +164,7 @@ class Compiler:
             is_retry=isinstance(atom, retry.Retry),
             path=path,
             retry=retry_node,
+            subflow=[] if isinstance(atom, retry.Retry) else (),
         )
         self._nodes.append(node)
         self._by_name[node.name] = node
@@ -254,7 +256,7 @@ class Compiler:
                     scope=scope,
                 )
                 for entry in v_entries:
-                    entry.deciders.append(guard)
+                    entry.deciders = [*entry.deciders, guard]
         entries = [
             n for p, (ins, _) in enumerate(compiled) if p not in has_pred for n in ins
         ]

@@ -36,8 +36,10 @@ class Completer:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        #: Failures nothing will resolve (they make the flow end FAILURE).
+        #: Engine errors (not atom failures) that make the flow end FAILURE.
         self.unresolved: list[Failure] = []
+        #: Atoms whose failure is left as it is (``never_resolve``).
+        self.left_failed: list[str] = []
 
     def complete(self, node: Node, outcome: str, result: Any) -> list[Node]:
         """Record ``result``; returns the atoms that may start because of it."""
@@ -77,7 +79,7 @@ class Completer:
     def _resolve(self, node: Node, failure: Failure) -> list[Node]:
         runtime = self._runtime
         if runtime.never_resolve:
-            self.unresolved.append(failure)
+            self.left_failed.append(node.name)
             return []
         try:
             strategy, controller = self._decide(node, failure)

@@ -8,7 +8,6 @@ parallel engine hands them to a thread pool (or any executor given).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,12 +16,11 @@ import futurist
 
 from opsflow import exceptions, states
 from opsflow.engines.builder import FINAL_STATES, MachineBuilder
-from opsflow.engines.compiler import Compilation, Compiler, Node
+from opsflow.engines.compiler import Compilation, Compiler
 from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
 from opsflow.engines.runtime import Runtime
 from opsflow.persistence import models
 from opsflow.storage import Storage
-from opsflow.task import EVENT_UPDATE_PROGRESS
 from opsflow.types.failure import Failure
 from opsflow.types.notifier import Notifier
 
@@ -133,22 +131,21 @@ class ActionEngine:
         final = None
         closed = False
         self._executor.start()
-        with self._forwarding_progress(runtime):
-            try:
-                for state in builder.run_iter():
-                    if state in FINAL_STATES:
-                        final = state
-                        self._change_flow_state(state)
-                    if not closed:
-                        try:
-                            yield state
-                        except GeneratorExit:
-                            closed = True
-                            self.suspend()
-            finally:
-                self._executor.stop()
-                self.statistics["active_for"] = time.perf_counter() - started
-                self.statistics["completed"] = builder.completed
+        try:
+            for state in builder.run_iter():
+                if state in FINAL_STATES:
+                    final = state
+                    self._change_flow_state(state)
+                if not closed:
+                    try:
+                        yield state
+                    except GeneratorExit:
+                        closed = True
+                        self.suspend()
+        finally:
+            self._executor.stop()
+            self.statistics["active_for"] = time.perf_counter() - started
+            self.statistics["completed"] = builder.completed
         if final not in NO_RERAISING_STATES and not closed:
             self._reraise()
 
@@ -192,35 +189,6 @@ class ActionEngine:
             },
         )
         return True
-
-    @contextlib.contextmanager
-    def _forwarding_progress(self, runtime: Runtime) -> Iterator[None]:
-        """Route each task's progress to storage and the ``atom_notifier``."""
-        tasks = [node for node in runtime.nodes if not node.is_retry]
-        for node in tasks:
-            node.atom.notifier.register(
-                EVENT_UPDATE_PROGRESS, self._on_progress, args=(node,)
-            )
-        try:
-            yield
-        finally:
-            for node in tasks:
-                node.atom.notifier.deregister(EVENT_UPDATE_PROGRESS, self._on_progress)
-
-    def _on_progress(
-        self, event_type: str, node: Node, details: dict[str, Any]
-    ) -> None:
-        progress = details["progress"]
-        self.storage.set_task_progress(node.name, progress)
-        if self.atom_notifier.has_listeners(EVENT_UPDATE_PROGRESS):
-            self.atom_notifier.notify(
-                EVENT_UPDATE_PROGRESS,
-                {
-                    "task_name": node.name,
-                    "task_uuid": self.storage.get_atom_uuid(node.name),
-                    "progress": progress,
-                },
-            )
 
     def _task_executor(self) -> TaskExecutor:
         raise NotImplementedError

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import futurist
 
-from opsflow.task import Task
+from opsflow.task import PROGRESS_SINK, Task
 from opsflow.types.failure import Failure
 
 __all__ = [
@@ -25,6 +25,9 @@ __all__ = [
     "TaskExecutor",
     "run_task",
 ]
+
+#: Called with each progress value a task reports while it runs.
+ProgressCallback = Callable[[float], None]
 
 #: Outcomes a task future resolves with.
 EXECUTED = "executed"
@@ -37,8 +40,25 @@ def run_task(
     arguments: Mapping[str, Any],
     result: Any = None,
     failures: Mapping[str, Failure] | None = None,
+    progress_callback: ProgressCallback | None = None,
 ) -> tuple[str, Any]:
     """Run ``task.execute`` or ``task.revert``; errors come back as Failures."""
+    if progress_callback is None:
+        return _run(task, action, arguments, result, failures)
+    token = PROGRESS_SINK.set(progress_callback)
+    try:
+        return _run(task, action, arguments, result, failures)
+    finally:
+        PROGRESS_SINK.reset(token)
+
+
+def _run(
+    task: Task,
+    action: str,
+    arguments: Mapping[str, Any],
+    result: Any,
+    failures: Mapping[str, Failure] | None,
+) -> tuple[str, Any]:
     if action == EXECUTED:
         task.pre_execute()
         try:
@@ -65,7 +85,11 @@ class TaskExecutor(abc.ABC):
 
     @abc.abstractmethod
     def execute_task(
-        self, task: Task, task_uuid: str, arguments: Mapping[str, Any]
+        self,
+        task: Task,
+        task_uuid: str,
+        arguments: Mapping[str, Any],
+        progress_callback: ProgressCallback | None = None,
     ) -> concurrent.futures.Future[tuple[str, Any]]:
         """Start ``task.execute(**arguments)``."""
 
@@ -77,6 +101,7 @@ class TaskExecutor(abc.ABC):
         arguments: Mapping[str, Any],
         result: Any,
         failures: Mapping[str, Failure],
+        progress_callback: ProgressCallback | None = None,
     ) -> concurrent.futures.Future[tuple[str, Any]]:
         """Start ``task.revert(result=..., flow_failures=..., **arguments)``."""
 
@@ -110,9 +135,15 @@ class FuturesTaskExecutor(TaskExecutor):
         return self._executor
 
     def execute_task(
-        self, task: Task, task_uuid: str, arguments: Mapping[str, Any]
+        self,
+        task: Task,
+        task_uuid: str,
+        arguments: Mapping[str, Any],
+        progress_callback: ProgressCallback | None = None,
     ) -> concurrent.futures.Future[tuple[str, Any]]:
-        return self._pool().submit(run_task, task, EXECUTED, arguments)
+        return self._pool().submit(
+            run_task, task, EXECUTED, arguments, None, None, progress_callback
+        )
 
     def revert_task(
         self,
@@ -121,6 +152,7 @@ class FuturesTaskExecutor(TaskExecutor):
         arguments: Mapping[str, Any],
         result: Any,
         failures: Mapping[str, Failure],
+        progress_callback: ProgressCallback | None = None,
     ) -> concurrent.futures.Future[tuple[str, Any]]:
         return self._pool().submit(
             run_task, task, REVERTED, arguments, result, failures
@@ -132,5 +164,7 @@ class FuturesTaskExecutor(TaskExecutor):
 
     def stop(self) -> None:
         if self._given is None and self._executor is not None:
-            self._executor.shutdown(wait=True)
+            # Every future has completed when the engine stops; waiting would
+            # only wait for idle futurist workers to notice (up to a second).
+            self._executor.shutdown(wait=False)
             self._executor = None

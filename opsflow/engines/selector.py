@@ -72,11 +72,38 @@ class Selector:
                 return False
         elif detail.intention != _RETRY or detail.state != _SUCCESS:
             return False
+        return self._successors_settled(node)
+
+    def _successors_settled(self, node: Node) -> bool:
+        """Whether nothing after ``node`` still needs undoing.
+
+        Ignored atoms are looked through: what lies beyond them still
+        depends on ``node``.
+        """
         details = self._details
-        return all(
-            details[succ.index].state in _UNDONE_OR_NEVER_RAN
-            for succ in node.successors
-        )
+        for succ in node.successors:
+            state = details[succ.index].state
+            if state not in _UNDONE_OR_NEVER_RAN:
+                return False
+            if state == _IGNORE and not self._successors_settled(succ):
+                return False
+        return True
+
+    def _revert_candidates_before(self, node: Node) -> list[Node]:
+        """Predecessors of ``node``, looking through ignored atoms."""
+        found: list[Node] = []
+        stack = list(node.predecessors)
+        seen: set[int] = set()
+        while stack:
+            pred = stack.pop()
+            if pred.index in seen:
+                continue
+            seen.add(pred.index)
+            if self._details[pred.index].state == _IGNORE:
+                stack.extend(pred.predecessors)
+            else:
+                found.append(pred)
+        return found
 
     # -- incremental selection ---------------------------------------------
     def ready_after(self, node: Node) -> list[Node]:
@@ -84,7 +111,8 @@ class Selector:
         detail = self._details[node.index]
         state = detail.state
         if state == states.REVERTED:
-            return [pred for pred in node.predecessors if self.may_revert(pred)]
+            candidates = self._revert_candidates_before(node)
+            return [pred for pred in candidates if self.may_revert(pred)]
         if detail.intention in (_REVERT, _RETRY):
             return [node] if self.may_revert(node) else []
         if state in (_SUCCESS, _IGNORE):

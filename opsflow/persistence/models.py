@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import uuid as uuid_mod
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from opsflow import states
 from opsflow.types.failure import Failure
@@ -27,7 +27,7 @@ def new_uuid() -> str:
     return str(uuid_mod.uuid4())
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class AtomDetail:
     """The state, intention, result and failures of one atom in one run."""
 
@@ -42,7 +42,10 @@ class AtomDetail:
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
     version: tuple[int, ...] | None = None
 
-    kind = "atom"
+    kind: ClassVar[str] = "atom"
+
+    def __post_init__(self) -> None:
+        """Subclasses set their own defaults here."""
 
     def reset(self, state: str = states.PENDING) -> None:
         """Forget the outcome; the atom is to run afresh."""
@@ -74,13 +77,15 @@ class AtomDetail:
 class TaskDetail(AtomDetail):
     """Details of a task."""
 
-    kind = "task"
+    __slots__ = ()
+    kind: ClassVar[str] = "task"
 
 
 class RetryDetail(AtomDetail):
     """Details of a retry controller; ``results`` is its history."""
 
-    kind = "retry"
+    __slots__ = ()
+    kind: ClassVar[str] = "retry"
 
     def __post_init__(self) -> None:
         if self.results is None:
@@ -110,8 +115,12 @@ class FlowDetail:
     def add(self, detail: AtomDetail) -> None:
         self.atoms[detail.name] = detail
 
-    def find(self, name: str) -> AtomDetail | None:
-        return self.atoms.get(name)
+    def find(self, key: str) -> AtomDetail | None:
+        """The atom detail with this uuid (or, for convenience, this name)."""
+        detail = self.atoms.get(key)
+        if detail is not None:
+            return detail
+        return next((d for d in self.atoms.values() if d.uuid == key), None)
 
     def __iter__(self) -> Iterator[AtomDetail]:
         return iter(self.atoms.values())
@@ -135,6 +144,7 @@ class LogBook:
         self.flows[flow_detail.uuid] = flow_detail
 
     def find(self, flow_uuid: str) -> FlowDetail | None:
+        """The flow detail with this uuid."""
         return self.flows.get(flow_uuid)
 
     def __iter__(self) -> Iterator[FlowDetail]:

@@ -235,11 +235,13 @@ class Failure:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         exc_info = state.pop("_exc_info")
-        # Tracebacks never pickle; the exception travels when it can.
+        # Tracebacks never pickle; the exception and its args travel when they can.
         if exc_info is not None and _is_picklable(exc_info[1]):
             state["_exc_info"] = (exc_info[0], exc_info[1], None)
         else:
             state["_exc_info"] = None
+        if not _is_picklable(self._exc_args):
+            state["_exc_args"] = tuple(repr(arg) for arg in self._exc_args)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
