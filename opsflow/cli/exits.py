@@ -8,10 +8,25 @@ small number, so scripts can tell "undone" from "needs a person".
 from __future__ import annotations
 
 import enum
+import sys
 
-from opsflow.exceptions import OpsflowException
+from opsflow.exceptions import (
+    ConfigurationError,
+    DependencyFailure,
+    MissingDependencies,
+    OpsflowException,
+    PluginError,
+)
 
-__all__ = ["CliError", "ExitCode", "Unavailable", "UsageError", "for_state"]
+__all__ = [
+    "CliError",
+    "ExitCode",
+    "Unavailable",
+    "UsageError",
+    "for_error",
+    "for_state",
+    "report_error",
+]
 
 
 class ExitCode(enum.IntEnum):
@@ -60,3 +75,39 @@ class Unavailable(CliError):
     """A plugin or the persistence store cannot be used."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+def for_error(exc: BaseException) -> ExitCode:
+    """The exit code for an error raised before or around a run.
+
+    An unknown flow or a missing input is the operator's to fix (64); a
+    plugin that cannot load or build a valid flow is unavailable (69); an
+    exception opsflow does not know is a bug (70).
+    """
+    from opsflow.plugins.loader import PluginNotFound
+
+    if isinstance(exc, UsageError | MissingDependencies | PluginNotFound):
+        return ExitCode.USAGE
+    if isinstance(exc, ConfigurationError):
+        return ExitCode.CONFIG
+    if isinstance(exc, Unavailable | PluginError | DependencyFailure):
+        return ExitCode.UNAVAILABLE
+    if isinstance(exc, OpsflowException):
+        return ExitCode.USAGE
+    return ExitCode.INTERNAL
+
+
+def report_error(exc: BaseException, debug: bool) -> int:
+    """Print ``exc`` as one line on stderr (and its traceback when debugging)."""
+    code = for_error(exc)
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if code is ExitCode.INTERNAL:
+        message = f"internal error: {type(exc).__name__}: {message}"
+        if not debug:
+            message += " (run with --debug for the traceback)"
+    print(f"opsflow-run: error: {message}", file=sys.stderr)
+    return int(code)

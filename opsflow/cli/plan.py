@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PlannedStep", "plan", "to_dot"]
+__all__ = ["PlannedStep", "plan", "to_dot", "write_graph"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,18 @@ def to_dot(flow_name: str, compilation: Any) -> str:
             lines.append(f"  {_quote(name)} -> {_quote(successor)};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def write_graph(path: str, flow_name: str, compilation: Any) -> None:
+    """Write :func:`to_dot` to ``path``; a path that cannot be written is a
+    usage error."""
+    from opsflow.cli.exits import UsageError
+
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(to_dot(flow_name, compilation))
+    except OSError as exc:
+        raise UsageError(f"--graph {path}: {exc.strerror or exc}") from exc
 
 
 def _name(node: Any) -> str:

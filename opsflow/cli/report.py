@@ -20,6 +20,7 @@ __all__ = [
     "RunReport",
     "json_document",
     "print_listing",
+    "print_plugins",
     "print_plan",
     "print_summary",
 ]
@@ -182,6 +183,17 @@ def print_listing(
             out.write(f"  {plugin.name}{suffix}\n")
         for item in broken:
             out.write(f"  {item.name}  BROKEN: {item.error}\n")
+
+
+def print_plugins(out: TextIO, as_json: bool) -> None:
+    """``--list``: load every plugin of every namespace and print them."""
+    from opsflow.plugins import executors, flows, listeners, persistence, tasks
+
+    sections = []
+    for module in (flows, tasks, executors, persistence, listeners):
+        loaded, broken = module.namespace.scan()
+        sections.append((module.NAMESPACE, loaded, broken))
+    print_listing(sections, out, as_json)
 
 
 def _short(value: Any, limit: int = 60) -> str:
