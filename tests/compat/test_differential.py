@@ -118,6 +118,30 @@ SCENARIOS = {
         lambda kit: nested_retries(kit, revert_all=True),
         options={"defer_reverts": True},
     ),
+    "linear-never-resolve": Scenario(
+        lambda kit: linear_chain(kit, fail="s3"), options={"never_resolve": True}
+    ),
+    "unordered-in-linear-fails": Scenario(
+        lambda kit: kit.linear(
+            "f",
+            kit.task("first"),
+            kit.unordered("u", *kit.tasks("u1", "u2", "u3")),
+            kit.task("last", fail=True),
+        ),
+        ordered=False,
+    ),
+    "graph-retry-recovers": Scenario(
+        lambda kit: kit.graph(
+            "g",
+            kit.task("src", provides="x"),
+            kit.linear(
+                "sub",
+                kit.task("t", requires=["x"], provides="y", fail=1),
+                retry=kit.lib.retry.Times(2, name="r"),
+            ),
+            kit.task("sink", requires=["y"]),
+        ),
+    ),
     "diamond-success": Scenario(diamond, ordered=False),
     "diamond-sink-fails": Scenario(lambda kit: diamond(kit, "d"), ordered=False),
     "diamond-branch-fails": Scenario(lambda kit: diamond(kit, "b"), ordered=False),

@@ -189,3 +189,31 @@ def test_a_task_without_revert_still_counts_as_reverted(kit, engine_kind):
     # Then the plain task ends REVERTED like any other
     assert outcome.atom_states == {"plain": "REVERTED", "z": "REVERTED"}
     assert outcome.raised == ("RuntimeError", "z failed")
+
+
+def test_never_resolve_leaves_the_failure_unreverted(kit, engine_kind):
+    # Given a failing middle task and the never_resolve option
+    flow = kit.linear("f", kit.task("a"), kit.task("b", fail=True), kit.task("c"))
+
+    # When it runs
+    outcome = run_flow(kit.lib, flow, engine_kind, never_resolve=True)
+
+    # Then nothing is reverted, the failure stays and is raised as is
+    assert kit.journal.steps() == [("execute", "a"), ("execute", "b")]
+    assert outcome.atom_states == {"a": "SUCCESS", "b": "FAILURE", "c": "PENDING"}
+    assert outcome.flow_state == "FAILURE"
+    assert outcome.raised == ("RuntimeError", "b failed")
+
+
+def test_reset_puts_a_finished_flow_back_to_pending(kit, engine_kind):
+    flow = kit.linear("f", kit.task("a"), kit.task("b"))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+    engine.run()
+
+    engine.reset()
+
+    assert engine.storage.get_flow_state() == "PENDING"
+    assert engine.storage.get_atom_state("a") == "PENDING"
+    engine.run()
+    assert kit.journal.executed() == ["a", "b", "a", "b"]
+    assert engine.storage.get_flow_state() == "SUCCESS"
