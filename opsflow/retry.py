@@ -170,7 +170,7 @@ class Retry(atom.Atom):
 
 
 def atom_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__name__}"
 
 
 class AlwaysRevert(Retry):

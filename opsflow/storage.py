@@ -21,6 +21,9 @@ from opsflow.types.failure import Failure
 
 __all__ = ["Storage"]
 
+#: States in which an atom's execute result is readable.
+_RESULT_STATES = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING})
+
 #: Store key of the flow detail's meta under which injected values are kept.
 STORE_META_KEY = "store"
 
@@ -261,7 +264,9 @@ class Storage:
         for name, value in (*self._store.items(), *self._transient.items()):
             values.setdefault(name, []).append(value)
         for detail in self._flow_detail:
-            if detail.state != states.SUCCESS:
+            # A failure stays visible under the names its atom would have
+            # provided; a result only while it stands (not once reverted).
+            if detail.failure is None and detail.state not in _RESULT_STATES:
                 continue
             result = self.get(detail.name)
             for name, key in self._save_as.get(detail.name, {}).items():

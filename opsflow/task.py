@@ -67,7 +67,7 @@ class Task(atom.Atom):
         timeout: float | None = None,
     ) -> None:
         if name is None:
-            name = _callable_name(type(self))
+            name = f"{type(self).__module__}.{type(self).__name__}"
         super().__init__(
             name=name,
             provides=provides,

@@ -44,8 +44,16 @@ class Scheduler:
         """Start each node; returns ``{future: node}`` for what is now under way."""
         runtime = self._runtime
         started: dict[Future[tuple[str, Any]], Node] = {}
+        selector = runtime.selector
         for node in sorted(nodes, key=_run_order):
             intention = runtime.details[node.index].intention
+            # A failure analysed after this atom was found ready may have
+            # changed what is to be done with it: check again.
+            if intention == states.EXECUTE:
+                if not selector.may_execute(node):
+                    continue
+            elif not selector.may_revert(node):
+                continue
             if intention == states.RETRY:
                 if not self._restart_subflow(node):
                     continue

@@ -34,7 +34,7 @@ def _qualified_name(cls: type) -> str:
 def _type_names(cls: type) -> tuple[str, ...]:
     names = []
     for base in cls.__mro__:
-        if base is object:
+        if base is BaseException or base is object:
             break
         names.append(_qualified_name(base))
     return tuple(names)
