@@ -11,8 +11,10 @@ import os
 import pytest
 
 
-def assert_one_line_error(proc, code, *fragments):
+def assert_one_line_error(proc, code, *fragments, cli=None):
     assert proc.returncode == code, (proc.stdout, proc.stderr)
+    if cli is not None:  # nothing was written: not even the state directory
+        assert not os.path.exists(cli.state)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("opsflow-run: error: ")
@@ -42,7 +44,7 @@ def assert_nothing_written(cli, marker_dir):
 def test_usage_errors_exit_64(cli, marker_dir, args, fragments):
     store = ["--store", f"marker_dir={marker_dir}"] if args else []
     proc = cli.run(*args, *store)
-    assert_one_line_error(proc, 64, *fragments)
+    assert_one_line_error(proc, 64, *fragments, cli=cli)
     assert_nothing_written(cli, marker_dir)
 
 
@@ -50,25 +52,30 @@ def test_a_malformed_store_file_is_a_usage_error(cli, tmp_path, marker_dir):
     bad = tmp_path / "in.yaml"
     bad.write_text("count: [1, 2\n")
     proc = cli.run("fixture-ok", "--store-file", str(bad))
-    assert_one_line_error(proc, 64, str(bad), "not valid YAML")
+    assert_one_line_error(proc, 64, str(bad), "not valid YAML", cli=cli)
     assert_nothing_written(cli, marker_dir)
 
 
 def test_a_missing_input_is_named_by_a_dry_run_too(cli, marker_dir):
     proc = cli.run("fixture-needs-input", "--dry-run")
-    assert_one_line_error(proc, 64, "target")
+    assert_one_line_error(proc, 64, "target", cli=cli)
 
 
 def test_a_broken_flow_plugin_exits_69_naming_it_and_its_error(cli):
     proc = cli.run("fixture-broken")
     assert_one_line_error(
-        proc, 69, "'fixture-broken'", "ModuleNotFoundError", "opsflow_fixture_missing"
+        proc,
+        69,
+        "'fixture-broken'",
+        "ModuleNotFoundError",
+        "opsflow_fixture_missing",
+        cli=cli,
     )
 
 
 def test_a_cyclic_graph_is_reported_before_anything_runs(cli):
     proc = cli.run("fixture-cyclic")
-    assert_one_line_error(proc, 69, "fixture-cyclic")
+    assert_one_line_error(proc, 69, "fixture-cyclic", cli=cli)
     assert "cycl" in proc.stderr.lower()
 
 
@@ -77,7 +84,7 @@ def test_a_cyclic_graph_is_reported_before_anything_runs(cli):
 )
 def test_runs_need_persistence_which_is_not_there_yet(cli, flag):
     proc = cli.run(*flag)
-    assert_one_line_error(proc, 69, f"{flag[0]} needs the persistence store")
+    assert_one_line_error(proc, 69, f"{flag[0]} needs the persistence store", cli=cli)
 
 
 def write_config(tmp_path, text):
@@ -89,7 +96,7 @@ def write_config(tmp_path, text):
 def test_a_malformed_config_file_exits_78_naming_it(cli, tmp_path, marker_dir):
     path = write_config(tmp_path, "[engine\nengine = serial\n")
     proc = cli.run("fixture-ok", "--config-file", path)
-    assert_one_line_error(proc, 78, path, "cannot be parsed")
+    assert_one_line_error(proc, 78, path, "cannot be parsed", cli=cli)
     assert_nothing_written(cli, marker_dir)
 
 
@@ -97,7 +104,11 @@ def test_an_unknown_option_value_exits_78_with_the_allowed_values(cli, tmp_path)
     path = write_config(tmp_path, "[engine]\nengine = turbo\n")
     proc = cli.run("fixture-ok", "--config-file", path)
     assert_one_line_error(
-        proc, 78, f"{path}: [engine] engine = 'turbo' is not valid", "serial, parallel"
+        proc,
+        78,
+        f"{path}: [engine] engine = 'turbo' is not valid",
+        "serial, parallel",
+        cli=cli,
     )
 
 
@@ -105,7 +116,11 @@ def test_an_unknown_executor_driver_exits_78_listing_those_installed(cli, tmp_pa
     path = write_config(tmp_path, "[engine]\nexecutor = warp\n")
     proc = cli.run("fixture-ok", "--config-file", path)
     assert_one_line_error(
-        proc, 78, f"{path}: [engine] executor = 'warp' is not an installed", "allowed:"
+        proc,
+        78,
+        f"{path}: [engine] executor = 'warp' is not an installed",
+        "allowed:",
+        cli=cli,
     )
 
 
@@ -123,12 +138,12 @@ def test_an_unknown_executor_driver_exits_78_listing_those_installed(cli, tmp_pa
 )
 def test_bad_engine_flags_exit_78_naming_the_flag(cli, flag, value, fragment):
     proc = cli.run("fixture-ok", flag, value)
-    assert_one_line_error(proc, 78, fragment)
+    assert_one_line_error(proc, 78, fragment, cli=cli)
 
 
 def test_a_missing_config_file_exits_78(cli, tmp_path):
     proc = cli.run("fixture-ok", "--config-file", str(tmp_path / "absent.conf"))
-    assert_one_line_error(proc, 78, "absent.conf: not found")
+    assert_one_line_error(proc, 78, "absent.conf: not found", cli=cli)
 
 
 def test_debug_adds_the_traceback_to_an_error(cli):
