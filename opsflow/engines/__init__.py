@@ -74,11 +74,24 @@ def load(
         flow_detail = models.FlowDetail(name=flow.name)
         if book is not None:
             book.add(flow_detail)
+    if backend is not None:
+        _save_to(backend, flow_detail, book)
     options.update(executor=executor, max_workers=max_workers)
     loaded = engine_cls(flow, flow_detail, backend=backend, options=options)
     if store:
         loaded.storage.inject(store)
     return loaded
+
+
+def _save_to(
+    backend: Any, flow_detail: models.FlowDetail, book: models.LogBook | None
+) -> None:
+    """Make sure the backend holds the run before the engine writes through."""
+    if book is None:
+        book = models.LogBook(name=flow_detail.name)
+    if book.find(flow_detail.uuid) is None:
+        book.add(flow_detail)
+    backend.get_connection().save_logbook(book)
 
 
 def run(

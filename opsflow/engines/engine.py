@@ -231,6 +231,6 @@ def _saver_for(backend: Any) -> Any:
         if atom_detail is None:
             connection.update_flow_details(flow_detail)
         else:
-            connection.update_atom_details(atom_detail)
+            connection.save_atom_detail(flow_detail, atom_detail)
 
     return save

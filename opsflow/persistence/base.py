@@ -1,0 +1,81 @@
+"""What every persistence backend provides.
+
+A backend is built from a configuration mapping (``{"connection": URL,
+...}``); ``get_connection()`` gives a :class:`Connection` that reads and
+writes logbooks, flow details and atom details. Engines write through
+``update_flow_details`` and ``save_atom_detail`` on every state change.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from opsflow.persistence import models
+
+__all__ = ["Backend", "Connection"]
+
+
+class Connection(abc.ABC):
+    """One connection to a backend's store."""
+
+    @abc.abstractmethod
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the current version."""
+
+    @abc.abstractmethod
+    def save_logbook(self, book: models.LogBook) -> models.LogBook:
+        """Save a logbook with its flow and atom details."""
+
+    @abc.abstractmethod
+    def get_logbook(self, book_uuid: str, lazy: bool = False) -> models.LogBook:
+        """The logbook with this uuid (``NotFound`` if none)."""
+
+    @abc.abstractmethod
+    def get_logbooks(self, lazy: bool = False) -> Iterator[models.LogBook]:
+        """Every logbook."""
+
+    @abc.abstractmethod
+    def get_flow_details(
+        self, book_uuid: str, lazy: bool = False
+    ) -> Iterator[models.FlowDetail]:
+        """The flow details of one logbook."""
+
+    @abc.abstractmethod
+    def update_flow_details(self, flow_detail: models.FlowDetail) -> None:
+        """Save a flow detail's own fields (state, meta)."""
+
+    @abc.abstractmethod
+    def save_atom_detail(
+        self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
+    ) -> None:
+        """Save one atom detail of ``flow_detail`` (added if new)."""
+
+    @abc.abstractmethod
+    def destroy_logbook(self, book_uuid: str) -> None:
+        """Delete a logbook and everything in it."""
+
+    @abc.abstractmethod
+    def clear_all(self) -> None:
+        """Delete every logbook."""
+
+    def validate(self) -> None:
+        """Check the store can be reached."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class Backend(abc.ABC):
+    """A persistence backend, configured by a mapping with a ``connection`` URL."""
+
+    def __init__(self, conf: Mapping[str, Any]) -> None:
+        self._conf = dict(conf)
+
+    @abc.abstractmethod
+    def get_connection(self) -> Connection:
+        """A connection to this backend."""
+
+    def close(self) -> None:
+        """Release every resource of the backend."""
