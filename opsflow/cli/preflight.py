@@ -36,8 +36,12 @@ def checked_engine(
     store: dict[str, Any],
     conf: cfg.ConfigOpts,
     executor_flag: str | None = None,
+    secret_keys: frozenset[str] = frozenset(),
 ) -> Any:
-    """A compiled, validated engine for ``flow`` with the whole store injected."""
+    """A compiled, validated engine for ``flow`` with the whole store injected.
+
+    Secret keys are injected as transient values, never saved with the run.
+    """
     from opsflow.cli.runner import load_engine
     from opsflow.plugins import executors
 
@@ -51,6 +55,7 @@ def checked_engine(
         executor=executor,
         max_workers=conf.engine.max_workers,
         task_timeout=conf.engine.task_timeout,
+        secret_keys=secret_keys,
     )
     engine.compile()
     engine.prepare()

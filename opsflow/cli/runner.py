@@ -33,8 +33,13 @@ def load_engine(
     executor: str | None,
     max_workers: int | None,
     task_timeout: float | None,
+    secret_keys: frozenset[str] = frozenset(),
 ) -> Any:
-    """An engine for ``flow`` with the whole store injected."""
+    """An engine for ``flow`` with the whole store injected.
+
+    Secrets are injected as transient values: tasks see them, the flow
+    detail (and so any persistence backend) never holds them.
+    """
     from opsflow import engines
 
     options: dict[str, Any] = {}
@@ -44,7 +49,12 @@ def load_engine(
         options["max_workers"] = max_workers
     if task_timeout:
         options["task_timeout"] = task_timeout
-    return engines.load(flow, store=store, engine=engine, **options)
+    public = {key: value for key, value in store.items() if key not in secret_keys}
+    loaded = engines.load(flow, store=public, engine=engine, **options)
+    secrets = {key: value for key, value in store.items() if key in secret_keys}
+    if secrets:
+        loaded.storage.inject(secrets, transient=True)
+    return loaded
 
 
 def run_flow(

@@ -60,7 +60,12 @@ def run(argv: Sequence[str] | None) -> int:
 
     flow = preflight.load_flow(args.flow, inputs.store)
     engine = preflight.checked_engine(
-        args.flow, flow, inputs.store, conf, executor_flag=args.executor
+        args.flow,
+        flow,
+        inputs.store,
+        conf,
+        executor_flag=args.executor,
+        secret_keys=inputs.secret_keys,
     )
     if args.graph:
         plan.write_graph(args.graph, args.flow, engine.compilation)

@@ -209,3 +209,29 @@ def test_json_document_masks_results_and_failures():
         "duration": 0.5,
     }
     assert document["failures"][0]["exception"] == f"E: {MASK}"
+
+
+def test_secrets_reach_the_engine_but_not_the_saved_flow_detail():
+    from opsflow import task
+    from opsflow.cli.runner import load_engine
+    from opsflow.patterns import linear_flow
+
+    class Login(task.Task):
+        def execute(self, password, user):
+            return f"{user}:{len(password)}"
+
+    flow = linear_flow.Flow("f").add(Login(name="login"))
+    engine = load_engine(
+        flow,
+        {"password": "hunter2", "user": "ops"},
+        engine="serial",
+        executor=None,
+        max_workers=None,
+        task_timeout=None,
+        secret_keys=frozenset({"password"}),
+    )
+    engine.run()
+    assert engine.storage.get("login") == "ops:7"
+    assert engine.storage.fetch("password") == "hunter2"
+    assert "hunter2" not in repr(engine.storage.flow_detail.meta)
+    assert "ops" in repr(engine.storage.flow_detail.meta)
