@@ -173,3 +173,13 @@ class MachineBuilder:
         if runtime.is_success():
             return SUCCESS
         return REVERTED
+
+
+def mermaid() -> str:
+    """The engine machine as a Mermaid state diagram, drawn from ``TRANSITIONS``."""
+    lines = ["stateDiagram-v2", f"    [*] --> {states.UNDEFINED}"]
+    lines += [
+        f"    {source} --> {target}: {event}" for source, event, target in TRANSITIONS
+    ]
+    lines += [f"    {state} --> [*]" for state in FINAL_STATES]
+    return "\n".join(lines)
