@@ -25,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         return run(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the run (and its handlers) began
+        print("opsflow-run: interrupted before any step ran", file=sys.stderr)
+        return ExitCode.SUSPENDED
     except Exception as exc:
         return report_error(exc, debug)
 
