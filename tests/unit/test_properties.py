@@ -37,6 +37,10 @@ class PlannedError(Exception):
     """The failure a scenario plants in one task."""
 
 
+class PlannedRevertError(Exception):
+    """The revert failure a scenario plants in one task."""
+
+
 class Journal:
     """Start and end events of every execute and revert, in order."""
 
@@ -59,10 +63,18 @@ class Journal:
 class Step(task.Task):
     """Journals its calls; raises PlannedError when told to."""
 
-    def __init__(self, name: str, journal: Journal, fails: bool, **kwargs: Any):
+    def __init__(
+        self,
+        name: str,
+        journal: Journal,
+        fails: bool,
+        revert_fails: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(name=name, **kwargs)
         self.journal = journal
         self.fails = fails
+        self.revert_fails = revert_fails
 
     def execute(self, **kwargs: Any) -> str:
         self.journal.add("start", "execute", self.name)
@@ -77,6 +89,8 @@ class Step(task.Task):
         self.journal.add("start", "revert", self.name)
         self.journal.revert_results[self.name] = kwargs.get("result")
         self.journal.add("end", "revert", self.name)
+        if self.revert_fails:
+            raise PlannedRevertError(self.name)
 
 
 # --------------------------------------------------------------------------
@@ -111,7 +125,11 @@ trees = st.recursive(
 
 
 def build_graph(
-    count: int, edges: list[tuple[int, int]], wiring: str, failing: int | None
+    count: int,
+    edges: list[tuple[int, int]],
+    wiring: str,
+    failing: int | None,
+    revert_failing: int | None = None,
 ) -> tuple[Any, Journal, set[tuple[str, str]]]:
     """A graph flow for the DAG and the (before, after) pairs it implies."""
     journal = Journal()
@@ -124,7 +142,15 @@ def build_graph(
         kwargs: dict[str, Any] = {}
         if wiring == "data":
             kwargs = {"provides": f"v{i}", "requires": [f"v{j}" for j in preds[i]]}
-        tasks.append(Step(name, journal, fails=(i == failing), **kwargs))
+        tasks.append(
+            Step(
+                name,
+                journal,
+                fails=(i == failing),
+                revert_fails=(i == revert_failing),
+                **kwargs,
+            )
+        )
     flow = graph_flow.Flow("random").add(*tasks)
     if wiring == "link":
         for earlier, later in edges:
@@ -277,3 +303,55 @@ def test_random_nested_linear_and_unordered_flows_revert_what_ran(engine, tree, 
         check_success(eng, journal, order, names, error)
     else:
         check_failure(eng, journal, order, names, error, names[failing])
+
+
+def ancestors(name: str, order: set[tuple[str, str]]) -> set[str]:
+    """Every task ``name`` depends on, directly or not."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        for before, after in order:
+            if after == current and before not in found:
+                found.add(before)
+                todo.append(before)
+    return found
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@SETTINGS
+@given(dag=dags(), data=st.data())
+def test_a_failed_revert_leaves_only_what_it_depends_on_unreverted(engine, dag, data):
+    """SPEC 4 improvement: a failed revert does not freeze independent
+    branches; only the atoms the failed one depends on stay SUCCESS."""
+    count, edges = dag
+    failing = data.draw(st.integers(min_value=0, max_value=count - 1), label="failing")
+    stuck = data.draw(st.integers(min_value=0, max_value=count - 1), label="stuck")
+    flow, journal, order = build_graph(count, edges, "link", failing, stuck)
+    names = [f"t{i:02d}" for i in range(count)]
+
+    eng, error = run(flow, engine)
+
+    executed = set(journal.names("start", "execute"))
+    stuck_name = names[stuck]
+    if stuck_name not in executed:
+        # Its revert never ran, so this is an ordinary failure
+        check_failure(eng, journal, order, names, error, names[failing])
+        return
+    assert isinstance(error, PlannedRevertError)
+    assert str(error) == stuck_name
+    assert eng.storage.get_flow_state() == "FAILURE"
+    left = ancestors(stuck_name, order)
+    for name in names:
+        state = eng.storage.get_atom_state(name)
+        if name == stuck_name:
+            assert state == "REVERT_FAILURE"
+        elif name not in executed:
+            assert state == "PENDING", name
+        elif name in left:
+            assert state == "SUCCESS", name
+        else:
+            assert state == "REVERTED", name
+    reverted = journal.names("start", "revert")
+    assert sorted(reverted) == sorted(executed - left)
+    assert set(eng.storage.get_revert_failures()) == {stuck_name}
