@@ -213,3 +213,27 @@ def test_a_cycle_made_by_link_is_refused(kit):
     # The refused edge was not kept: the flow still runs a before b
     run_flow(kit.lib, graph)
     assert kit.journal.executed() == ["a", "b"]
+
+
+def test_a_provided_name_missing_from_the_result_is_left_out_of_fetch_all(
+    kit, engine_kind
+):
+    # Given tasks whose results lack some of the names they provide
+    class Mapping(kit.lib.task.Task):
+        def execute(self):
+            return {"k1": 1, "k2": 2}
+
+    flow = kit.linear(
+        "f",
+        Mapping("m", provides={"k1", "k9"}),
+        Mapping("n", provides=("a", "b", "c")),
+    )
+
+    # When the flow runs
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    # Then only the names that could be extracted are listed
+    assert outcome.flow_state == "SUCCESS"
+    assert outcome.results == {"k1": 1}
+    with pytest.raises(kit.lib.exceptions.NotFound):
+        outcome.engine.storage.fetch("k9")
