@@ -141,3 +141,35 @@ def test_an_ignored_task_is_never_reverted_when_a_later_task_fails(load, rec):
     assert rec.names("revert") == ["boom", "a"]
     rec.assert_only_executed_tasks_were_reverted()
     assert engine.storage.get_flow_state() == states.REVERTED
+
+
+def test_ignored_atoms_get_a_new_chance_when_a_retry_reruns_their_flow(load, rec):
+    from enginekit import Needs
+
+    from opsflow import retry
+
+    # Given a graph under a Times retry: b runs only on the second attempt,
+    # and c (after the graph) fails on the first attempt
+    a = Needs(
+        "a", rec, requires=["attempt"], provides="seen", value=lambda attempt: attempt
+    )
+    b = Step("b", rec)
+    graph = graph_flow.Flow("g").add(a, b)
+    graph.link(
+        a,
+        b,
+        decider=lambda history: history["a"] == 2,
+        decider_depth=deciders.Depth.ATOM,
+    )
+    flow = linear_flow.Flow(
+        "outer", retry=retry.Times(2, name="r", provides="attempt")
+    ).add(graph, Step("c", rec, fail_first=1))
+    engine = load(flow)
+
+    engine.run()
+
+    assert rec.count("execute", "a") == 2
+    assert rec.count("execute", "b") == 1
+    assert rec.count("execute", "c") == 2
+    assert engine.storage.get_atom_state("b") == states.SUCCESS
+    assert engine.storage.get_flow_state() == states.SUCCESS

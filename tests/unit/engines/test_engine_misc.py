@@ -152,3 +152,43 @@ def test_the_parallel_engine_accepts_an_executor_instance_and_leaves_it_open(rec
         assert pool.submit(lambda: 42).result(timeout=5) == 42
 
     assert sorted(rec.names("execute")) == ["a", "b"]
+
+
+def test_the_parallel_engine_runs_independent_tasks_at_the_same_time(rec):
+    flow = unordered_flow.Flow("u").add(
+        Step("a", rec, sleep=0.2), Step("b", rec, sleep=0.2), Step("c", rec, sleep=0.2)
+    )
+
+    engines.load(flow, engine="parallel", max_workers=3).run()
+
+    starts = [e.at for e in rec.events if e.kind == "execute"]
+    ends = [e.at for e in rec.events if e.kind == "executed"]
+    # every task started before any of them finished
+    assert max(starts) < min(ends)
+
+
+def test_max_workers_bounds_the_parallel_engine(rec):
+    import threading
+
+    running = []
+    peak = []
+    lock = threading.Lock()
+
+    class Counting(Step):
+        def execute(self):
+            with lock:
+                running.append(self.name)
+                peak.append(len(running))
+            try:
+                return super().execute()
+            finally:
+                with lock:
+                    running.remove(self.name)
+
+    flow = unordered_flow.Flow("u").add(
+        *(Counting(f"t{i}", rec, sleep=0.05) for i in range(6))
+    )
+
+    engines.load(flow, engine="parallel", max_workers=2).run()
+
+    assert max(peak) == 2
