@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .harness import Kit, load_library, run_flow
+from .harness import Call, Kit, load_library, run_flow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +70,46 @@ def diamond(kit, failing=None):
         kit.task("b", requires=["ax"], provides="bx", fail=failing == "b"),
         kit.task("c", requires=["ax"], provides="cx", fail=failing == "c"),
         kit.task("d", requires=["bx", "cx"], fail=failing == "d"),
+    )
+
+
+def custom_retry(kit):
+    """A Retry subclass: RETRY once, then REVERT; its revert is journalled."""
+    retry = kit.lib.retry
+
+    class Twice(retry.Retry):
+        def execute(self, history, *args, **kwargs):
+            return len(history) + 1
+
+        def on_failure(self, history, *args, **kwargs):
+            return retry.RETRY if len(history) < 2 else retry.REVERT
+
+        def revert(self, history, *args, **kwargs):
+            kit.journal.add(Call("revert", self.name, (), len(history)))
+
+    return kit.linear(
+        "f",
+        kit.task("a"),
+        kit.linear(
+            "sub", kit.task("t", fail=True), retry=Twice(name="r", provides="attempt")
+        ),
+    )
+
+
+def graph_of_subflows(kit):
+    return kit.graph(
+        "g",
+        kit.linear(
+            "l1",
+            kit.task("p1", provides="x"),
+            kit.task("p2", requires=["x"], provides="y"),
+        ),
+        kit.linear(
+            "l2",
+            kit.task("q1", requires=["y"], provides="z"),
+            kit.task("q2", requires=["z"], fail=True),
+        ),
+        kit.task("r", requires=["x"], provides="w"),
     )
 
 
@@ -142,6 +182,23 @@ SCENARIOS = {
             kit.task("sink", requires=["y"]),
         ),
     ),
+    "custom-retry-deferred": Scenario(custom_retry, options={"defer_reverts": True}),
+    "custom-retry-not-deferred": Scenario(
+        custom_retry, options={"defer_reverts": False}
+    ),
+    "retried-task-cannot-be-reverted": Scenario(
+        lambda kit: kit.linear(
+            "f",
+            kit.task("a"),
+            kit.linear(
+                "sub",
+                kit.task("t", fail=True, revert_fail=True),
+                retry=kit.lib.retry.Times(3, name="r"),
+            ),
+        ),
+        options={"defer_reverts": True},
+    ),
+    "graph-of-subflows-fails": Scenario(graph_of_subflows, ordered=False),
     "diamond-success": Scenario(diamond, ordered=False),
     "diamond-sink-fails": Scenario(lambda kit: diamond(kit, "d"), ordered=False),
     "diamond-branch-fails": Scenario(lambda kit: diamond(kit, "b"), ordered=False),
