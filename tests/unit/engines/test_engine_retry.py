@@ -67,6 +67,7 @@ def test_exhausted_retry_without_parent_reverts_the_whole_flow_by_default(load, 
     assert rec.count("execute", "t") == 2
     assert rec.names("revert")[-1] == "before"
     assert engine.storage.get_atom_state("before") == states.REVERTED
+    assert engine.storage.get_atom_state("r") == states.REVERTED
     assert engine.storage.get_flow_state() == states.REVERTED
 
 

@@ -261,3 +261,33 @@ def test_every_completed_task_is_reverted_exactly_once(load, rec):
     assert sorted(rec.names("revert")) == ["a", "b", "c", "d", "e"]
     assert rec.names("revert")[:2] == ["e", "d"]
     assert rec.names("revert")[-1] == "a"
+
+
+def test_revert_receives_the_same_arguments_as_execute(load, rec):
+    flow = linear_flow.Flow("lin").add(
+        Needs("p", rec, provides="x", value=5),
+        Needs("t", rec, requires=["x"], provides="y", value=6),
+        Needs("boom", rec, requires=["y"], fail=True),
+    )
+    engine = load(flow)
+
+    with pytest.raises(Boom):
+        engine.run()
+
+    [execute] = rec.find("execute", "t")
+    [revert] = rec.find("revert", "t")
+    assert execute.info["args"] == {"x": 5}
+    assert revert.info["args"]["x"] == 5
+    assert revert.info["args"]["result"] == 6
+    assert set(revert.info["args"]["flow_failures"]) == {"boom"}
+
+
+def test_running_a_finished_flow_again_runs_nothing(load, rec):
+    flow = linear_flow.Flow("lin").add(Step("a", rec), Step("b", rec))
+    engine = load(flow)
+    engine.run()
+
+    engine.run()
+
+    assert rec.names("execute") == ["a", "b"]
+    assert engine.storage.get_flow_state() == states.SUCCESS
