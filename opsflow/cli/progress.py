@@ -117,6 +117,8 @@ class LogLines:
     def step_changed(self, step: StepRecord, recorder: StepRecorder) -> None:
         if step.state == "PENDING":
             return
+        if step.state in _DONE_STATES:  # its "100%" would say nothing more
+            self._logged_progress[step.name] = 1.0
         LOG.info("%s: step %s %s", recorder.flow_name, step.name, step.state)
 
     def progressed(self, step: StepRecord, recorder: StepRecorder) -> None:
