@@ -67,8 +67,10 @@ def library_or_skip(name: str) -> types.SimpleNamespace:
 
 def describe_failure(fail: Any) -> tuple[str, str, str]:
     """A ``Failure`` from either library as comparable plain data."""
-    exc = fail.exception
-    return ("Failure", type(exc).__name__, str(exc))
+    # Type names rather than the exception object: a failure restored from
+    # persistence (from_dict) has no live exception, only its names.
+    type_name = next(iter(fail)).rsplit(".", 1)[-1]
+    return ("Failure", type_name, fail.exception_str)
 
 
 def normalise(value: Any) -> Any:

@@ -188,3 +188,48 @@ def test_a_second_run_of_a_finished_flow_runs_nothing(kit, engine_kind):
     eng.run()
     assert kit.journal.executed() == ["a", "b"]
     assert eng.storage.get_flow_state() == "SUCCESS"
+
+
+def test_a_new_engine_finishes_a_revert_suspended_half_way_and_raises(lib, engine_kind):
+    # Given a run suspended half-way through reverting, saved in a backend
+    backends, models = persistence(lib)
+    backend = backends.fetch({"connection": "memory://"})
+    connection = backend.get_connection()
+    connection.upgrade()
+    book = models.LogBook("book")
+    detail = models.FlowDetail("f", str(uuid.uuid4()))
+    book.add(detail)
+    connection.save_logbook(book)
+    first = Kit(lib)
+    flow = first.linear("f", *first.tasks("a", "b", "c"), first.task("d", fail=True))
+    engine = load_engine(
+        lib, flow, engine=engine_kind, flow_detail=detail, book=book, backend=backend
+    )
+    suspend_on(engine, lib.states.REVERTED, "c")
+    assert finish(engine, flow).flow_state == "SUSPENDED"
+
+    # When a new engine resumes it from the saved detail
+    saved = connection.get_logbook(book.uuid).find(detail.uuid)
+    second = Kit(lib)
+    flow2 = second.linear(
+        "f", *second.tasks("a", "b", "c"), second.task("d", fail=True)
+    )
+    engine2 = load_engine(
+        lib, flow2, engine=engine_kind, flow_detail=saved, book=book, backend=backend
+    )
+    outcome = finish(engine2, flow2)
+
+    # Then it reverts only what was left and raises the original failure
+    # (TaskFlow wraps the restored failure, which has no live exception)
+    assert second.journal.steps() == [("revert", "b"), ("revert", "a")]
+    assert outcome.flow_state == "REVERTED"
+    assert set(outcome.atom_states.values()) == {"REVERTED"}
+    error = outcome.exception
+    if isinstance(error, lib.exceptions.WrappedFailure):
+        (only,) = list(error)
+        assert only.check("RuntimeError") == "RuntimeError"
+        assert only.exception_str == "d failed"
+    else:
+        assert isinstance(error, RuntimeError)
+        assert str(error) == "d failed"
+    backend.close()
