@@ -217,3 +217,26 @@ def test_reset_puts_a_finished_flow_back_to_pending(kit, engine_kind):
     engine.run()
     assert kit.journal.executed() == ["a", "b", "a", "b"]
     assert engine.storage.get_flow_state() == "SUCCESS"
+
+
+def test_revert_results_are_stored_and_missing_ones_are_not_found(kit, engine_kind):
+    # Given a task whose revert returns a value
+    class Undo(kit.lib.task.Task):
+        def execute(self):
+            return 1
+
+        def revert(self, **kwargs):
+            return "undone"
+
+    flow = kit.linear("f", Undo("undo"), kit.task("ok"))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+    engine.run()
+
+    # When nothing was reverted, asking for a revert result is NotFound
+    with pytest.raises(kit.lib.exceptions.NotFound):
+        engine.storage.get_revert_result("undo")
+
+    # And once a later failure reverts it, its revert result is stored
+    flow = kit.linear("f2", Undo("undo"), kit.task("bad", fail=True))
+    outcome = run_flow(kit.lib, flow, engine_kind)
+    assert outcome.engine.storage.get_revert_result("undo") == "undone"

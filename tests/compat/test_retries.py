@@ -300,3 +300,61 @@ def test_a_retry_in_one_branch_leaves_a_parallel_branch_alone(kit, engine_kind):
     assert kit.journal.executed().count("t") == 3
     assert "other" not in kit.journal.reverted()
     assert outcome.flow_state == "SUCCESS"
+
+
+@pytest.mark.parametrize("engine", ["serial", "parallel"])
+def test_opsflow_forgets_a_failure_its_retry_recovered_from(opsflow_lib, engine):
+    """opsflow difference (not yet in SPEC 4's list): TaskFlow 6.5 keeps the
+    failure of a retried-away attempt in its failure cache, so when a later
+    task fails it passes that stale failure in flow_failures, lists it in
+    get_execute_failures() and raises a WrappedFailure of both. opsflow only
+    reports failures that still stand."""
+    # Given t fails once and recovers under Times(2), then z fails
+    kit = Kit(opsflow_lib)
+    flow = kit.linear(
+        "f",
+        kit.task("a"),
+        kit.linear(
+            "sub",
+            kit.task("t", fail=1),
+            retry=opsflow_lib.retry.Times(2, name="r"),
+        ),
+        kit.task("z", fail=True),
+    )
+
+    # When it runs
+    outcome = run_flow(opsflow_lib, flow, engine)
+
+    # Then only z's failure is raised, reported and handed to reverts
+    assert outcome.raised == ("RuntimeError", "z failed")
+    assert outcome.flow_state == "REVERTED"
+    assert set(outcome.engine.storage.get_execute_failures()) == {"z"}
+    reverts = [c for c in kit.journal.calls if c.kind == "revert"]
+    assert [(c.name, c.flow_failures) for c in reverts] == [
+        ("t", ("t",)),
+        ("z", ("z",)),
+        ("t", ("z",)),
+        ("a", ("z",)),
+    ]
+
+
+def test_taskflow_raises_a_recovered_failure_again_when_a_later_task_fails(
+    taskflow_lib, engine_kind
+):
+    """The TaskFlow 6.5 behaviour opsflow does not copy (see the test above)."""
+    kit = Kit(taskflow_lib)
+    flow = kit.linear(
+        "f",
+        kit.task("a"),
+        kit.linear(
+            "sub",
+            kit.task("t", fail=1),
+            retry=taskflow_lib.retry.Times(2, name="r"),
+        ),
+        kit.task("z", fail=True),
+    )
+    outcome = run_flow(taskflow_lib, flow, engine_kind, defer_reverts=True)
+    assert outcome.raised == (
+        "WrappedFailure",
+        (("RuntimeError", "t failed"), ("RuntimeError", "z failed")),
+    )
