@@ -39,12 +39,16 @@ class Cli:
     state: str
     env: dict[str, str]
 
-    def cmd(self, *args: str) -> list[str]:
-        return [self.exe, "--config-file", self.config, *args]
+    def cmd(self, *args: str, config: bool = True) -> list[str]:
+        return [self.exe, *(["--config-file", self.config] if config else []), *args]
 
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 60, config: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run with the test's config file, or (``config=False``) with none,
+        so oslo.config looks in its usual places under the private HOME."""
         return subprocess.run(
-            self.cmd(*args),
+            self.cmd(*args, config=config),
             capture_output=True,
             text=True,
             env=self.env,

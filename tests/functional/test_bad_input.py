@@ -141,6 +141,25 @@ def test_bad_engine_flags_exit_78_naming_the_flag(cli, flag, value, fragment):
     assert_one_line_error(proc, 78, fragment, cli=cli)
 
 
+def test_opsflow_conf_is_found_in_the_users_opsflow_directory(cli):
+    # Given ~/.opsflow/opsflow.conf with a bad value and no --config-file
+    found = os.path.join(cli.home, ".opsflow", "opsflow.conf")
+    os.makedirs(os.path.dirname(found))
+    with open(found, "w", encoding="utf-8") as handle:
+        handle.write("[engine]\nengine = turbo\n")
+    # Then that is the file read, and named
+    proc = cli.run("fixture-ok", config=False)
+    assert_one_line_error(proc, 78, f"{found}: [engine] engine = 'turbo'")
+
+
+def test_a_config_dir_is_read_after_the_config_file(cli, tmp_path):
+    conf_d = tmp_path / "conf.d"
+    conf_d.mkdir()
+    (conf_d / "50-engine.conf").write_text("[engine]\nmax_workers = 0\n")
+    proc = cli.run("fixture-ok", "--config-dir", str(conf_d))
+    assert_one_line_error(proc, 78, "50-engine.conf: [engine] max_workers = '0'")
+
+
 def test_a_missing_config_file_exits_78(cli, tmp_path):
     proc = cli.run("fixture-ok", "--config-file", str(tmp_path / "absent.conf"))
     assert_one_line_error(proc, 78, "absent.conf: not found", cli=cli)
