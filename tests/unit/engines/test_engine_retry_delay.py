@@ -5,9 +5,11 @@ Timing is measured from timestamps the tasks record, with generous bounds.
 
 from __future__ import annotations
 
+import time
+
 from enginekit import Needs, Step
 
-from opsflow import retry, states
+from opsflow import engines, retry, states
 from opsflow.patterns import linear_flow, unordered_flow
 
 
@@ -89,3 +91,35 @@ def _need(value, wanted):
     if value != wanted:
         raise RuntimeError(f"not {value}")
     return value
+
+
+def test_suspend_during_a_retry_delay_does_not_wait_for_the_delay(
+    engine_kind, load, rec
+):
+    # An operator's Ctrl-C (suspend) must not hang for a long backoff.
+    flow = linear_flow.Flow("sub", retry=retry.Times(2, name="r", delay=1.0)).add(
+        Step("t", rec, fail_first=1)
+    )
+    engine = load(flow)
+
+    def suspend_once_reverted(state, details):
+        if details["task_name"] == "t":
+            engine.suspend()
+
+    engine.atom_notifier.register(states.REVERTED, suspend_once_reverted)
+    engine.run()
+    [reverted] = rec.find("reverted", "t")
+    suspended_after = time.monotonic() - reverted.at
+
+    assert engine.storage.get_flow_state() == states.SUSPENDED
+    assert suspended_after < 0.6
+    assert rec.count("execute", "t") == 1
+
+    # Resuming goes on with the next attempt
+    resumed = engines.load(
+        flow, flow_detail=engine.storage.flow_detail, engine=engine_kind
+    )
+    resumed.run()
+
+    assert rec.count("execute", "t") == 2
+    assert resumed.storage.get_flow_state() == states.SUCCESS
