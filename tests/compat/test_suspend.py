@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import uuid
 
-from .harness import Kit, finish, load_engine
+from .harness import Kit, finish, load_engine, normalise
 
 
 def suspend_on(engine, state, task_name):
@@ -233,3 +233,59 @@ def test_a_new_engine_finishes_a_revert_suspended_half_way_and_raises(lib, engin
         assert isinstance(error, RuntimeError)
         assert str(error) == "d failed"
     backend.close()
+
+
+def test_capture_listener_records_the_same_events(lib, engine_kind):
+    # Given a CaptureListener around a run whose second task fails
+    capturing = importlib.import_module(f"{lib.name}.listeners.capturing")
+    kit = Kit(lib)
+    flow = kit.linear("f", kit.task("a"), kit.task("b", fail=True))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+
+    # When it runs
+    with capturing.CaptureListener(engine, capture_flow=True, capture_task=True) as cap:
+        finish(engine, flow)
+
+    # Then it saw the same (kind, state, details) tuples TaskFlow records
+    def plain(details):
+        skip = {"task_uuid", "flow_uuid", "engine"}
+        return {
+            k: (normalise(v) if k == "result" else v)
+            for k, v in details.items()
+            if k not in skip
+        }
+
+    seen = [(kind, state, plain(details)) for kind, state, details in cap.values]
+    failed = ("Failure", "RuntimeError", "b failed")
+    assert seen == [
+        ("flow", "RUNNING", {"flow_name": "f", "old_state": "PENDING"}),
+        ("task", "RUNNING", {"task_name": "a", "old_state": "PENDING"}),
+        (
+            "task",
+            "SUCCESS",
+            {"task_name": "a", "old_state": "RUNNING", "result": "a-result"},
+        ),
+        ("task", "RUNNING", {"task_name": "b", "old_state": "PENDING"}),
+        (
+            "task",
+            "FAILURE",
+            {"task_name": "b", "old_state": "RUNNING", "result": failed},
+        ),
+        ("task", "REVERTING", {"task_name": "b", "old_state": "FAILURE"}),
+        (
+            "task",
+            "REVERTED",
+            {"task_name": "b", "old_state": "REVERTING", "result": None},
+        ),
+        ("task", "REVERTING", {"task_name": "a", "old_state": "SUCCESS"}),
+        (
+            "task",
+            "REVERTED",
+            {"task_name": "a", "old_state": "REVERTING", "result": None},
+        ),
+        ("flow", "REVERTED", {"flow_name": "f", "old_state": "RUNNING"}),
+    ]
+    # And flow events carry the engine, as TaskFlow's do
+    for kind, _state, details in cap.values:
+        if kind == "flow":
+            assert details["engine"] is engine
