@@ -310,3 +310,42 @@ def test_a_flow_that_validates_runs_to_success(load, rec):
     engine.run()
 
     assert engine.storage.get_flow_state() == states.SUCCESS
+
+
+def test_a_linear_consumer_cannot_see_a_provider_that_comes_after_it(load, rec):
+    flow = linear_flow.Flow("f").add(
+        Needs("consumer", rec, requires=["x"]),
+        Needs("provider", rec, provides="x", value=1),
+    )
+
+    with pytest.raises(exceptions.MissingDependencies):
+        load(flow).run()
+
+    assert rec.events == []
+
+
+def test_unordered_siblings_cannot_see_each_other_results(load, rec):
+    flow = unordered_flow.Flow("u").add(
+        Needs("provider", rec, provides="x", value=1),
+        Needs("consumer", rec, requires=["x"]),
+    )
+
+    with pytest.raises(exceptions.MissingDependencies):
+        load(flow).run()
+
+    assert rec.events == []
+
+
+def test_a_later_subflow_sees_results_of_an_earlier_one(load, rec):
+    flow = linear_flow.Flow("f").add(
+        unordered_flow.Flow("first").add(
+            Needs("p1", rec, provides="x", value=1),
+            Needs("p2", rec, provides="y", value=2),
+        ),
+        Add("add", provides="sum"),
+    )
+    engine = load(flow)
+
+    engine.run()
+
+    assert engine.storage.fetch("sum") == 3

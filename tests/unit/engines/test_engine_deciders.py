@@ -173,3 +173,32 @@ def test_ignored_atoms_get_a_new_chance_when_a_retry_reruns_their_flow(load, rec
     assert rec.count("execute", "c") == 2
     assert engine.storage.get_atom_state("b") == states.SUCCESS
     assert engine.storage.get_flow_state() == states.SUCCESS
+
+
+def test_one_false_vote_among_several_incoming_edges_ignores_the_target(load, rec):
+    a1, a2, b = Step("a1", rec), Step("a2", rec), Step("b", rec)
+    graph = graph_flow.Flow("g").add(a1, a2, b)
+    graph.link(a1, b, decider=lambda history: True)
+    graph.link(a2, b, decider=lambda history: False)
+    engine = load(graph)
+
+    engine.run()
+
+    assert sorted(rec.names("execute")) == ["a1", "a2"]
+    assert engine.storage.get_atom_state("b") == states.IGNORE
+    assert engine.storage.get_flow_state() == states.SUCCESS
+
+
+def test_a_decider_on_an_edge_into_a_subflow_ignores_the_whole_subflow(load, rec):
+    a = Step("a", rec)
+    sub = linear_flow.Flow("sub").add(Step("s1", rec), Step("s2", rec))
+    graph = graph_flow.Flow("g").add(a, sub)
+    graph.link(a, sub, decider=lambda history: False, decider_depth=deciders.Depth.FLOW)
+    flow = linear_flow.Flow("outer").add(graph, Step("after", rec))
+    engine = load(flow)
+
+    engine.run()
+
+    assert rec.names("execute") == ["a", "after"]
+    assert engine.storage.get_atom_state("s1") == states.IGNORE
+    assert engine.storage.get_atom_state("s2") == states.IGNORE

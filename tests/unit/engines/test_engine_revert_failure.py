@@ -139,3 +139,20 @@ def test_in_a_graph_only_what_the_failed_revert_depends_on_stays_success(load, r
     assert storage.get_atom_state("r") == states.SUCCESS
     assert "r" not in rec.names("revert")
     assert storage.get_flow_state() == states.FAILURE
+
+
+def test_a_failed_revert_inside_a_retried_subflow_stops_the_retry(load, rec):
+    from opsflow import retry
+
+    flow = linear_flow.Flow("sub", retry=retry.Times(3, name="r")).add(
+        Step("a", rec, revert_fail=True), Step("t", rec, fail=True)
+    )
+    engine = load(flow)
+
+    with pytest.raises(RevertBoom):
+        engine.run()
+
+    # nothing is tried again on top of an atom that could not be undone
+    assert rec.count("execute", "t") == 1
+    assert engine.storage.get_atom_state("a") == states.REVERT_FAILURE
+    assert engine.storage.get_flow_state() == states.FAILURE
