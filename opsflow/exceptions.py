@@ -13,6 +13,8 @@
     |   |   +-- AmbiguousDependency two atoms provide what one needs
     |   |   +-- CompilationFailure  the flow could not be compiled
     |   +-- Timeout                 a task ran past its deadline
+    |   +-- WorkerDied              the process running a task died
+    |   +-- NotTransferable         a task or value cannot be sent to a worker
     +-- NotFound                    a named thing does not exist
     +-- Duplicate                   a name is used twice
     +-- WrappedFailure              several failures at once (holds each Failure)
@@ -39,11 +41,13 @@ __all__ = [
     "InvalidState",
     "MissingDependencies",
     "NotFound",
+    "NotTransferable",
     "OpsflowException",
     "PluginError",
     "StorageFailure",
     "TaskFlowException",
     "Timeout",
+    "WorkerDied",
     "WrappedFailure",
 ]
 
@@ -114,6 +118,14 @@ class MissingDependencies(DependencyFailure):
 
 class Timeout(ExecutionFailure):
     """A task ran past its deadline."""
+
+
+class WorkerDied(ExecutionFailure):
+    """The worker process running a task died (killed by a signal, for one)."""
+
+
+class NotTransferable(ExecutionFailure):
+    """A task or value cannot be sent to the executor's workers (not picklable)."""
 
 
 class NotFound(OpsflowException):

@@ -190,9 +190,13 @@ class Storage:
         return detail is not None and detail.state == states.SUCCESS
 
     def get_revert_result(self, name: str) -> Any:
-        """What ``revert`` returned (or its ``Failure``)."""
+        """What ``revert`` returned (or its ``Failure``); ``NotFound`` if none."""
         detail = self.atom_detail(name)
-        return detail.revert_failure or detail.revert_results
+        if detail.revert_failure is not None:
+            return detail.revert_failure
+        if detail.state != states.REVERTED:
+            raise exceptions.NotFound(f"Atom {name!r} has not been reverted")
+        return detail.revert_results
 
     def get_execute_failures(self) -> dict[str, Failure]:
         """``{atom: Failure}`` of every atom whose ``execute`` failed."""
@@ -247,6 +251,10 @@ class Storage:
             return True, store[name]
         return False, None
 
+    def injected_values(self) -> dict[str, Any]:
+        """Every flow-wide injected value, transient ones included."""
+        return {**self._store, **self._transient}
+
     def fetch(self, name: str) -> Any:
         """The value named ``name``: injected, else the first atom providing it."""
         found, value = self.injected(name)
@@ -271,11 +279,10 @@ class Storage:
             result = self.get(detail.name)
             for name, key in self._save_as.get(detail.name, {}).items():
                 try:
-                    values.setdefault(name, []).append(
-                        extract(result, key, detail.name, name)
-                    )
+                    value = extract(result, key, detail.name, name)
                 except exceptions.NotFound:
                     continue
+                values.setdefault(name, []).append(value)
         return {name: v[0] if len(v) == 1 else v for name, v in values.items()}
 
     # -- the persistence seam ----------------------------------------------

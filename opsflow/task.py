@@ -82,6 +82,13 @@ class Task(atom.Atom):
         if timeout is not None:
             self.timeout = timeout
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A task's own listeners stay where they were registered: a copy sent
+        # to a worker process reports progress through the executor instead.
+        state = self.__dict__.copy()
+        state.pop("_notifier", None)
+        return state
+
     def update_progress(self, progress: float) -> None:
         """Report how far ``execute``/``revert`` has got, from 0.0 to 1.0."""
         if progress > 1.0:

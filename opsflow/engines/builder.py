@@ -16,14 +16,20 @@ yields each state entered.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from automaton import machines, runners
+from futurist import waiters
 
-from opsflow import states
+from opsflow import exceptions, states
+from opsflow.engines import executor as outcomes
 from opsflow.types.failure import Failure
+
+LOG = logging.getLogger(__name__)
+Future = concurrent.futures.Future
 
 if TYPE_CHECKING:
     from opsflow.engines.compiler import Node
@@ -67,6 +73,8 @@ class MachineBuilder:
         self._next_up: dict[Node, None] = {}
         self._not_done: dict[concurrent.futures.Future[tuple[str, Any]], Node] = {}
         self._done: list[concurrent.futures.Future[tuple[str, Any]]] = []
+        #: Futures whose task was failed by its deadline before it stopped.
+        self._late: dict[concurrent.futures.Future[tuple[str, Any]], Node] = {}
         self.completed = 0
 
     def build(self) -> machines.FiniteMachine:
@@ -121,32 +129,53 @@ class MachineBuilder:
         if self._not_done:
             pending = [f for f in self._not_done if not f.done()]
             if len(pending) == len(self._not_done):
-                timeout = self._wait_timeout
-                wake_in = scheduler.next_wake_in()
-                if wake_in is not None:
-                    timeout = wake_in if timeout is None else min(timeout, wake_in)
-                concurrent.futures.wait(
-                    pending,
-                    timeout=timeout,
-                    return_when=concurrent.futures.FIRST_COMPLETED,
+                bounds = (
+                    self._wait_timeout,
+                    scheduler.next_wake_in(),
+                    scheduler.next_deadline_in(),
                 )
+                timeout = min((b for b in bounds if b is not None), default=None)
+                # futurist's waiter also handles green futures.
+                waiters.wait_for_any(pending, timeout=timeout)
             self._done = [f for f in self._not_done if f.done()]
+            self._time_out(scheduler.expired())
         elif scheduler.has_parked and not self._suspending():
             # Only delayed retries are left: sleep until the first is due.
             time.sleep(scheduler.next_wake_in() or 0.0)
         return ANALYZE
+
+    def _time_out(self, late: list[tuple[Future, Node]]) -> None:
+        """Fail tasks past their deadline; the flow reverts without waiting."""
+        runtime = self._runtime
+        for future, node in late:
+            stopped = runtime.executor.kill(future)
+            # Its own revert waits until this execute has stopped (killed, or
+            # returned when the executor cannot kill).
+            runtime.running_late.add(node.index)
+            self._late[future] = node
+            timeout = runtime.scheduler.timeout_of(node) or 0.0
+            still = "" if stopped else "; it is reverted once its execute returns"
+            error = exceptions.Timeout(
+                f"task {node.name!r} ran past its timeout of {timeout:g} s{still}"
+            )
+            for each in runtime.completer.complete(
+                node, outcomes.EXECUTED, Failure.from_exception(error)
+            ):
+                self._next_up[each] = None
 
     def analyze(self, old_state: str, new_state: str, event: str) -> str:
         runtime = self._runtime
         next_up = self._next_up
         for future in self._done:
             node = self._not_done.pop(future)
-            try:
-                outcome, result = future.result()
-                ready = runtime.completer.complete(node, outcome, result)
-            except Exception:
-                runtime.completer.unresolved.append(Failure())
-                ready = []
+            runtime.scheduler.finished(future)
+            if self._late.pop(future, None) is not None:
+                # Already failed by its deadline: what it did now is only
+                # that its revert may start.
+                runtime.running_late.discard(node.index)
+                ready = runtime.selector.ready_after(node)
+            else:
+                ready = self._complete(node, future)
             self.completed += 1
             for each in ready:
                 next_up[each] = None
@@ -158,6 +187,25 @@ class MachineBuilder:
         if self._not_done or (runtime.scheduler.has_parked and not self._suspending()):
             return WAIT
         return FINISH
+
+    def _complete(self, node: Node, future: Future) -> list[Node]:
+        runtime = self._runtime
+        try:
+            outcome, result = future.result()
+        except Exception:
+            # The executor itself failed (a pool that broke, say): the atom
+            # failed at whatever it was doing.
+            doing = runtime.details[node.index].state
+            outcome = (
+                outcomes.EXECUTED if doing == states.RUNNING else outcomes.REVERTED
+            )
+            result = Failure()
+        try:
+            return runtime.completer.complete(node, outcome, result)
+        except Exception:
+            LOG.exception("Engine failed completing atom %s", node.name)
+            runtime.completer.unresolved.append(Failure())
+            return []
 
     def game_over(self, old_state: str, new_state: str, event: str) -> str:
         runtime = self._runtime

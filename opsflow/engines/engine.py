@@ -12,12 +12,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import futurist
-
 from opsflow import exceptions, states
 from opsflow.engines.builder import FINAL_STATES, MachineBuilder
 from opsflow.engines.compiler import Compilation, Compiler
-from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
+from opsflow.engines.executor import TaskExecutor
 from opsflow.engines.runtime import Runtime
 from opsflow.persistence import models
 from opsflow.storage import Storage
@@ -90,6 +88,7 @@ class ActionEngine:
             self._executor,
             defer_reverts=bool(self._options.get("defer_reverts", True)),
             never_resolve=bool(self._options.get("never_resolve", False)),
+            task_timeout=self._options.get("task_timeout"),
         )
         self.statistics["preparation"] = {"seconds": time.perf_counter() - started}
 
@@ -103,6 +102,11 @@ class ActionEngine:
             error = exceptions.MissingDependencies(self._flow.name, names)
             error.missing_by_atom = {atom: sorted(n) for atom, n in missing.items()}
             raise error
+        assert self._executor is not None
+        self._executor.check_transferable(
+            (node.atom for node in self._runtime.nodes if not node.is_retry),
+            self.storage.injected_values(),
+        )
 
     # -- running ---------------------------------------------------------------
     def run(self, timeout: float | None = None) -> None:
@@ -183,6 +187,7 @@ class ActionEngine:
         self.notifier.notify(
             state,
             {
+                "engine": self,
                 "flow_name": self.storage.flow_name,
                 "flow_uuid": self.storage.flow_uuid,
                 "old_state": old_state,
@@ -190,33 +195,33 @@ class ActionEngine:
         )
         return True
 
+    #: The executor driver used when ``executor=`` is not given.
+    default_executor = "synchronous"
+
     def _task_executor(self) -> TaskExecutor:
-        raise NotImplementedError
+        """The executor given (a driver name, a ``TaskExecutor``, a pool) or default.
+
+        ``executor`` may also be an executor instance (``concurrent.futures``
+        or futurist), which the caller keeps owning.
+        """
+        from opsflow import executors
+
+        return executors.load(
+            self._options.get("executor") or self.default_executor,
+            max_workers=self._options.get("max_workers"),
+        )
 
 
 class SerialActionEngine(ActionEngine):
     """Runs one task at a time, in the engine's thread, in declaration order."""
 
-    def _task_executor(self) -> TaskExecutor:
-        return FuturesTaskExecutor(factory=futurist.SynchronousExecutor)
+    default_executor = "synchronous"
 
 
 class ParallelActionEngine(ActionEngine):
-    """Runs independent tasks at the same time on an executor.
+    """Runs independent tasks at the same time (threads unless told otherwise)."""
 
-    ``executor`` may be an executor instance (``concurrent.futures`` or
-    futurist), which the caller keeps owning; by default a thread pool of
-    ``max_workers`` threads is created for each run.
-    """
-
-    def _task_executor(self) -> TaskExecutor:
-        executor = self._options.get("executor")
-        max_workers = self._options.get("max_workers")
-        if executor is None or isinstance(executor, str):
-            return FuturesTaskExecutor(
-                factory=lambda: futurist.ThreadPoolExecutor(max_workers=max_workers)
-            )
-        return FuturesTaskExecutor(executor)
+    default_executor = "thread"
 
 
 def _saver_for(backend: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import futurist
@@ -110,6 +110,15 @@ class TaskExecutor(abc.ABC):
 
     def stop(self) -> None:
         """Release workers (called after a run)."""
+
+    def kill(self, future: concurrent.futures.Future[Any]) -> bool:
+        """Stop the task behind ``future`` now; False when it cannot be stopped."""
+        return False
+
+    def check_transferable(
+        self, tasks: Iterable[Task], values: Mapping[str, Any]
+    ) -> None:
+        """Raise ``NotTransferable`` if tasks or inputs cannot reach the workers."""
 
 
 class FuturesTaskExecutor(TaskExecutor):

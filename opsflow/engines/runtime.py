@@ -36,6 +36,7 @@ class Runtime:
         executor: TaskExecutor,
         defer_reverts: bool = True,
         never_resolve: bool = False,
+        task_timeout: float | None = None,
     ) -> None:
         self.compilation = compilation
         self.storage = storage
@@ -51,11 +52,13 @@ class Runtime:
         self.failed: dict[str, Failure] = {
             d.name: d.failure for d in self.details if d.failure is not None
         }
+        #: Atoms failed by their deadline whose execute is still running.
+        self.running_late: set[int] = set()
         self.task_action = TaskAction(self)
         self.retry_action = RetryAction(self)
         self.selector = Selector(self)
         self.completer = Completer(self)
-        self.scheduler = Scheduler(self)
+        self.scheduler = Scheduler(self, default_timeout=task_timeout)
 
     def action_for(self, node: Node) -> TaskAction | RetryAction:
         return self.retry_action if node.is_retry else self.task_action

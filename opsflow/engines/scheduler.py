@@ -36,9 +36,14 @@ def _failed(outcome: str) -> Future[tuple[str, Any]]:
 class Scheduler:
     """Starts atoms; keeps delayed retries until they are due."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, default_timeout: float | None = None) -> None:
         self._runtime = runtime
         self._parked: list[tuple[float, int, Node]] = []
+        self._default_timeout = default_timeout or None
+        #: Execute futures with a deadline: future -> (monotonic deadline, node).
+        self._deadlines: dict[Future[tuple[str, Any]], tuple[float, Node]] = {}
+        #: Futures that ran in-line and finished after their deadline.
+        self._overran: set[Future[tuple[str, Any]]] = set()
 
     def schedule(self, nodes: Iterable[Node]) -> dict[Future[tuple[str, Any]], Node]:
         """Start each node; returns ``{future: node}`` for what is now under way."""
@@ -60,10 +65,17 @@ class Scheduler:
                 intention = states.EXECUTE
             action = runtime.action_for(node)
             if intention == states.EXECUTE:
+                timeout = self.timeout_of(node)
+                began = time.monotonic()
                 try:
                     future = action.schedule_execution(node)
                 except Exception:
                     future = _failed(EXECUTED)
+                if timeout:
+                    self._deadlines[future] = (began + timeout, node)
+                    if future.done() and time.monotonic() > began + timeout:
+                        # An in-line executor ran it to the end, too slowly.
+                        self._overran.add(future)
             else:
                 try:
                     future = action.schedule_reversion(node)
@@ -90,6 +102,38 @@ class Scheduler:
             return False
         return True
 
+    # -- deadlines ------------------------------------------------------------
+    def timeout_of(self, node: Node) -> float | None:
+        """Seconds ``node``'s execute may take: its own timeout, else the default."""
+        if node.is_retry:
+            return None
+        return getattr(node.atom, "timeout", None) or self._default_timeout
+
+    def next_deadline_in(self) -> float | None:
+        """Seconds until the nearest task deadline (None if none)."""
+        if not self._deadlines:
+            return None
+        nearest = min(deadline for deadline, _node in self._deadlines.values())
+        return max(0.0, nearest - time.monotonic())
+
+    def finished(self, future: Future[tuple[str, Any]]) -> None:
+        """Forget the deadline of a future that completed."""
+        self._deadlines.pop(future, None)
+        self._overran.discard(future)
+
+    def expired(self) -> list[tuple[Future[tuple[str, Any]], Node]]:
+        """Execute futures past their deadline (their deadlines are dropped)."""
+        now = time.monotonic()
+        late = [
+            (future, node)
+            for future, (deadline, node) in self._deadlines.items()
+            if deadline <= now and (not future.done() or future in self._overran)
+        ]
+        for future, _node in late:
+            del self._deadlines[future]
+            self._overran.discard(future)
+        return late
+
     # -- delayed retries ------------------------------------------------------
     @property
     def has_parked(self) -> bool:
@@ -107,12 +151,6 @@ class Scheduler:
         woken = []
         while self._parked and self._parked[0][0] <= now:
             woken.append(heapq.heappop(self._parked)[2])
-        return woken
-
-    def unpark_all(self) -> list[Node]:
-        """Every parked retry, due or not (when the run is being suspended)."""
-        woken = [entry[2] for entry in self._parked]
-        self._parked.clear()
         return woken
 
 

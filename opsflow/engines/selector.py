@@ -66,6 +66,8 @@ class Selector:
 
     def may_revert(self, node: Node) -> bool:
         """Revert, or retry for a controller whose intention is RETRY."""
+        if node.index in self._runtime.running_late:
+            return False  # its execute timed out but has not stopped yet
         detail = self._details[node.index]
         if detail.intention == _REVERT:
             if detail.state not in _REVERTIBLE:

@@ -1,0 +1,51 @@
+"""Executor drivers: where tasks run, chosen by name from ``opsflow.executors``.
+
+Each driver is a small module wrapping one PEP 3148 pool around
+``opsflow.engines.executor.run_task``:
+
+* ``synchronous``: in the engine's own thread, one at a time;
+* ``thread`` (``threads``, ``threaded``): a futurist thread pool;
+* ``process`` (``processes``): a futurist process pool, with progress
+  relayed from the children and a killed child reported by signal;
+* ``greenthread`` (``greenthreads``): a futurist green thread pool
+  (needs ``pip install opsflow[eventlet]``).
+
+Third-party drivers register under the same namespace and are chosen the
+same way (``[engine] executor = NAME`` or ``engines.load(executor=NAME)``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Any
+
+from opsflow import exceptions
+from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
+
+__all__ = ["load"]
+
+
+def load(executor: Any, max_workers: int | None = None) -> TaskExecutor:
+    """A task executor for a driver name, a ``TaskExecutor``, or a PEP 3148 pool.
+
+    :raises ConfigurationError: no installed driver has that name.
+    """
+    if isinstance(executor, TaskExecutor):
+        return executor
+    if isinstance(executor, concurrent.futures.Executor):
+        return FuturesTaskExecutor(executor)
+    if not isinstance(executor, str):
+        raise TypeError(
+            f"executor must be a driver name or an executor, not {type(executor)}"
+        )
+    from opsflow.plugins import executors as driver_plugins
+    from opsflow.plugins.loader import PluginNotFound
+
+    try:
+        driver: Any = driver_plugins.load_driver(executor)
+    except PluginNotFound as exc:
+        raise exceptions.ConfigurationError(
+            f"unknown executor {executor!r} (available: "
+            f"{', '.join(exc.available) or 'none installed'})"
+        ) from exc
+    return driver(max_workers=max_workers)

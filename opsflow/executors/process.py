@@ -1,0 +1,293 @@
+"""``process``: tasks run in worker processes of a futurist process pool.
+
+Tasks, their arguments and results are pickled across; a task's exception
+comes back as a ``Failure`` carrying the worker's traceback text and the
+exception's type names. Progress a task reports in its worker is relayed to
+the engine in order, before the task's outcome.
+
+Workers are forked (Linux), and each call tells the parent which process
+runs it, so that:
+
+* a task past its timeout is stopped by killing its worker (SIGKILL);
+* a worker killed by anything (SIGKILL, the OOM killer) fails its task with
+  a :class:`~opsflow.exceptions.WorkerDied` naming the signal, the broken
+  pool is replaced, and tasks that were running in the same pool fail too
+  (their workers were stopped with it).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import futurist
+
+from opsflow import exceptions
+from opsflow.engines.executor import (
+    EXECUTED,
+    REVERTED,
+    ProgressCallback,
+    TaskExecutor,
+    run_task,
+)
+from opsflow.task import Task
+from opsflow.types.failure import Failure
+
+__all__ = ["ProcessDriver"]
+
+LOG = logging.getLogger(__name__)
+
+# Set in the parent before a pool forks its workers, which inherit it: the
+# channel each worker reports "started", progress and "done" on.
+_EVENTS: Any = None
+_FORK_LOCK = threading.Lock()
+
+Outcome = concurrent.futures.Future[tuple[str, Any]]
+
+
+def _run_in_worker(
+    task: Task,
+    action: str,
+    arguments: Mapping[str, Any],
+    result: Any,
+    failures: Mapping[str, Failure] | None,
+    call_id: int,
+) -> tuple[str, Any]:
+    events = _EVENTS
+    events.put(("started", call_id, os.getpid()))
+    try:
+        return run_task(
+            task,
+            action,
+            arguments,
+            result,
+            failures,
+            lambda progress: events.put(("progress", call_id, progress)),
+        )
+    finally:
+        events.put(("done", call_id, None))
+
+
+class _Call:
+    """One task call: its outer future and what the relay learned about it."""
+
+    __slots__ = ("outer", "outcome", "progress", "pid", "process", "relayed", "value")
+
+    def __init__(self, outcome: str, progress: ProgressCallback | None) -> None:
+        self.outer: Outcome = concurrent.futures.Future()
+        self.outcome = outcome
+        self.progress = progress
+        self.pid: int | None = None
+        self.process: Any = None
+        self.relayed = False
+        self.value: Any = None
+
+
+class ProcessDriver(TaskExecutor):
+    """A pool of ``max_workers`` worker processes (one per CPU when None)."""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self._max_workers = max_workers
+        self._context = multiprocessing.get_context("fork")
+        self._pool: futurist.ProcessPoolExecutor | None = None
+        self._events: Any = None
+        self._relay: threading.Thread | None = None
+        self._calls: dict[int, _Call] = {}
+        self._by_future: dict[Outcome, int] = {}
+        self._next_id = 0
+        self._lock = threading.Lock()
+
+    # -- life cycle ------------------------------------------------------
+    def start(self) -> None:
+        if self._events is None:
+            self._events = self._context.SimpleQueue()
+            self._relay = threading.Thread(
+                target=self._relay_events, name="opsflow-process-relay", daemon=True
+            )
+            self._relay.start()
+        if self._pool is None:
+            self._pool = futurist.ProcessPoolExecutor(
+                max_workers=self._max_workers, mp_context=self._context
+            )
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._events is not None:
+            self._events.put(None)
+            assert self._relay is not None
+            self._relay.join()
+            self._events.close()
+            self._events = None
+
+    # -- submitting ------------------------------------------------------
+    def execute_task(
+        self,
+        task: Task,
+        task_uuid: str,
+        arguments: Mapping[str, Any],
+        progress_callback: ProgressCallback | None = None,
+    ) -> Outcome:
+        return self._submit(EXECUTED, progress_callback, task, arguments, None, None)
+
+    def revert_task(
+        self,
+        task: Task,
+        task_uuid: str,
+        arguments: Mapping[str, Any],
+        result: Any,
+        failures: Mapping[str, Failure],
+        progress_callback: ProgressCallback | None = None,
+    ) -> Outcome:
+        return self._submit(
+            REVERTED, progress_callback, task, arguments, result, dict(failures)
+        )
+
+    def _submit(
+        self,
+        outcome: str,
+        progress: ProgressCallback | None,
+        task: Task,
+        arguments: Mapping[str, Any],
+        result: Any,
+        failures: Mapping[str, Failure] | None,
+    ) -> Outcome:
+        self.start()
+        assert self._pool is not None
+        call = _Call(outcome, progress)
+        with self._lock:
+            call_id = self._next_id = self._next_id + 1
+            self._calls[call_id] = call
+            self._by_future[call.outer] = call_id
+        global _EVENTS
+        try:
+            with _FORK_LOCK:
+                # Workers forked by this submit must inherit this driver's channel.
+                _EVENTS = self._events
+                inner = self._pool.submit(
+                    _run_in_worker, task, outcome, arguments, result, failures, call_id
+                )
+        except BrokenProcessPool:
+            self._pool = None
+            return self._submit(outcome, progress, task, arguments, result, failures)
+        inner.add_done_callback(lambda done: self._on_done(call_id, done))
+        return call.outer
+
+    def kill(self, future: concurrent.futures.Future[Any]) -> bool:
+        """Stop the worker running ``future``'s task (SIGKILL)."""
+        with self._lock:
+            call = self._calls.get(self._by_future.get(future, -1))
+        if call is None or call.pid is None:
+            return False
+        try:
+            os.kill(call.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def check_transferable(
+        self, tasks: Iterable[Task], values: Mapping[str, Any]
+    ) -> None:
+        """Raise ``NotTransferable`` naming a task or value that does not pickle."""
+        for task in tasks:
+            _check_pickle(f"task {task.name!r}", task)
+        for name, value in values.items():
+            _check_pickle(f"input {name!r}", value)
+
+    # -- completion ------------------------------------------------------
+    def _relay_events(self) -> None:
+        events = self._events
+        while True:
+            message = events.get()
+            if message is None:
+                return
+            kind, call_id, payload = message
+            with self._lock:
+                call = self._calls.get(call_id)
+            if call is None:
+                continue
+            if kind == "started":
+                call.pid = payload
+                call.process = self._process_of(payload)
+            elif kind == "progress" and call.progress is not None:
+                try:
+                    call.progress(payload)
+                except Exception:
+                    LOG.warning("Progress callback failed", exc_info=True)
+            elif kind == "done":
+                self._finish(call_id, relayed=True)
+
+    def _process_of(self, pid: int) -> Any:
+        processes = getattr(self._pool, "_processes", None) or {}
+        return processes.get(pid)
+
+    def _on_done(self, call_id: int, inner: concurrent.futures.Future[Any]) -> None:
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        error = inner.exception()
+        if error is None:
+            call.value = inner.result()
+            self._finish(call_id, relayed=False)
+            return
+        if isinstance(error, BrokenProcessPool):
+            self._pool = None
+            error = self._worker_died(call)
+        call.value = (call.outcome, Failure.from_exception(error))
+        # A dead worker never says "done": do not wait for it.
+        self._finish(call_id, relayed=True)
+
+    def _finish(self, call_id: int, relayed: bool) -> None:
+        """Resolve the outer future once the result and the last progress are in."""
+        with self._lock:
+            call = self._calls.get(call_id)
+            if call is None:
+                return
+            if relayed:
+                call.relayed = True
+            if not call.relayed or call.value is None:
+                return
+            del self._calls[call_id]
+            self._by_future.pop(call.outer, None)
+        call.outer.set_result(call.value)
+
+    def _worker_died(self, call: _Call) -> exceptions.WorkerDied:
+        code = None
+        if call.process is not None:
+            call.process.join(timeout=1.0)
+            code = call.process.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return exceptions.WorkerDied(
+                f"the worker process (pid {call.pid}) running this task was killed"
+                f" by {name}"
+            )
+        if call.pid is None:
+            return exceptions.WorkerDied(
+                "the process pool broke before this task started (another worker died)"
+            )
+        return exceptions.WorkerDied(
+            f"the worker process (pid {call.pid}) running this task stopped"
+            f" abruptly (exit code {code}); its pool was replaced"
+        )
+
+
+def _check_pickle(what: str, value: Any) -> None:
+    try:
+        pickle.dumps(value)
+    except Exception as exc:
+        raise exceptions.NotTransferable(
+            f"{what} cannot be sent to a process worker: {exc}"
+        ) from exc
