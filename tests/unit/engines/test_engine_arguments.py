@@ -349,3 +349,31 @@ def test_a_later_subflow_sees_results_of_an_earlier_one(load, rec):
     engine.run()
 
     assert engine.storage.fetch("sum") == 3
+
+
+def test_an_optional_argument_is_filled_when_an_earlier_task_provides_it(load, rec):
+    flow = linear_flow.Flow("f").add(
+        Needs("py", rec, provides="y", value=5), Add("add", provides="sum")
+    )
+    engine = load(flow, store={"x": 1})
+
+    engine.run()
+
+    assert engine.storage.fetch("sum") == 6
+
+
+def test_map_and_reduce_functor_tasks_run_in_a_flow(load):
+    flow = linear_flow.Flow("f").add(
+        task.MapFunctorTask(
+            lambda n: n * n, name="squares", requires=["a", "b", "c"], provides="sq"
+        ),
+        task.ReduceFunctorTask(
+            lambda x, y: x + y, name="sum", requires=["a", "b", "c"], provides="total"
+        ),
+    )
+    engine = load(flow, store={"a": 1, "b": 2, "c": 3})
+
+    engine.run()
+
+    assert engine.storage.fetch("sq") == [1, 4, 9]
+    assert engine.storage.fetch("total") == 6
