@@ -283,6 +283,7 @@ SCENARIOS = {
         options={"defer_reverts": True},
         ordered=False,
         flow_failures=False,
+        # On the parallel engine t2 may be retried before t1's REVERT is seen.
         engines=("serial",),
     ),
     "two-deciders-one-false": Scenario(two_deciders, ordered=False),
