@@ -192,3 +192,34 @@ def test_a_resumed_run_that_was_reverting_goes_on_reverting(engine_kind, load, r
     assert rec.names("revert") == ["c", "b", "a"]
     assert rec.count("execute", "c") == 1
     assert resumed.storage.get_flow_state() == states.REVERTED
+
+
+def test_a_failure_seen_while_suspending_is_resolved_on_resume(engine_kind, load, rec):
+    # Given a sibling that fails while the run is being suspended
+    flow = linear_flow.Flow("outer").add(
+        Step("first", rec),
+        unordered_flow.Flow("pair").add(
+            Step("slowfail", rec, sleep=0.1, fail=True), Step("fast", rec)
+        ),
+        Step("last", rec),
+    )
+    engine = load(flow)
+    _suspend_when(engine, "fast", states.SUCCESS)
+
+    # When suspended, the run returns without raising and reverts nothing yet
+    engine.run()
+    assert engine.storage.get_flow_state() == states.SUSPENDED
+    assert engine.storage.get_atom_state("slowfail") == states.FAILURE
+    assert rec.names("revert") == []
+
+    # Then resuming reverts and raises the original error
+    resumed = engines.load(
+        flow, flow_detail=engine.storage.flow_detail, engine=engine_kind
+    )
+    with pytest.raises(Boom, match="slowfail failed"):
+        resumed.run()
+
+    assert rec.names("revert")[-1] == "first"
+    assert sorted(rec.names("revert")) == ["fast", "first", "slowfail"]
+    assert "last" not in rec.names("execute")
+    assert resumed.storage.get_flow_state() == states.REVERTED
