@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsflow import exceptions, retry, task
+from opsflow import deciders, exceptions, retry, task
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
 
 
@@ -89,8 +89,6 @@ def test_graph_flow_link_adds_an_explicit_edge():
 
 
 def test_graph_flow_link_records_a_decider_and_its_depth():
-    from opsflow import deciders
-
     a, b = _t("a"), _t("b")
     flow = graph_flow.Flow("g").add(a, b)
 

@@ -6,11 +6,13 @@ commit (and the docs, and the TaskFlow porting notes if a name goes away).
 
 from __future__ import annotations
 
+import builtins
 import importlib
 
 import pytest
 
 from opsflow import exceptions
+from opsflow.types import failure
 
 PINNED_ALL = {
     "opsflow.atom": ["Atom"],
@@ -214,15 +216,11 @@ def test_taskflow_exception_is_an_alias_of_opsflow_exception():
     ],
 )
 def test_exception_tree(child, parent):
-    parent_cls = getattr(exceptions, parent, None) or getattr(
-        __import__("builtins"), parent
-    )
+    parent_cls = getattr(exceptions, parent, None) or getattr(builtins, parent)
     assert issubclass(getattr(exceptions, child), parent_cls)
 
 
 def test_wrapped_failure_holds_its_failures():
-    from opsflow.types import failure
-
     failures = []
     for exc in (ValueError("v"), KeyError("k")):
         try:

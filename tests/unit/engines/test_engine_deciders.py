@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from enginekit import Step
+from enginekit import Needs, Step
 
-from opsflow import deciders, states
+from opsflow import deciders, retry, states
 from opsflow.patterns import graph_flow, linear_flow
 
 
@@ -144,10 +144,6 @@ def test_an_ignored_task_is_never_reverted_when_a_later_task_fails(load, rec):
 
 
 def test_ignored_atoms_get_a_new_chance_when_a_retry_reruns_their_flow(load, rec):
-    from enginekit import Needs
-
-    from opsflow import retry
-
     # Given a graph under a Times retry: b runs only on the second attempt,
     # and c (after the graph) fails on the first attempt
     a = Needs(

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from enginekit import Recorder, Step
 
-from opsflow import engines, states
+from opsflow import engines, exceptions, states
 from opsflow.patterns import linear_flow
 
 # Factories are looked up again by their import path, so they live at module
@@ -74,7 +74,5 @@ def test_load_from_detail_without_factory_information_is_refused(engine_kind, re
 
 
 def test_an_unknown_engine_name_is_refused(rec):
-    from opsflow import exceptions
-
     with pytest.raises((exceptions.NotFound, ValueError)):
         engines.load(linear_flow.Flow("f").add(Step("a", rec)), engine="warp-drive")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
+
 import pytest
 from enginekit import Boom, Needs, Step
 
@@ -142,8 +145,6 @@ def test_a_flow_of_only_successes_ends_success_and_does_not_raise(load, rec):
 
 
 def test_the_parallel_engine_accepts_an_executor_instance_and_leaves_it_open(rec):
-    import concurrent.futures
-
     flow = unordered_flow.Flow("u").add(Step("a", rec), Step("b", rec))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         engines.load(flow, engine="parallel", executor=pool).run()
@@ -168,8 +169,6 @@ def test_the_parallel_engine_runs_independent_tasks_at_the_same_time(rec):
 
 
 def test_max_workers_bounds_the_parallel_engine(rec):
-    import threading
-
     running = []
     peak = []
     lock = threading.Lock()

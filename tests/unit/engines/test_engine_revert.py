@@ -7,7 +7,7 @@ import traceback
 import pytest
 from enginekit import Boom, Needs, Step
 
-from opsflow import exceptions, states
+from opsflow import engines, exceptions, states
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
 from opsflow.types import failure
 
@@ -73,8 +73,6 @@ def test_run_reraises_the_original_exception_with_the_task_traceback(load, rec):
 
 
 def test_engine_run_helper_raises_the_original_exception_too(engine_kind, rec):
-    from opsflow import engines
-
     flow = linear_flow.Flow("lin").add(Step("a", rec, fail=True))
     with pytest.raises(Boom, match="a failed"):
         engines.run(flow, engine=engine_kind)

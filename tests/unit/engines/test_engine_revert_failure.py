@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from enginekit import Boom, Needs, RevertBoom, Step
 
-from opsflow import exceptions, states
+from opsflow import exceptions, retry, states
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
 from opsflow.types import failure
 
@@ -142,8 +142,6 @@ def test_in_a_graph_only_what_the_failed_revert_depends_on_stays_success(load, r
 
 
 def test_a_failed_revert_inside_a_retried_subflow_stops_the_retry(load, rec):
-    from opsflow import retry
-
     flow = linear_flow.Flow("sub", retry=retry.Times(3, name="r")).add(
         Step("a", rec, revert_fail=True), Step("t", rec, fail=True)
     )
