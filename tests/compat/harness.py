@@ -44,9 +44,10 @@ def load_library(name: str) -> types.SimpleNamespace:
     """Import the public modules of ``name`` into one namespace."""
     namespace = types.SimpleNamespace(name=name)
     with warnings.catch_warnings():
-        # TaskFlow's dependencies (oslo.utils) warn about their own
-        # deprecations on import; that is not what these tests look at.
-        warnings.simplefilter("ignore", DeprecationWarning)
+        # TaskFlow's dependencies (oslo.utils, and eventlet when it is
+        # installed) warn about their own deprecations on import; that is
+        # not what these tests look at.
+        warnings.simplefilter("ignore")
         for attr, module in MODULES.items():
             setattr(namespace, attr, importlib.import_module(f"{name}.{module}"))
     return namespace

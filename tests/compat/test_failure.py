@@ -147,3 +147,34 @@ def test_the_exception_tree_matches(lib):
         assert issubclass(getattr(exc, name), exc.DependencyFailure), name
     for name in ("DependencyFailure", "Duplicate", "NotFound", "InvalidState"):
         assert issubclass(getattr(exc, name), base), name
+
+
+def test_causes_survive_to_dict_and_pickling(Failure):  # noqa: N803
+    # Given a failure raised from another exception
+    try:
+        try:
+            raise KeyError("inner")
+        except KeyError as inner:
+            raise BoomError("outer") from inner
+    except BoomError:
+        fail = Failure()
+
+    # Then its cause is kept as a failure of its own, in every form
+    assert [c.exception_str for c in fail.causes] == ["'inner'"]
+    (cause,) = fail.to_dict()["causes"]
+    assert cause["exc_type_names"] == ["KeyError", "LookupError", "Exception"]
+    restored = Failure.from_dict(fail.to_dict())
+    assert [c.exception_str for c in restored.causes] == ["'inner'"]
+    clone = pickle.loads(pickle.dumps(fail))
+    assert [c.exception_str for c in clone.causes] == ["'inner'"]
+    assert fail.pformat(traceback=False) == f"Failure: {BOOM_NAME}: outer"
+
+
+def test_validate_accepts_to_dict_output_and_rejects_anything_else(
+    lib,
+    Failure,  # noqa: N803
+    caught,
+):
+    Failure.validate(caught.to_dict())
+    with pytest.raises(lib.exceptions.InvalidFormat):
+        Failure.validate({"bad": 1})
