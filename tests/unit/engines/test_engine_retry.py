@@ -344,3 +344,24 @@ def test_a_revert_beats_a_retry_requested_later_by_a_parallel_branch(load, rec):
     assert rec.count("execute", "early") == 1
     assert rec.count("execute", "late") == 1
     assert engine.storage.get_flow_state() == states.REVERTED
+
+
+def test_a_retry_waits_for_running_siblings_before_reverting_and_retrying(load, rec):
+    # Given a retried subflow whose fast task fails while a slow one still runs
+    flow = linear_flow.Flow("sub", retry=retry.Times(2, name="r")).add(
+        unordered_flow.Flow("pair").add(
+            Step("fastfail", rec, fail_first=1), Step("slow", rec, sleep=0.15)
+        )
+    )
+    engine = load(flow)
+
+    engine.run()
+
+    # Then slow finished, was reverted, and only then ran again
+    assert rec.count("execute", "slow") == 2
+    assert rec.count("revert", "slow") == 1
+    first_end = rec.find("executed", "slow")[0].at
+    [revert] = rec.find("revert", "slow")
+    second_start = rec.find("execute", "slow")[1].at
+    assert first_end <= revert.at <= second_start
+    assert engine.storage.get_flow_state() == states.SUCCESS
