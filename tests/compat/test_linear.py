@@ -240,3 +240,24 @@ def test_revert_results_are_stored_and_missing_ones_are_not_found(kit, engine_ki
     flow = kit.linear("f2", Undo("undo"), kit.task("bad", fail=True))
     outcome = run_flow(kit.lib, flow, engine_kind)
     assert outcome.engine.storage.get_revert_result("undo") == "undone"
+
+
+def test_statistics_after_a_run_count_what_completed(kit, engine_kind):
+    # Given a linear flow whose second task fails
+    flow = kit.linear("f", kit.task("a"), kit.task("b", fail=True))
+    engine = load_engine(kit.lib, flow, engine=engine_kind)
+
+    # When it has run (and reverted)
+    with pytest.raises(RuntimeError):
+        engine.run()
+
+    # Then the engine statistics carry TaskFlow's keys: four completions
+    # (two executes, two reverts), nothing left waiting, the one failure
+    # the revert dealt with, and time spent per machine state
+    stats = engine.statistics
+    assert stats["completed"] == 4
+    assert stats["incomplete"] == 0
+    assert stats["awaiting"] == 0
+    assert stats["discarded_failures"] == 1
+    assert stats["active_for"] > 0
+    assert {"scheduling", "waiting", "analyzing"} <= set(stats["seconds_per_state"])
