@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 import traceback
@@ -174,3 +175,30 @@ def test_str_names_the_exception_type_and_message():
 
     assert "DiskFull" in text
     assert "disk /var is full" in text
+
+
+def _raise_with_cause():
+    try:
+        raise KeyError("inner")
+    except KeyError as exc:
+        raise RuntimeError("outer") from exc
+
+
+def test_the_cause_chain_is_kept_and_survives_a_dict_round_trip():
+    f = _captured(_raise_with_cause)
+
+    assert f.exception_str == "outer"
+    assert [c.check(KeyError) for c in f.causes] == [KeyError]
+    clone = failure.Failure.from_dict(f.to_dict())
+    assert [c.exception_str for c in clone.causes] == [
+        c.exception_str for c in f.causes
+    ]
+
+
+def test_a_failure_survives_json_via_to_dict():
+    f = _captured()
+
+    clone = failure.Failure.from_dict(json.loads(json.dumps(f.to_dict())))
+
+    assert clone.matches(f)
+    assert clone.check(DiskFull) is DiskFull
