@@ -237,3 +237,19 @@ def test_a_provided_name_missing_from_the_result_is_left_out_of_fetch_all(
     assert outcome.results == {"k1": 1}
     with pytest.raises(kit.lib.exceptions.NotFound):
         outcome.engine.storage.fetch("k9")
+
+
+def test_adding_the_same_atom_twice_keeps_one_node(kit, engine_kind):
+    # Given one task object added twice to linear and unordered flows
+    a, b = kit.tasks("a", "b")
+    linear = kit.lib.linear_flow.Flow("f").add(a, b, a)
+    unordered = kit.lib.unordered_flow.Flow("u").add(a, a)
+
+    # Then each flow holds it once, at its first position
+    assert [node.name for node, _ in linear.iter_nodes()] == ["a", "b"]
+    assert len(unordered) == 1
+
+    # And the linear flow runs it once
+    outcome = run_flow(kit.lib, linear, engine_kind)
+    assert outcome.flow_state == "SUCCESS"
+    assert kit.journal.executed() == ["a", "b"]
