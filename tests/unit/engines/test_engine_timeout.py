@@ -11,7 +11,7 @@ import time
 import pytest
 from enginekit import Step
 
-from opsflow import exceptions, states
+from opsflow import exceptions, retry, states
 from opsflow.patterns import linear_flow
 
 
@@ -87,3 +87,24 @@ def test_the_parallel_engine_fails_the_atom_at_its_deadline(engine_kind, load, r
 
     [executed] = rec.find("executed", "slow")
     assert failed_at and failed_at[0] < executed.at
+
+
+class SlowFirstTime(Step):
+    """Sleeps past its timeout on the first attempt only."""
+
+    def execute(self):
+        self.sleep = 0.3 if self.rec.count("execute", self.name) == 0 else 0.0
+        return super().execute()
+
+
+def test_a_retry_handles_a_timeout_like_any_other_failure(load, rec):
+    flow = linear_flow.Flow("sub", retry=retry.Times(2, name="r")).add(
+        SlowFirstTime("flaky", rec, timeout=0.05)
+    )
+    engine = load(flow)
+
+    engine.run()
+
+    assert rec.count("execute", "flaky") == 2
+    assert rec.count("revert", "flaky") == 1
+    assert engine.storage.get_flow_state() == states.SUCCESS
