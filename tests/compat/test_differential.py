@@ -330,3 +330,56 @@ def test_opsflow_leaves_the_same_outcome_as_taskflow(taskflow_lib, name, engine)
     expected = outcome_of(name, scenario, "taskflow", engine)
     actual = outcome_of(name, scenario, "opsflow", engine)
     assert actual == expected
+
+
+STATE_NAMES = (
+    "PENDING",
+    "RUNNING",
+    "SUCCESS",
+    "FAILURE",
+    "REVERTING",
+    "REVERTED",
+    "REVERT_FAILURE",
+    "RETRYING",
+    "IGNORE",
+    "SUSPENDING",
+    "SUSPENDED",
+    "RESUMING",
+    "SCHEDULING",
+    "WAITING",
+    "ANALYZING",
+)
+
+
+def transition_matrix(library, check_name):
+    states = load_library(library).states
+    check = getattr(states, check_name)
+    matrix = {}
+    for old in STATE_NAMES:
+        for new in STATE_NAMES:
+            try:
+                matrix[(old, new)] = bool(
+                    check(getattr(states, old), getattr(states, new))
+                )
+            except Exception as exc:  # an invalid pair may raise
+                matrix[(old, new)] = type(exc).__name__
+    return matrix
+
+
+@pytest.mark.parametrize(
+    "check_name",
+    ["check_task_transition", "check_retry_transition", "check_flow_transition"],
+)
+def test_opsflow_allows_exactly_the_state_transitions_taskflow_allows(
+    taskflow_lib, check_name
+):
+    # Every ordered pair of the 15 state names gives the same answer
+    assert [str(getattr(load_library("opsflow").states, n)) for n in STATE_NAMES] == (
+        list(STATE_NAMES)
+    )
+    expected = transition_matrix("taskflow", check_name)
+    actual = transition_matrix("opsflow", check_name)
+    differences = {
+        k: (expected[k], actual[k]) for k in expected if expected[k] != actual[k]
+    }
+    assert differences == {}
