@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import uuid
 
+import pytest
+
 from .harness import Kit, finish, load_engine, normalise
 
 
@@ -289,3 +291,45 @@ def test_capture_listener_records_the_same_events(lib, engine_kind):
     for kind, _state, details in cap.values:
         if kind == "flow":
             assert details["engine"] is engine
+
+
+def test_notifier_calls_any_listeners_first_and_honours_filters(lib):
+    # Given a notifier with a specific listener, an ANY listener with extra
+    # kwargs, and a filtered listener
+    notifier_cls = lib.notifier.Notifier
+    notifier = notifier_cls()
+    seen = []
+
+    def specific(event_type, details):
+        seen.append(("specific", event_type, dict(details)))
+
+    def anything(event_type, details, extra=None):
+        seen.append(("any", event_type, extra))
+
+    notifier.register("e1", specific)
+    notifier.register(notifier_cls.ANY, anything, kwargs={"extra": 7})
+    notifier.register("e2", specific, details_filter=lambda d: d.get("ok"))
+    with pytest.raises(ValueError):
+        notifier.register("e1", specific)
+
+    # When events are sent
+    notifier.notify("e1", {"a": 1})
+    notifier.notify("e2", {"ok": False})
+    notifier.notify("e2", {"ok": True})
+
+    # Then ANY listeners are called before the specific ones (TaskFlow's
+    # order), filters apply, and the bookkeeping matches
+    assert seen == [
+        ("any", "e1", 7),
+        ("specific", "e1", {"a": 1}),
+        ("any", "e2", 7),
+        ("any", "e2", 7),
+        ("specific", "e2", {"ok": True}),
+    ]
+    assert len(notifier) == 3
+    assert notifier.is_registered("e1", specific)
+    notifier.deregister("e1", specific)
+    assert not notifier.is_registered("e1", specific)
+    assert sorted(event for event, _ in notifier.listeners_iter()) == ["*", "e2"]
+    notifier.reset()
+    assert len(notifier) == 0
