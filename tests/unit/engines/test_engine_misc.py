@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -191,3 +194,49 @@ def test_max_workers_bounds_the_parallel_engine(rec):
     engines.load(flow, engine="parallel", max_workers=2).run()
 
     assert max(peak) == 2
+
+
+_ORDER_SCRIPT = """
+from opsflow import engines, task
+from opsflow.patterns import graph_flow, linear_flow, unordered_flow
+
+order = []
+
+class T(task.Task):
+    def execute(self):
+        order.append(self.name)
+
+def many(prefix, n):
+    return [T(f"{prefix}{i}") for i in range(n)]
+
+flow = linear_flow.Flow("outer").add(
+    unordered_flow.Flow("u").add(
+        *many("u", 6), linear_flow.Flow("l").add(*many("l", 3))
+    ),
+    graph_flow.Flow("g").add(*many("g", 6)),
+)
+engine = engines.load(flow, engine="serial")
+engine.run()
+print(",".join(order))
+print(",".join(engine.compilation.order))
+"""
+
+
+def test_serial_order_is_the_compilation_order_whatever_the_hash_seed():
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run(
+            [sys.executable, "-c", _ORDER_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        outputs.add(done.stdout)
+
+    assert len(outputs) == 1
+    ran, compiled = outputs.pop().splitlines()
+    assert ran == compiled
+    assert ran.split(",")[:6] == [f"u{i}" for i in range(6)]
