@@ -153,3 +153,29 @@ def test_flow_detail_finds_atom_details_by_uuid_like_taskflow(engine_kind):
     assert detail is not None
     assert detail.name == "g"
     assert detail.state == states.SUCCESS
+
+
+class FailOnce(task.Task):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def execute(self):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("first try")
+        return "second try"
+
+
+def test_a_failure_recovered_by_a_retry_is_not_reported(engine_kind):
+    flow = linear_flow.Flow("f", retry=retry.Times(2, name="r")).add(
+        FailOnce(name="flaky", provides="out")
+    )
+    engine = engines.load(flow, engine=engine_kind)
+
+    engine.run()
+
+    assert engine.storage.get_execute_failures() == {}
+    assert engine.storage.fetch("out") == "second try"
+    history = engine.storage.get_retry_history("r")
+    assert history.caused_by(RuntimeError)
