@@ -17,6 +17,7 @@ same way (``[engine] executor = NAME`` or ``engines.load(executor=NAME)``).
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 from typing import Any
 
 from opsflow import exceptions
@@ -38,14 +39,19 @@ def load(executor: Any, max_workers: int | None = None) -> TaskExecutor:
         raise TypeError(
             f"executor must be a driver name or an executor, not {type(executor)}"
         )
+    return _driver(executor)(max_workers=max_workers)
+
+
+@functools.cache
+def _driver(name: str) -> Any:
+    """The driver class registered as ``name`` (looked up once per process)."""
     from opsflow.plugins import executors as driver_plugins
     from opsflow.plugins.loader import PluginNotFound
 
     try:
-        driver: Any = driver_plugins.load_driver(executor)
+        return driver_plugins.load_driver(name)
     except PluginNotFound as exc:
         raise exceptions.ConfigurationError(
-            f"unknown executor {executor!r} (available: "
+            f"unknown executor {name!r} (available: "
             f"{', '.join(exc.available) or 'none installed'})"
         ) from exc
-    return driver(max_workers=max_workers)
