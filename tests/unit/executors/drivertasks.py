@@ -9,13 +9,16 @@ with ``time.monotonic()`` stamps (one clock for all processes on Linux).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from opsflow import task
+import pytest
+
+from opsflow import engines, task
 from opsflow.types.failure import Failure
 
 #: eventlet (found and imported by futurist whenever it is installed) warns when
@@ -225,3 +228,19 @@ class HoldsFirstRun(task.Task):
 
     def revert(self, result, **kwargs):
         self.journal.add("revert", self.name, result=describe(result))
+
+
+def skip_without_eventlet(driver: str) -> None:
+    if driver == "greenthread" and importlib.util.find_spec("eventlet") is None:
+        pytest.skip(
+            "eventlet is not importable: install test-requirements.txt "
+            "(or opsflow[eventlet]) to test the greenthread driver"
+        )
+
+
+def loader_for(driver: str):
+    def _load(flow, **kwargs):
+        kwargs.setdefault("max_workers", 4)
+        return engines.load(flow, engine="parallel", executor=driver, **kwargs)
+
+    return _load
