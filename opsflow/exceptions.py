@@ -15,6 +15,7 @@
     |   +-- Timeout                 a task ran past its deadline
     |   +-- WorkerDied              the process running a task died
     |   +-- NotTransferable         a task or value cannot be sent to a worker
+    +-- InvalidFormat               data is not in the expected format
     +-- NotFound                    a named thing does not exist
     +-- Duplicate                   a name is used twice
     +-- WrappedFailure              several failures at once (holds each Failure)
@@ -38,6 +39,7 @@ __all__ = [
     "DependencyFailure",
     "Duplicate",
     "ExecutionFailure",
+    "InvalidFormat",
     "InvalidState",
     "MissingDependencies",
     "NotFound",
@@ -126,6 +128,10 @@ class WorkerDied(ExecutionFailure):
 
 class NotTransferable(ExecutionFailure):
     """A task or value cannot be sent to the executor's workers (not picklable)."""
+
+
+class InvalidFormat(OpsflowException):
+    """Data (a serialized failure, say) is not in the expected format."""
 
 
 class NotFound(OpsflowException):

@@ -76,6 +76,7 @@ class MachineBuilder:
         #: Futures whose task was failed by its deadline before it stopped.
         self._late: dict[concurrent.futures.Future[tuple[str, Any]], Node] = {}
         self.completed = 0
+        self.seconds_per_state: dict[str, float] = {}
 
     def build(self) -> machines.FiniteMachine:
         machine = machines.FiniteMachine()
@@ -104,9 +105,26 @@ class MachineBuilder:
         """Drive the machine; yields every state it enters (GAME_OVER excluded)."""
         machine = self.build()
         runner = runners.FiniteRunner(machine)
-        for _old, new in runner.run_iter(START):
+        seconds = self.seconds_per_state
+        clock = time.perf_counter
+        entered = clock()
+        for old, new in runner.run_iter(START):
+            now = clock()
+            key = str(old).lower()
+            seconds[key] = seconds.get(key, 0.0) + (now - entered)
+            entered = now
             if new != states.GAME_OVER:
                 yield new
+
+    @property
+    def incomplete(self) -> int:
+        """Atoms still under way (non-zero only when a run was cut short)."""
+        return len(self._not_done)
+
+    @property
+    def awaiting(self) -> int:
+        """Atoms found ready but not started (a suspended run)."""
+        return len(self._next_up)
 
     # -- reactions -------------------------------------------------------
     def _suspending(self) -> bool:

@@ -40,6 +40,8 @@ class Completer:
         self.unresolved: list[Failure] = []
         #: Atoms whose failure is left as it is (``never_resolve``).
         self.left_failed: list[str] = []
+        #: Failures dealt with by a revert or retry plan.
+        self.discarded = 0
 
     def complete(self, node: Node, outcome: str, result: Any) -> list[Node]:
         """Record ``result``; returns the atoms that may start because of it."""
@@ -87,6 +89,7 @@ class Completer:
             LOG.exception("Retry controller failed deciding about %s", node.name)
             self.unresolved.append(Failure())
             strategy, controller = "revert_all", None
+        self.discarded += 1
         if strategy == "revert_all":
             scope = runtime.nodes
             self._mark(scope, states.REVERT)

@@ -152,8 +152,14 @@ class ActionEngine:
                         self.suspend()
         finally:
             self._executor.stop()
-            self.statistics["active_for"] = time.perf_counter() - started
-            self.statistics["completed"] = builder.completed
+            self.statistics.update(
+                active_for=time.perf_counter() - started,
+                completed=builder.completed,
+                incomplete=builder.incomplete,
+                awaiting=builder.awaiting,
+                discarded_failures=runtime.completer.discarded,
+                seconds_per_state=dict(builder.seconds_per_state),
+            )
         if final not in NO_RERAISING_STATES and not closed:
             self._reraise()
 

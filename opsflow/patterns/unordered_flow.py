@@ -19,9 +19,13 @@ class Flow(flow.Flow):
     def __init__(self, name: str, retry: Any = None) -> None:
         super().__init__(name, retry)
         self._items: list[Any] = []
+        self._present: set[int] = set()
 
     def add(self, *items: Any) -> Flow:
-        self._items.extend(items)
+        for item in items:
+            if id(item) not in self._present:  # adding an item twice keeps one
+                self._present.add(id(item))
+                self._items.append(item)
         return self
 
     def __len__(self) -> int:

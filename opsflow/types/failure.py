@@ -211,6 +211,31 @@ class Failure:
         return data
 
     @classmethod
+    def validate(cls, data: Any) -> None:
+        """Raise ``InvalidFormat`` unless ``data`` is what :meth:`to_dict` makes."""
+        if not isinstance(data, dict):
+            raise exceptions.InvalidFormat(
+                f"Failure data must be a dict, not {type(data)}"
+            )
+        names = data.get("exc_type_names")
+        if (
+            not names
+            or not isinstance(names, list | tuple)
+            or not all(isinstance(name, str) for name in names)
+        ):
+            raise exceptions.InvalidFormat(
+                "Failure data needs 'exc_type_names': a non-empty list of strings"
+            )
+        for key in ("exception_str", "traceback_str"):
+            if not isinstance(data.get(key, ""), str):
+                raise exceptions.InvalidFormat(f"Failure data {key!r} must be a string")
+        causes = data.get("causes", [])
+        if not isinstance(causes, list | tuple):
+            raise exceptions.InvalidFormat("Failure data 'causes' must be a list")
+        for cause in causes:
+            cls.validate(cause)
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Failure:
         """Rebuild a ``Failure`` from :meth:`to_dict` output."""
         return cls(

@@ -134,7 +134,7 @@ class Notifier:
         return len(self._topics.pop(event_type, []))
 
     def notify(self, event_type: Any, details: dict[str, Any]) -> None:
-        """Call every callback of ``event_type`` and of ``ANY`` with ``details``."""
+        """Call the callbacks of ``ANY``, then those of ``event_type``."""
         if not self.can_trigger_notification(event_type):
             LOG.debug(
                 "Event type '%s' is not allowed to trigger notifications", event_type
@@ -144,7 +144,7 @@ class Notifier:
         any_listeners = self._topics.get(self.ANY, [])
         if not listeners and not any_listeners:
             return
-        for listener in (*listeners, *any_listeners):
+        for listener in (*any_listeners, *listeners):
             try:
                 listener(event_type, details)
             except Exception:

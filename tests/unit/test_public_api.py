@@ -69,6 +69,7 @@ PINNED_ALL = {
         "DependencyFailure",
         "Duplicate",
         "ExecutionFailure",
+        "InvalidFormat",
         "InvalidState",
         "MissingDependencies",
         "NotFound",
