@@ -77,7 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     only.add_argument("--history", action="store_true", help="list past runs")
     only.add_argument("--show", metavar="RUN_ID", help="show one past run")
-    only.add_argument("--resume", metavar="RUN_ID", help="resume a suspended run")
+    only.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="resume a run that was suspended or killed (a run that already "
+        "ended is only shown, with its exit code)",
+    )
+    modes.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: resume even though plugin versions changed",
+    )
     modes.add_argument(
         "--dry-run",
         action="store_true",
@@ -117,4 +127,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UsageError("give a flow name or one of --list/--history/--show/--resume")
     if not args.flow and not (listing or args.show or args.resume):
         raise UsageError("missing flow name (see --list for installed flows)")
+    if args.force and not args.resume:
+        raise UsageError("--force goes with --resume")
+    if args.resume and (args.store or args.dry_run or args.graph):
+        raise UsageError(
+            "--resume runs with the store the run started with: "
+            "only --secret (and --store-file secrets) may be given"
+        )
     return args

@@ -23,7 +23,7 @@ from opsflow.cli.masking import Masker
 from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.report import FailureReport, RunReport
 
-__all__ = ["load_engine", "run_flow"]
+__all__ = ["failure_report", "load_engine", "run_flow"]
 
 
 def load_engine(
@@ -34,11 +34,16 @@ def load_engine(
     max_workers: int | None,
     task_timeout: float | None,
     secret_keys: frozenset[str] = frozenset(),
+    backend: Any = None,
+    flow_detail: Any = None,
+    book: Any = None,
 ) -> Any:
     """An engine for ``flow`` with the whole store injected.
 
     Secrets are injected as transient values: tasks see them, the flow
-    detail (and so any persistence backend) never holds them.
+    detail (and so any persistence backend) never holds them. With a
+    ``backend``, every state change is written there before the engine
+    moves on; ``flow_detail`` (and its ``book``) resumes a stored run.
     """
     from opsflow import engines
 
@@ -50,7 +55,15 @@ def load_engine(
     if task_timeout:
         options["task_timeout"] = task_timeout
     public = {key: value for key, value in store.items() if key not in secret_keys}
-    loaded = engines.load(flow, store=public, engine=engine, **options)
+    loaded = engines.load(
+        flow,
+        store=public or None,
+        engine=engine,
+        backend=backend,
+        flow_detail=flow_detail,
+        book=book,
+        **options,
+    )
     secrets = {key: value for key, value in store.items() if key in secret_keys}
     if secrets:
         loaded.storage.inject(secrets, transient=True)
@@ -73,6 +86,9 @@ def run_flow(
     order = list(engine.compilation.order)
     reporter = ProgressBar(tty) if tty is not None else LogLines()
     recorder = StepRecorder(flow_name, order, reporter)
+    for name, step in recorder.steps.items():  # a resumed run starts part-way
+        with contextlib.suppress(Exception):
+            step.state = str(engine.storage.get_atom_state(name))
     recorder.attach(engine)
     run_id = _run_id(engine)
     started = time.monotonic()
@@ -186,11 +202,11 @@ def _results(engine: Any, order: Sequence[str]) -> dict[str, Any]:
 def _failures(engine: Any, error: BaseException | None) -> list[FailureReport]:
     storage = engine.storage
     reports = [
-        _failure_report(name, "execute", failure)
+        failure_report(name, "execute", failure)
         for name, failure in storage.get_execute_failures().items()
     ]
     reports += [
-        _failure_report(name, "revert", failure)
+        failure_report(name, "revert", failure)
         for name, failure in storage.get_revert_failures().items()
     ]
     if not reports and error is not None and not _is_task_error(engine, error):
@@ -210,7 +226,7 @@ def _is_task_error(engine: Any, error: BaseException) -> bool:
     return str(engine.storage.get_flow_state()) in ("REVERTED", "FAILURE")
 
 
-def _failure_report(name: str, phase: str, failure: Any) -> FailureReport:
+def failure_report(name: str, phase: str, failure: Any) -> FailureReport:
     type_name = failure.exc_type_names[0] if failure.exc_type_names else "Exception"
     exception = f"{type_name.rsplit('.', 1)[-1]}: {failure.exception_str}"
     frames = failure.traceback_str or ""

@@ -14,11 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from opsflow.cli import args as cli_args
-from opsflow.cli.exits import ExitCode, Unavailable, for_state, report_error
-
-_NEEDS_PERSISTENCE = (
-    "{flag} needs the persistence store, which this opsflow version does not have yet"
-)
+from opsflow.cli.exits import ExitCode, Unavailable, UsageError, for_state, report_error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,9 +53,10 @@ def run(argv: Sequence[str] | None) -> int:
     if args.list:
         report.print_plugins(sys.stdout, as_json)
         return ExitCode.SUCCESS
-    for flag in ("history", "show", "resume"):
-        if getattr(args, flag):
-            raise Unavailable(_NEEDS_PERSISTENCE.format(flag=f"--{flag}"))
+    if args.history or args.show:
+        return _stored(conf, args, masker, as_json)
+    if args.resume:
+        return _resume(conf, args, inputs, masker, as_json)
 
     flow = preflight.load_flow(args.flow, inputs.store)
     engine = preflight.checked_engine(
@@ -79,26 +76,177 @@ def run(argv: Sequence[str] | None) -> int:
         if args.graph and not args.dry_run and not as_json:
             print(f"graph of flow {args.flow} written to {args.graph}")
         return ExitCode.SUCCESS
-    listeners = preflight.attach_listeners(conf, args.listener, engine)
 
+    # Checked: from here on the run is recorded in the persistence store.
+    from opsflow.cli import runstore
+    from opsflow.persistence import leases, models
+    from opsflow.plugins import flows
+
+    backend = runstore.open_backend(conf)
+    flow_detail = models.FlowDetail(name=flow.name)
+    flow_detail.meta[runstore.RUN_META_KEY] = runstore.run_record(
+        args.flow,
+        flows.factory_arguments(flows.load_factory(args.flow), args.flow, inputs.store),
+        inputs.secret_keys,
+        runstore.plugin_versions(
+            args.flow, (node.atom for node in engine.compilation.nodes.values())
+        ),
+        engine=conf.engine.engine,
+        executor=args.executor,
+        max_workers=conf.engine.max_workers,
+    )
+    connection = backend.get_connection()
+    lease = leases.acquire(connection, flow_detail.uuid)
+    with leases.Heartbeat(connection, lease):
+        engine = _persisted_engine(
+            flow,
+            inputs.store,
+            conf,
+            engine,
+            backend,
+            flow_detail,
+            None,
+            inputs.secret_keys,
+        )
+        return _run(engine, args.flow, conf, args, masker, as_json)
+
+
+def _persisted_engine(
+    flow, store, conf, checked, backend, flow_detail, book, secret_keys
+):  # type: ignore[no-untyped-def]
+    """The engine that runs: like ``checked`` but writing through ``backend``."""
+    from opsflow.cli.runner import load_engine
+
+    options = checked._options
+    return load_engine(
+        flow,
+        store,
+        engine=conf.engine.engine,
+        executor=options.get("executor"),
+        max_workers=options.get("max_workers"),
+        task_timeout=options.get("task_timeout"),
+        secret_keys=secret_keys,
+        backend=backend,
+        flow_detail=flow_detail,
+        book=book,
+    )
+
+
+def _run(engine, flow_name, conf, args, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+    from opsflow.cli import preflight
     from opsflow.cli.runner import run_flow
 
+    listeners = preflight.attach_listeners(conf, args.listener, engine)
     out = sys.stdout
     if as_json:
         # stdout carries the JSON document only: what tasks print goes to stderr.
         sys.stdout = sys.stderr
     result = run_flow(
         engine,
-        args.flow,
+        flow_name,
         masker,
         listeners=listeners,
         tty=sys.stderr if sys.stderr.isatty() else None,
         traceback_dir=os.path.join(os.path.expanduser(conf.state_path), "tracebacks"),
     )
+    _print_report(result, masker, as_json, out)
+    return for_state(result.state)
+
+
+def _print_report(result, masker, as_json, out) -> None:  # type: ignore[no-untyped-def]
+    from opsflow.cli import report
+
     if as_json:
         print(json.dumps(report.json_document(result, masker), indent=2), file=out)
     else:
         report.print_summary(result, masker, out)
+
+
+def _stored(conf, args, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+    """``--history`` and ``--show RUN_ID``: read the store, run nothing."""
+    from opsflow.cli import runstore
+
+    backend = runstore.open_backend(conf)
+    try:
+        connection = backend.get_connection()
+        if args.history:
+            rows = runstore.history(connection)
+            if as_json:
+                print(json.dumps(rows, indent=2))
+            else:
+                runstore.print_history(rows, sys.stdout)
+            return ExitCode.SUCCESS
+        _book, flow_detail = runstore.find_run(connection, args.show)
+        _print_report(runstore.report_of(flow_detail), masker, as_json, sys.stdout)
+        return ExitCode.SUCCESS
+    finally:
+        backend.close()
+
+
+def _resume(conf, args, inputs, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+    """``--resume RUN_ID``: go on from where the run stopped, or report its end."""
+    from opsflow.cli import runstore
+    from opsflow.cli.runner import load_engine
+    from opsflow.persistence import leases
+
+    public = sorted(set(inputs.store) - inputs.secret_keys)
+    if public:
+        raise UsageError(
+            "--resume runs with the store the run started with; not accepted: "
+            + ", ".join(public)
+        )
+    backend = runstore.open_backend(conf)
+    connection = backend.get_connection()
+    run_id = args.resume
+    _book, flow_detail = runstore.find_run(connection, run_id)
+    if str(flow_detail.state) in runstore.FINAL_STATES:
+        return _report_ended(flow_detail, masker, as_json)
+    record = flow_detail.meta.get(runstore.RUN_META_KEY)
+    runstore.check_resumable(run_id, record, inputs.secrets, args.force)
+    try:
+        lease = leases.acquire(connection, run_id)
+    except leases.LeaseHeld as exc:
+        raise Unavailable(str(exc)) from exc
+    with leases.Heartbeat(connection, lease):
+        # Read the run again under the lease: its last owner may have moved
+        # it on (or ended it) since the first look.
+        book, flow_detail = runstore.find_run(connection, run_id)
+        if str(flow_detail.state) in runstore.FINAL_STATES:
+            return _report_ended(flow_detail, masker, as_json)
+        flow = runstore.rebuild_flow(record, inputs.secrets)
+        engine = load_engine(
+            flow,
+            inputs.secrets,
+            engine=args.engine or record.get("engine") or conf.engine.engine,
+            executor=args.executor or record.get("executor") or conf.engine.executor,
+            max_workers=conf.engine.max_workers or record.get("max_workers"),
+            task_timeout=conf.engine.task_timeout,
+            secret_keys=inputs.secret_keys,
+            backend=backend,
+            flow_detail=flow_detail,
+            book=book,
+        )
+        if not as_json:
+            done = sum(1 for d in flow_detail if str(d.state) == "SUCCESS")
+            print(
+                f"resuming run {run_id} of flow {record['flow']} "
+                f"({done}/{len(flow_detail)} steps done, state {flow_detail.state})",
+                file=sys.stderr,
+            )
+        return _run(engine, record["flow"], conf, args, masker, as_json)
+
+
+def _report_ended(flow_detail, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+    from opsflow.cli import runstore
+
+    result = runstore.report_of(flow_detail)
+    if not as_json:
+        print(
+            f"run {flow_detail.uuid} already ended {flow_detail.state}: "
+            "nothing to resume",
+            file=sys.stderr,
+        )
+    _print_report(result, masker, as_json, sys.stdout)
     return for_state(result.state)
 
 

@@ -60,6 +60,51 @@ class Connection(abc.ABC):
     def clear_all(self) -> None:
         """Delete every logbook."""
 
+    # -- finding runs (defaults walk every logbook; SQL backends query) ----
+    def get_flow_detail(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
+        """The flow detail (run) with this uuid (``NotFound`` if none)."""
+        return self.get_logbook_of(flow_uuid).flows[flow_uuid]
+
+    def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
+        """The logbook holding the flow detail ``flow_uuid`` (``NotFound``)."""
+        from opsflow.exceptions import NotFound
+
+        for book in self.get_logbooks():
+            if book.find(flow_uuid) is not None:
+                return book
+        raise NotFound(f"No flow detail found with uuid '{flow_uuid}'")
+
+    def list_flow_details(
+        self, limit: int | None = None
+    ) -> list[tuple[models.FlowDetail, str]]:
+        """``(flow detail, logbook uuid)`` pairs, latest ``updated_at`` first."""
+        found = [(fd, book.uuid) for book in self.get_logbooks() for fd in book]
+        found.sort(key=lambda pair: pair[0].updated_at, reverse=True)
+        return found[:limit] if limit else found
+
+    # -- run leases (see opsflow.persistence.leases) --------------------------
+    def insert_lease(self, lease: Any) -> bool:
+        """Store ``lease`` unless its run already has one; True if stored."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no run leases")
+
+    def get_lease(self, flow_uuid: str) -> Any:
+        """The lease of ``flow_uuid``, or None."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no run leases")
+
+    def replace_lease(self, old_token: str, lease: Any) -> bool:
+        """Swap in ``lease`` if the stored one still has ``old_token``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no run leases")
+
+    def renew_lease(
+        self, flow_uuid: str, token: str, heartbeat_at: float, expires_at: float
+    ) -> bool:
+        """Move a lease's heartbeat and expiry on; False if it is not ours."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no run leases")
+
+    def delete_lease(self, flow_uuid: str, token: str) -> None:
+        """Drop the lease if it is still ours."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no run leases")
+
     def validate(self) -> None:
         """Check the store can be reached."""
 

@@ -23,6 +23,8 @@ class _Store:
         self.books: dict[str, models.LogBook] = {}
         #: flow uuid -> the logbook uuid holding it
         self.flow_book: dict[str, str] = {}
+        #: flow uuid -> its run lease
+        self.leases: dict[str, Any] = {}
 
 
 class MemoryConnection(base.Connection):
@@ -82,7 +84,9 @@ class MemoryConnection(base.Connection):
         self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
     ) -> None:
         with self._store.lock:
-            self._flow(flow_detail).add(copy.deepcopy(atom_detail))
+            stored = self._flow(flow_detail)
+            stored.add(copy.deepcopy(atom_detail))
+            stored.updated_at = models._now()
 
     def destroy_logbook(self, book_uuid: str) -> None:
         with self._store.lock:
@@ -96,6 +100,54 @@ class MemoryConnection(base.Connection):
         with self._store.lock:
             self._store.books.clear()
             self._store.flow_book.clear()
+            self._store.leases.clear()
+
+    def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
+        with self._store.lock:
+            book_uuid = self._store.flow_book.get(flow_uuid)
+        if book_uuid is None:
+            raise exceptions.NotFound(f"No flow detail found with uuid '{flow_uuid}'")
+        return self.get_logbook(book_uuid)
+
+    # -- run leases ----------------------------------------------------------
+    def insert_lease(self, lease: Any) -> bool:
+        with self._store.lock:
+            if lease.flow_uuid in self._store.leases:
+                return False
+            self._store.leases[lease.flow_uuid] = lease
+            return True
+
+    def get_lease(self, flow_uuid: str) -> Any:
+        with self._store.lock:
+            return self._store.leases.get(flow_uuid)
+
+    def replace_lease(self, old_token: str, lease: Any) -> bool:
+        with self._store.lock:
+            held = self._store.leases.get(lease.flow_uuid)
+            if held is None or held.token != old_token:
+                return False
+            self._store.leases[lease.flow_uuid] = lease
+            return True
+
+    def renew_lease(
+        self, flow_uuid: str, token: str, heartbeat_at: float, expires_at: float
+    ) -> bool:
+        import dataclasses
+
+        with self._store.lock:
+            held = self._store.leases.get(flow_uuid)
+            if held is None or held.token != token:
+                return False
+            self._store.leases[flow_uuid] = dataclasses.replace(
+                held, heartbeat_at=heartbeat_at, expires_at=expires_at
+            )
+            return True
+
+    def delete_lease(self, flow_uuid: str, token: str) -> None:
+        with self._store.lock:
+            held = self._store.leases.get(flow_uuid)
+            if held is not None and held.token == token:
+                del self._store.leases[flow_uuid]
 
 
 class MemoryBackend(base.Backend):

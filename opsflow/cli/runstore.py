@@ -1,0 +1,275 @@
+"""The persisted side of ``opsflow-run``: the run store, resume, history.
+
+Each run is one flow detail (in its own logbook) in the store named by
+``[persistence] connection`` (default: ``$state_path/opsflow.sqlite``). At
+start, ``opsflow-run`` records in the flow detail's meta (key ``run``) what
+is needed to rebuild the flow later: the ``opsflow.flows`` entry-point name,
+the factory's keyword arguments (secrets by name only), the engine options,
+and the versions of the plugin distributions whose code the flow runs.
+``--resume`` rebuilds the flow from that record, refuses different plugin
+versions unless ``--force``, asks for the secrets again, and takes the run's
+lease (:mod:`opsflow.persistence.leases`) so that one process runs it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from oslo_config import cfg
+
+from opsflow import exceptions
+from opsflow.cli.exits import Unavailable, UsageError
+from opsflow.cli.progress import StepRecord
+from opsflow.cli.report import RunReport
+from opsflow.persistence import models
+
+__all__ = [
+    "FINAL_STATES",
+    "RUN_META_KEY",
+    "describe",
+    "find_run",
+    "history",
+    "open_backend",
+    "plugin_versions",
+    "rebuild_flow",
+    "report_of",
+    "run_record",
+    "version_changes",
+]
+
+#: Flow detail meta key of what ``opsflow-run`` records at start.
+RUN_META_KEY = "run"
+#: States a run ends in; resuming such a run only reports it.
+FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
+
+
+def describe(conf: cfg.ConfigOpts) -> str:
+    """The store's URL without its password, for messages."""
+    from opsflow.persistence.backends.impl_sqlalchemy import make_url
+
+    connection = conf.persistence.connection
+    try:
+        return make_url(connection).render_as_string(hide_password=True)
+    except Exception:
+        return connection.split("://", 1)[0] + "://..."
+
+
+def open_backend(conf: cfg.ConfigOpts) -> Any:
+    """The configured backend, its schema upgraded (created on first use).
+
+    :raises Unavailable: the store cannot be reached or upgraded (exit 69).
+    """
+    from opsflow.persistence import backends
+
+    backend = backends.fetch({"connection": conf.persistence.connection})
+    try:
+        backend.get_connection().upgrade()
+    except (exceptions.StorageFailure, OSError, ImportError) as exc:
+        backend.close()
+        raise Unavailable(
+            f"persistence store {describe(conf)} is unavailable: {exc}"
+        ) from exc
+    return backend
+
+
+# -- recording a run --------------------------------------------------------
+def plugin_versions(flow_name: str, atoms: Iterable[Any]) -> dict[str, str]:
+    """``{distribution: version}`` of the flow plugin and every atom's package."""
+    versions: dict[str, str] = {}
+    for entry in importlib.metadata.entry_points(group="opsflow.flows", name=flow_name):
+        if entry.dist is not None:
+            versions[entry.dist.name] = entry.dist.version
+    owners = importlib.metadata.packages_distributions()
+    for top in {type(atom).__module__.split(".", 1)[0] for atom in atoms}:
+        if top in ("opsflow", "builtins", "__main__"):
+            continue
+        for dist in owners.get(top, ()):
+            try:
+                versions[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return dict(sorted(versions.items()))
+
+
+def run_record(
+    flow_name: str,
+    factory_kwargs: Mapping[str, Any],
+    secret_keys: Iterable[str],
+    versions: Mapping[str, str],
+    engine: str,
+    executor: str | None,
+    max_workers: int | None,
+) -> dict[str, Any]:
+    """What the flow detail keeps to rebuild and resume the run."""
+    secret_keys = set(secret_keys)
+    try:
+        opsflow_version = importlib.metadata.version("opsflow")
+    except importlib.metadata.PackageNotFoundError:
+        opsflow_version = None
+    return {
+        "flow": flow_name,
+        "factory_kwargs": {
+            k: v for k, v in factory_kwargs.items() if k not in secret_keys
+        },
+        "factory_secrets": sorted(k for k in factory_kwargs if k in secret_keys),
+        "secrets": sorted(secret_keys),
+        "versions": dict(versions),
+        "opsflow_version": opsflow_version,
+        "engine": engine,
+        "executor": executor,
+        "max_workers": max_workers,
+        "argv": [a for a in sys.argv[1:] if not a.startswith("--secret")],
+    }
+
+
+# -- finding and rebuilding a run --------------------------------------------
+def find_run(connection: Any, run_id: str) -> tuple[models.LogBook, models.FlowDetail]:
+    """The logbook and flow detail of run ``run_id`` (``UsageError`` if none)."""
+    try:
+        book = connection.get_logbook_of(run_id)
+    except exceptions.NotFound:
+        raise UsageError(f"no run {run_id} in the persistence store") from None
+    flow_detail = book.find(run_id)
+    assert flow_detail is not None
+    return book, flow_detail
+
+
+def version_changes(record: Mapping[str, Any]) -> list[str]:
+    """How the recorded plugin versions differ from the installed ones."""
+    changes = []
+    for dist, recorded in sorted(record.get("versions", {}).items()):
+        try:
+            installed = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            installed = "not installed"
+        if installed != recorded:
+            changes.append(f"{dist} {recorded} -> {installed}")
+    return changes
+
+
+def check_resumable(
+    run_id: str,
+    record: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any],
+    force: bool,
+) -> None:
+    """Refuse a resume whose flow cannot be rebuilt as it was started.
+
+    :raises UsageError: no run record, or secrets not given again (64).
+    :raises Unavailable: plugin versions changed and no ``--force`` (69).
+    """
+    if not record:
+        raise UsageError(
+            f"run {run_id} was not started by opsflow-run: its flow cannot be rebuilt"
+        )
+    missing = [key for key in record.get("secrets", []) if key not in secrets]
+    if missing:
+        flags = " ".join(f"--secret {key}=..." for key in missing)
+        raise UsageError(
+            f"run {run_id} needs its secrets again (they are never stored): "
+            f"{', '.join(missing)}; give them with {flags}"
+        )
+    changes = version_changes(record)
+    if changes and not force:
+        raise Unavailable(
+            f"run {run_id} was started with other plugin versions "
+            f"({'; '.join(changes)}); resuming could run different code: "
+            "install the same versions, or resume anyway with --force"
+        )
+
+
+def rebuild_flow(record: Mapping[str, Any], secrets: Mapping[str, Any]) -> Any:
+    """The run's flow, built again by its ``opsflow.flows`` plugin."""
+    from opsflow.plugins import flows
+    from opsflow.plugins.flows import FlowFactoryFailed
+
+    name = record["flow"]
+    factory = flows.load_factory(name)
+    kwargs = dict(record.get("factory_kwargs", {}))
+    kwargs.update({k: secrets[k] for k in record.get("factory_secrets", [])})
+    try:
+        flow = factory(**kwargs)
+    except Exception as exc:
+        raise FlowFactoryFailed(
+            f"flow plugin {name!r} could not rebuild its flow: "
+            f"{type(exc).__name__}: {exc}",
+            exc,
+        ) from exc
+    return flow
+
+
+# -- reporting stored runs ----------------------------------------------------
+def flow_name_of(flow_detail: models.FlowDetail) -> str:
+    record = flow_detail.meta.get(RUN_META_KEY) or {}
+    return str(record.get("flow") or flow_detail.name)
+
+
+def _iso(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).isoformat(timespec="seconds")
+
+
+def history(connection: Any, limit: int | None = None) -> list[dict[str, Any]]:
+    """``--history``: every run, newest first (SPEC section 7)."""
+    runs = [fd for fd, _book in connection.list_flow_details()]
+    runs.sort(key=lambda fd: fd.created_at, reverse=True)
+    return [
+        {
+            "run_id": fd.uuid,
+            "flow": flow_name_of(fd),
+            "state": str(fd.state or "PENDING"),
+            "started_at": _iso(fd.created_at),
+            "updated_at": _iso(fd.updated_at),
+        }
+        for fd in runs[:limit]
+    ]
+
+
+def print_history(rows: list[dict[str, Any]], out: Any) -> None:
+    """The text form of ``--history``."""
+    if not rows:
+        out.write("no runs recorded\n")
+        return
+    width = max(len(row["flow"]) for row in rows + [{"flow": "FLOW"}])
+    out.write(f"{'RUN_ID':<36}  {'FLOW':<{width}}  {'STATE':<10}  STARTED (UTC)\n")
+    for row in rows:
+        out.write(
+            f"{row['run_id']:<36}  {row['flow']:<{width}}  {row['state']:<10}  "
+            f"{row['started_at']}\n"
+        )
+
+
+def report_of(flow_detail: models.FlowDetail) -> RunReport:
+    """A stored run as the same report a finished run prints."""
+    from opsflow.cli.runner import failure_report
+
+    steps, results, failures = [], {}, []
+    for detail in flow_detail:
+        state = str(detail.state)
+        steps.append(
+            StepRecord(
+                detail.name,
+                state=state,
+                duration=float(detail.meta.get("duration") or 0.0),
+            )
+        )
+        if state == "SUCCESS" and detail.kind != "retry":
+            results[detail.name] = detail.results
+        if detail.failure is not None:
+            failures.append(failure_report(detail.name, "execute", detail.failure))
+        if detail.revert_failure is not None:
+            failures.append(
+                failure_report(detail.name, "revert", detail.revert_failure)
+            )
+    return RunReport(
+        run_id=flow_detail.uuid,
+        flow=flow_name_of(flow_detail),
+        state=str(flow_detail.state or "PENDING"),
+        duration=(flow_detail.updated_at - flow_detail.created_at).total_seconds(),
+        steps=steps,
+        results=results,
+        failures=failures,
+    )

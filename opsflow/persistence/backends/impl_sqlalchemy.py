@@ -1,0 +1,641 @@
+"""SQL persistence through SQLAlchemy 2: SQLite, PostgreSQL, MySQL/MariaDB.
+
+``sqlite:///path`` (the default store, a file under ``state_path``),
+``postgresql://`` (psycopg 3) and ``mysql+pymysql://`` (PyMySQL) URLs all
+land here. The schema is created and migrated by alembic
+(``migrations/``); :meth:`SQLAlchemyConnection.upgrade` brings a store to
+the current revision and is cheap when it is already there.
+
+Every write is its own committed transaction, so what the engine saved
+before moving on survives a SIGKILL. SQLite runs in WAL mode with
+``synchronous=NORMAL`` by default: a killed process loses nothing, a power
+cut may lose the last transactions but never corrupts the file (add
+``?synchronous=FULL`` to the URL to sync every commit). The SQLite file is
+created 0600 in a 0700 directory.
+
+Results, failures and metadata are JSON columns (``codec`` turns tuples,
+``Failure`` objects and the like into tagged JSON), never truncated.
+Only the columns that changed since this connection last wrote an atom
+are sent again, so a progress update does not rewrite a 5 MB result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from opsflow import exceptions
+from opsflow.persistence import base, codec, models
+from opsflow.persistence.leases import Lease
+
+__all__ = ["SQLAlchemyBackend", "SQLAlchemyConnection", "make_url"]
+
+MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
+VERSION_TABLE = "opsflow_alembic_version"
+
+# -- schema (kept equal to the latest migration; a unit test compares them) --
+_json = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")
+_time = sa.DateTime(timezone=True).with_variant(
+    mysql.DATETIME(fsp=6), "mysql", "mariadb"
+)
+metadata = sa.MetaData()
+logbooks = sa.Table(
+    "opsflow_logbooks",
+    metadata,
+    sa.Column("uuid", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("meta", _json),
+    sa.Column("created_at", _time, nullable=False),
+    sa.Column("updated_at", _time, nullable=False),
+)
+flowdetails = sa.Table(
+    "opsflow_flowdetails",
+    metadata,
+    sa.Column("uuid", sa.String(64), primary_key=True),
+    sa.Column(
+        "parent_uuid",
+        sa.String(64),
+        sa.ForeignKey("opsflow_logbooks.uuid", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("state", sa.String(32)),
+    sa.Column("meta", _json),
+    sa.Column("created_at", _time, nullable=False),
+    sa.Column("updated_at", _time, nullable=False, index=True),
+)
+atomdetails = sa.Table(
+    "opsflow_atomdetails",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(64), nullable=False, unique=True),
+    sa.Column(
+        "parent_uuid",
+        sa.String(64),
+        sa.ForeignKey("opsflow_flowdetails.uuid", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(32)),
+    sa.Column("intention", sa.String(32)),
+    sa.Column("results", _json),
+    sa.Column("failure", _json),
+    sa.Column("revert_results", _json),
+    sa.Column("revert_failure", _json),
+    sa.Column("meta", _json),
+    sa.Column("version", _json),
+)
+run_leases = sa.Table(
+    "opsflow_run_leases",
+    metadata,
+    sa.Column("flow_uuid", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("proc_start", sa.String(32), nullable=False),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("heartbeat_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+)
+
+_ATOM_COLUMNS = (
+    "state",
+    "intention",
+    "results",
+    "failure",
+    "revert_results",
+    "revert_failure",
+    "meta",
+    "version",
+)
+_KINDS: dict[str, type[models.AtomDetail]] = {
+    "task": models.TaskDetail,
+    "retry": models.RetryDetail,
+    "atom": models.AtomDetail,
+}
+
+#: Default drivers for bare schemes (SQLAlchemy's own default is psycopg2).
+_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
+_DRIVERS["mariadb"] = "mariadb+pymysql"
+
+
+def make_url(connection: str) -> sa.URL:
+    """The SQLAlchemy URL for an opsflow connection string.
+
+    ``postgresql://`` uses psycopg 3 and ``mysql://`` PyMySQL unless a driver
+    is named; ``~`` in a SQLite path is the user's home.
+    """
+    url = sa.make_url(connection)
+    if url.drivername in _DRIVERS:
+        url = url.set(drivername=_DRIVERS[url.drivername])
+    if url.get_backend_name() == "sqlite" and url.database:
+        url = url.set(database=os.path.expanduser(url.database))
+    return url
+
+
+def _prepare_sqlite_file(path: str) -> None:
+    """Create the SQLite file 0600 in a 0700 directory (the store holds run data)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+
+
+def _aware(value: datetime.datetime | None) -> datetime.datetime:
+    if value is None:
+        return models._now()
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    return value
+
+
+class SQLAlchemyConnection(base.Connection):
+    """Reads and writes runs through one SQLAlchemy engine."""
+
+    def __init__(self, backend: SQLAlchemyBackend) -> None:
+        self._backend = backend
+        self._engine = backend.engine
+        self._lock = threading.Lock()
+        #: atom uuid -> the encoded columns this connection last wrote.
+        self._written: dict[str, dict[str, Any]] = {}
+        #: flow uuid -> the encoded meta this connection last wrote.
+        self._flow_meta: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise exceptions.StorageFailure(
+                f"persistence store {self._backend.safe_url}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    # -- schema --------------------------------------------------------------
+    def upgrade(self) -> None:
+        self._backend.upgrade()
+
+    def validate(self) -> None:
+        with self._begin() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- logbooks --------------------------------------------------------------
+    def save_logbook(self, book: models.LogBook) -> models.LogBook:
+        with self._lock, self._begin() as conn:
+            row = {
+                "name": book.name,
+                "meta": codec.encode(book.meta),
+                "created_at": book.created_at,
+                "updated_at": models._now(),
+            }
+            done = conn.execute(
+                logbooks.update().where(logbooks.c.uuid == book.uuid), row
+            ).rowcount
+            if not done:
+                conn.execute(logbooks.insert(), {"uuid": book.uuid, **row})
+            for flow_detail in book:
+                self._save_flow(conn, book.uuid, flow_detail)
+                for atom_detail in flow_detail:
+                    self._save_atom(conn, flow_detail.uuid, atom_detail)
+        return book
+
+    def _save_flow(
+        self, conn: sa.Connection, book_uuid: str, flow_detail: models.FlowDetail
+    ) -> None:
+        meta = codec.encode(flow_detail.meta)
+        row = {
+            "parent_uuid": book_uuid,
+            "name": flow_detail.name,
+            "state": _text(flow_detail.state),
+            "meta": meta,
+            "created_at": flow_detail.created_at,
+            "updated_at": models._now(),
+        }
+        done = conn.execute(
+            flowdetails.update().where(flowdetails.c.uuid == flow_detail.uuid), row
+        ).rowcount
+        if not done:
+            conn.execute(flowdetails.insert(), {"uuid": flow_detail.uuid, **row})
+        self._flow_meta[flow_detail.uuid] = meta
+
+    def get_logbook(self, book_uuid: str, lazy: bool = False) -> models.LogBook:
+        with self._begin() as conn:
+            row = conn.execute(
+                logbooks.select().where(logbooks.c.uuid == book_uuid)
+            ).first()
+            if row is None:
+                raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
+            book = _book(row)
+            if not lazy:
+                for flow_detail in self._flows(conn, [book_uuid], with_atoms=True):
+                    book.add(flow_detail)
+        return book
+
+    def get_logbooks(self, lazy: bool = False) -> Iterator[models.LogBook]:
+        with self._begin() as conn:
+            books = {
+                row.uuid: _book(row)
+                for row in conn.execute(
+                    logbooks.select().order_by(logbooks.c.created_at)
+                )
+            }
+            if not lazy and books:
+                for flow_detail, parent in self._flows_with_parent(
+                    conn, list(books), with_atoms=True
+                ):
+                    books[parent].add(flow_detail)
+        return iter(list(books.values()))
+
+    def get_flow_details(
+        self, book_uuid: str, lazy: bool = False
+    ) -> Iterator[models.FlowDetail]:
+        with self._begin() as conn:
+            exists = conn.execute(
+                sa.select(logbooks.c.uuid).where(logbooks.c.uuid == book_uuid)
+            ).first()
+            if exists is None:
+                raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
+            return iter(self._flows(conn, [book_uuid], with_atoms=not lazy))
+
+    def get_flow_detail(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
+        with self._begin() as conn:
+            found = self._flows_with_parent(
+                conn, None, with_atoms=not lazy, flow_uuid=flow_uuid
+            )
+        if not found:
+            raise exceptions.NotFound(f"No flow detail found with uuid '{flow_uuid}'")
+        return found[0][0]
+
+    def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
+        with self._begin() as conn:
+            parent = conn.execute(
+                sa.select(flowdetails.c.parent_uuid).where(
+                    flowdetails.c.uuid == flow_uuid
+                )
+            ).scalar()
+        if parent is None:
+            raise exceptions.NotFound(f"No flow detail found with uuid '{flow_uuid}'")
+        return self.get_logbook(parent)
+
+    def list_flow_details(
+        self, limit: int | None = None
+    ) -> list[tuple[models.FlowDetail, str]]:
+        """Flow details without atoms, most recently updated first, with book uuid."""
+        with self._begin() as conn:
+            query = flowdetails.select().order_by(flowdetails.c.updated_at.desc())
+            if limit:
+                query = query.limit(limit)
+            return [(_flow(row), row.parent_uuid) for row in conn.execute(query)]
+
+    def _flows(
+        self, conn: sa.Connection, book_uuids: list[str], with_atoms: bool
+    ) -> list[models.FlowDetail]:
+        return [fd for fd, _ in self._flows_with_parent(conn, book_uuids, with_atoms)]
+
+    def _flows_with_parent(
+        self,
+        conn: sa.Connection,
+        book_uuids: list[str] | None,
+        with_atoms: bool,
+        flow_uuid: str | None = None,
+    ) -> list[tuple[models.FlowDetail, str]]:
+        query = flowdetails.select().order_by(flowdetails.c.created_at)
+        if flow_uuid is not None:
+            query = query.where(flowdetails.c.uuid == flow_uuid)
+        else:
+            assert book_uuids is not None
+            query = query.where(flowdetails.c.parent_uuid.in_(book_uuids))
+        found = [(_flow(row), row.parent_uuid) for row in conn.execute(query)]
+        if with_atoms and found:
+            by_uuid = {fd.uuid: fd for fd, _ in found}
+            rows = conn.execute(
+                atomdetails.select()
+                .where(atomdetails.c.parent_uuid.in_(list(by_uuid)))
+                .order_by(atomdetails.c.id)
+            )
+            for row in rows:
+                by_uuid[row.parent_uuid].add(_atom(row))
+        return found
+
+    # -- the engine's write path ----------------------------------------------
+    def update_flow_details(self, flow_detail: models.FlowDetail) -> None:
+        meta = codec.encode(flow_detail.meta)
+        row: dict[str, Any] = {
+            "state": _text(flow_detail.state),
+            "updated_at": models._now(),
+        }
+        with self._lock:
+            if self._flow_meta.get(flow_detail.uuid) != meta:
+                row["meta"] = meta
+            with self._begin() as conn:
+                done = conn.execute(
+                    flowdetails.update().where(flowdetails.c.uuid == flow_detail.uuid),
+                    row,
+                ).rowcount
+            if not done:
+                raise exceptions.NotFound(
+                    f"Flow detail '{flow_detail.uuid}' is in no saved logbook"
+                )
+            self._flow_meta[flow_detail.uuid] = meta
+
+    def save_atom_detail(
+        self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
+    ) -> None:
+        with self._lock, self._begin() as conn:
+            self._save_atom(conn, flow_detail.uuid, atom_detail)
+            # ``updated_at`` says when the run last did anything (--history).
+            conn.execute(
+                flowdetails.update().where(flowdetails.c.uuid == flow_detail.uuid),
+                {"updated_at": models._now()},
+            )
+
+    def _save_atom(
+        self, conn: sa.Connection, flow_uuid: str, atom_detail: models.AtomDetail
+    ) -> None:
+        columns = _atom_columns(atom_detail)
+        written = self._written.get(atom_detail.uuid)
+        if written is not None:
+            changed = {k: v for k, v in columns.items() if written.get(k) != v}
+            if changed:
+                conn.execute(
+                    atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
+                    changed,
+                )
+        else:
+            done = conn.execute(
+                atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
+                columns,
+            ).rowcount
+            if not done:
+                conn.execute(
+                    atomdetails.insert(),
+                    {
+                        "uuid": atom_detail.uuid,
+                        "parent_uuid": flow_uuid,
+                        "name": atom_detail.name,
+                        "kind": atom_detail.kind,
+                        **columns,
+                    },
+                )
+        self._written[atom_detail.uuid] = columns
+
+    # -- deleting ----------------------------------------------------------------
+    def destroy_logbook(self, book_uuid: str) -> None:
+        with self._lock, self._begin() as conn:
+            flows = sa.select(flowdetails.c.uuid).where(
+                flowdetails.c.parent_uuid == book_uuid
+            )
+            conn.execute(
+                atomdetails.delete().where(atomdetails.c.parent_uuid.in_(flows))
+            )
+            conn.execute(
+                flowdetails.delete().where(flowdetails.c.parent_uuid == book_uuid)
+            )
+            done = conn.execute(
+                logbooks.delete().where(logbooks.c.uuid == book_uuid)
+            ).rowcount
+            if not done:
+                raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
+            self._written.clear()
+
+    def clear_all(self) -> None:
+        with self._lock, self._begin() as conn:
+            for table in (atomdetails, flowdetails, logbooks, run_leases):
+                conn.execute(table.delete())
+            self._written.clear()
+            self._flow_meta.clear()
+
+    # -- run leases (opsflow.persistence.leases) -------------------------------
+    def insert_lease(self, lease: Lease) -> bool:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(run_leases.insert(), _lease_row(lease))
+        except sa.exc.IntegrityError:
+            return False
+        except sa.exc.SQLAlchemyError as exc:
+            raise exceptions.StorageFailure(str(exc)) from exc
+        return True
+
+    def get_lease(self, flow_uuid: str) -> Lease | None:
+        with self._begin() as conn:
+            row = conn.execute(
+                run_leases.select().where(run_leases.c.flow_uuid == flow_uuid)
+            ).first()
+        if row is None:
+            return None
+        return Lease(
+            flow_uuid=row.flow_uuid,
+            host=row.host,
+            pid=row.pid,
+            token=row.token,
+            heartbeat_at=row.heartbeat_at,
+            expires_at=row.expires_at,
+            proc_start=row.proc_start,
+        )
+
+    def replace_lease(self, old_token: str, lease: Lease) -> bool:
+        with self._begin() as conn:
+            return bool(
+                conn.execute(
+                    run_leases.update().where(
+                        run_leases.c.flow_uuid == lease.flow_uuid,
+                        run_leases.c.token == old_token,
+                    ),
+                    _lease_row(lease),
+                ).rowcount
+            )
+
+    def renew_lease(
+        self, flow_uuid: str, token: str, heartbeat_at: float, expires_at: float
+    ) -> bool:
+        with self._begin() as conn:
+            return bool(
+                conn.execute(
+                    run_leases.update().where(
+                        run_leases.c.flow_uuid == flow_uuid,
+                        run_leases.c.token == token,
+                    ),
+                    {"heartbeat_at": heartbeat_at, "expires_at": expires_at},
+                ).rowcount
+            )
+
+    def delete_lease(self, flow_uuid: str, token: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                run_leases.delete().where(
+                    run_leases.c.flow_uuid == flow_uuid, run_leases.c.token == token
+                )
+            )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _lease_row(lease: Lease) -> dict[str, Any]:
+    return {
+        "flow_uuid": lease.flow_uuid,
+        "host": lease.host,
+        "pid": lease.pid,
+        "proc_start": lease.proc_start,
+        "token": lease.token,
+        "heartbeat_at": lease.heartbeat_at,
+        "expires_at": lease.expires_at,
+    }
+
+
+def _atom_columns(detail: models.AtomDetail) -> dict[str, Any]:
+    return {
+        "state": _text(detail.state),
+        "intention": _text(detail.intention),
+        "results": codec.encode(detail.results),
+        "failure": codec.encode(detail.failure),
+        "revert_results": codec.encode(detail.revert_results),
+        "revert_failure": codec.encode(detail.revert_failure),
+        "meta": codec.encode(detail.meta),
+        "version": list(detail.version) if detail.version is not None else None,
+    }
+
+
+def _book(row: Any) -> models.LogBook:
+    return models.LogBook(
+        name=row.name,
+        uuid=row.uuid,
+        meta=codec.decode(row.meta) or {},
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def _flow(row: Any) -> models.FlowDetail:
+    return models.FlowDetail(
+        name=row.name,
+        uuid=row.uuid,
+        state=row.state,
+        meta=codec.decode(row.meta) or {},
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def _atom(row: Any) -> models.AtomDetail:
+    kind = _KINDS.get(row.kind, models.AtomDetail)
+    detail = kind(
+        name=row.name,
+        uuid=row.uuid,
+        state=row.state,
+        intention=row.intention,
+        results=codec.decode(row.results),
+        failure=codec.decode(row.failure),
+        revert_results=codec.decode(row.revert_results),
+        revert_failure=codec.decode(row.revert_failure),
+        meta=codec.decode(row.meta) or {},
+        version=tuple(row.version) if row.version is not None else None,
+    )
+    if isinstance(detail, models.RetryDetail):
+        # History entries are (result, {atom: Failure}) pairs.
+        detail.results = [tuple(entry) for entry in detail.results or []]
+    return detail
+
+
+class SQLAlchemyBackend(base.Backend):
+    """A SQL store reached through one SQLAlchemy engine (and its pool)."""
+
+    def __init__(self, conf: Mapping[str, Any] | str) -> None:
+        if isinstance(conf, str):
+            conf = {"connection": conf}
+        super().__init__(conf)
+        self.url = make_url(self._conf["connection"])
+        self.safe_url = self.url.render_as_string(hide_password=True)
+        self._sqlite = self.url.get_backend_name() == "sqlite"
+        query = dict(self.url.query)
+        synchronous = query.pop("synchronous", "NORMAL")
+        if self._sqlite:
+            self.url = self.url.set(query=query)
+        self.engine = self._create_engine(synchronous)
+        self._upgraded = False
+        self._upgrade_lock = threading.Lock()
+
+    def _create_engine(self, synchronous: str) -> sa.Engine:
+        if not self._sqlite:
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        path = self.url.database
+        if path and path != ":memory:":
+            _prepare_sqlite_file(path)
+        engine = sa.create_engine(self.url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            # pysqlite's own transaction handling is off (isolation_level
+            # None): take the write lock at BEGIN so two writers queue on
+            # the busy timeout instead of failing half-way (and DDL is
+            # transactional too).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def get_connection(self) -> SQLAlchemyConnection:
+        return SQLAlchemyConnection(self)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest alembic revision (once per backend)."""
+        with self._upgrade_lock:
+            if self._upgraded:
+                return
+            from alembic import command
+            from alembic.config import Config
+            from alembic.runtime.migration import MigrationContext
+            from alembic.script import ScriptDirectory
+
+            # alembic logs its plugin set-up at INFO on every start: noise
+            # in an operator's run log. What it migrates is still logged.
+            logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+            config = Config()
+            config.set_main_option("script_location", MIGRATIONS)
+            head = ScriptDirectory.from_config(config).get_current_head()
+            for attempt in range(3):
+                try:
+                    with self.engine.begin() as conn:
+                        context = MigrationContext.configure(
+                            conn, opts={"version_table": VERSION_TABLE}
+                        )
+                        if context.get_current_revision() != head:
+                            config.attributes["connection"] = conn
+                            command.upgrade(config, "head")
+                    break
+                except sa.exc.SQLAlchemyError as exc:
+                    # Another process may have been creating the schema at
+                    # the same time: look again before giving up.
+                    if attempt == 2:
+                        raise exceptions.StorageFailure(
+                            f"cannot upgrade the persistence store "
+                            f"{self.safe_url}: {exc}"
+                        ) from exc
+                    time.sleep(0.2 * (attempt + 1))
+            self._upgraded = True
+
+    def close(self) -> None:
+        self.engine.dispose()
