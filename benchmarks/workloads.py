@@ -19,11 +19,14 @@ resident set size.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
 import resource
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,6 +110,8 @@ class Prepared:
     options: dict[str, Any]
     expected_state: str
     check: Callable[[Any], None] | None = None
+    #: Called after the run and its check (closes backends, removes files).
+    cleanup: Callable[[], None] | None = None
 
 
 def _linear(lib: Library, tasks: Tasks, size: int) -> Prepared:
@@ -156,12 +161,46 @@ def _parallel(lib: Library, tasks: Tasks, size: int) -> Prepared:
     return Prepared(flow, None, options, lib.states.SUCCESS)
 
 
+def _persistence(lib: Library, tasks: Tasks, size: int) -> Prepared:
+    # A fresh SQLite file per run, its schema made before the timing starts;
+    # the engine then writes every state change through to it.
+    backends = importlib.import_module(f"{lib.name}.persistence.backends")
+    folder = tempfile.mkdtemp(prefix=f"bench-{lib.name}-")
+    backend = backends.fetch({"connection": f"sqlite:///{folder}/runs.db"})
+    with contextlib.closing(backend.get_connection()) as connection:
+        connection.upgrade()
+    flow = lib.linear_flow.Flow("persisted")
+    flow.add(*(tasks.noop(name=f"t{i}") for i in range(size)))
+
+    def check(engine: Any) -> None:
+        # Read back through a new connection: the run must be on disk.
+        with contextlib.closing(backend.get_connection()) as connection:
+            saved = [
+                atom
+                for book in connection.get_logbooks()
+                for flow_detail in book
+                for atom in flow_detail
+                if atom.state == lib.states.SUCCESS
+            ]
+        if len(saved) != size:
+            raise BenchmarkError(f"{len(saved)} atoms saved as SUCCESS, not {size}")
+
+    def cleanup() -> None:
+        backend.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return Prepared(
+        flow, None, {"backend": backend}, lib.states.SUCCESS, check, cleanup
+    )
+
+
 #: Workload kind -> builder of one run.
 BUILDERS: dict[str, Callable[[Library, Tasks, int], Prepared]] = {
     "linear": _linear,
     "revert": _revert,
     "graph-chain": _graph_chain,
     "parallel": _parallel,
+    "persistence": _persistence,
 }
 
 
@@ -214,7 +253,11 @@ def measure(library: str, kind: str, size: int, repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         prepared = builder(lib, tasks, size)
         gc.collect()
-        times.append(run_once(lib, prepared))
+        try:
+            times.append(run_once(lib, prepared))
+        finally:
+            if prepared.cleanup is not None:
+                prepared.cleanup()
         del prepared
     best = min(times)
     return {
