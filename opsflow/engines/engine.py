@@ -124,6 +124,33 @@ class ActionEngine:
         Closing the iterator part-way suspends the run: running atoms finish
         and nothing new starts.
         """
+        return self._drive(timeout, reraise=self._reraise)
+
+    def revert(self, timeout: float | None = None) -> None:
+        """Undo this run: cancel a suspended run, or retry failed reverts.
+
+        Every atom that ran and is not reverted yet is reverted, those whose
+        revert failed included (use it after fixing by hand what made them
+        fail). An atom caught RUNNING by a crash is reverted too, with
+        ``result=None``: reverts must be idempotent. Raises the revert
+        failure(s) if a revert fails again; returns when all is undone.
+        """
+        self.prepare()
+        storage = self.storage
+        for detail in storage.flow_detail:
+            if detail.state == states.REVERT_FAILURE:
+                detail.revert_failure = None
+                detail.state = states.FAILURE if detail.failure else states.SUCCESS
+            elif detail.state in (states.RUNNING, states.REVERTING):
+                detail.state = states.FAILURE if detail.failure else states.SUCCESS
+            if detail.state in (states.SUCCESS, states.FAILURE):
+                detail.intention = states.REVERT
+            storage._save_atom(detail)
+        self._runtime = None
+        for _state in self._drive(timeout, reraise=self._reraise_revert_failures):
+            pass
+
+    def _drive(self, timeout: float | None, reraise: Any) -> Iterator[str]:
         self.validate()
         runtime = self._runtime
         assert runtime is not None and self._executor is not None
@@ -152,6 +179,8 @@ class ActionEngine:
                         self.suspend()
         finally:
             self._executor.stop()
+            # The next run prepares a fresh runtime from what storage holds.
+            self._runtime = None
             self.statistics.update(
                 active_for=time.perf_counter() - started,
                 completed=builder.completed,
@@ -161,18 +190,21 @@ class ActionEngine:
                 seconds_per_state=dict(builder.seconds_per_state),
             )
         if final not in NO_RERAISING_STATES and not closed:
-            self._reraise()
+            reraise(runtime)
 
-    def _reraise(self) -> None:
-        revert_failures = self.storage.get_revert_failures()
-        if revert_failures:
-            Failure.reraise_if_any(revert_failures.values())
-        assert self._runtime is not None
+    def _reraise(self, runtime: Runtime) -> None:
+        self._reraise_revert_failures(runtime)
         failures = [
-            *self._runtime.completer.unresolved,
+            *runtime.completer.unresolved,
             *self.storage.get_execute_failures().values(),
         ]
         Failure.reraise_if_any(failures)
+
+    def _reraise_revert_failures(self, runtime: Runtime) -> None:
+        revert_failures = self.storage.get_revert_failures()
+        Failure.reraise_if_any(
+            [*revert_failures.values(), *runtime.completer.unresolved]
+        )
 
     def suspend(self) -> None:
         """Finish what is running, start nothing new, end SUSPENDED."""

@@ -42,6 +42,9 @@ class Scheduler:
         self._default_timeout = default_timeout or None
         #: Execute futures with a deadline: future -> (monotonic deadline, node).
         self._deadlines: dict[Future[tuple[str, Any]], tuple[float, Node]] = {}
+        #: Execute futures with a timeout still queued in their pool: the clock
+        #: starts when a worker picks them up, not while they wait for one.
+        self._queued: dict[Future[tuple[str, Any]], tuple[float, Node]] = {}
         #: Futures that ran in-line and finished after their deadline.
         self._overran: set[Future[tuple[str, Any]]] = set()
 
@@ -72,10 +75,13 @@ class Scheduler:
                 except Exception:
                     future = _failed(EXECUTED)
                 if timeout:
-                    self._deadlines[future] = (began + timeout, node)
-                    if future.done() and time.monotonic() > began + timeout:
-                        # An in-line executor ran it to the end, too slowly.
-                        self._overran.add(future)
+                    if future.done():
+                        self._deadlines[future] = (began + timeout, node)
+                        if time.monotonic() > began + timeout:
+                            # An in-line executor ran it to the end, too slowly.
+                            self._overran.add(future)
+                    else:
+                        self._queued[future] = (timeout, node)
             else:
                 try:
                     future = action.schedule_reversion(node)
@@ -110,19 +116,32 @@ class Scheduler:
         return getattr(node.atom, "timeout", None) or self._default_timeout
 
     def next_deadline_in(self) -> float | None:
-        """Seconds until the nearest task deadline (None if none)."""
-        if not self._deadlines:
-            return None
-        nearest = min(deadline for deadline, _node in self._deadlines.values())
-        return max(0.0, nearest - time.monotonic())
+        """Seconds until the nearest task deadline, or the next look at queued ones."""
+        self._start_clocks()
+        bounds = [
+            deadline - time.monotonic() for deadline, _ in self._deadlines.values()
+        ]
+        if self._queued:
+            bounds.append(_QUEUED_POLL)
+        return max(0.0, min(bounds)) if bounds else None
+
+    def _start_clocks(self) -> None:
+        """Start the deadline of queued futures a worker has picked up."""
+        now = time.monotonic()
+        for future, (timeout, node) in list(self._queued.items()):
+            if future.running() or future.done():
+                del self._queued[future]
+                self._deadlines[future] = (now + timeout, node)
 
     def finished(self, future: Future[tuple[str, Any]]) -> None:
         """Forget the deadline of a future that completed."""
         self._deadlines.pop(future, None)
+        self._queued.pop(future, None)
         self._overran.discard(future)
 
     def expired(self) -> list[tuple[Future[tuple[str, Any]], Node]]:
         """Execute futures past their deadline (their deadlines are dropped)."""
+        self._start_clocks()
         now = time.monotonic()
         late = [
             (future, node)
@@ -152,6 +171,10 @@ class Scheduler:
         while self._parked and self._parked[0][0] <= now:
             woken.append(heapq.heappop(self._parked)[2])
         return woken
+
+
+#: How often (seconds) queued futures with a timeout are checked for a start.
+_QUEUED_POLL = 0.02
 
 
 def _run_order(node: Node) -> tuple[int, int]:

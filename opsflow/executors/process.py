@@ -218,6 +218,8 @@ class ProcessDriver(TaskExecutor):
             if kind == "started":
                 call.pid = payload
                 call.process = self._process_of(payload)
+                # Timeouts run from here, not from submission.
+                call.outer.set_running_or_notify_cancel()
             elif kind == "progress" and call.progress is not None:
                 try:
                     call.progress(payload)
