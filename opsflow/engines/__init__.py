@@ -20,6 +20,14 @@ decides what to revert or retry.
 
 from __future__ import annotations
 
+import warnings
+
+with warnings.catch_warnings():
+    # futurist imports eventlet whenever it is installed (the greenthread
+    # driver's extra), and eventlet then warns about itself at every start.
+    warnings.filterwarnings("ignore", r"\s*Eventlet is deprecated")
+    import futurist  # noqa: F401
+
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
