@@ -168,3 +168,30 @@ def test_with_the_thread_driver_a_timed_out_run_ends_once_the_task_returns(cli):
     document = json.loads(proc.stdout)
     assert document["atoms"]["slow_1"]["state"] == "REVERTED"
     assert "Timeout" in document["failures"][0]["exception"]
+
+
+def _overlap(document) -> bool:
+    spans = [atom["result"] for atom in document["atoms"].values()]
+    return max(start for start, _ in spans) < min(end for _, end in spans)
+
+
+def test_opsflow_run_with_the_thread_driver_runs_branches_at_the_same_time(cli):
+    with open(cli.config, "a", encoding="utf-8") as handle:
+        handle.write("[engine]\nengine = parallel\nexecutor = thread\n")
+
+    proc = cli.run("fixture-executor-parallel", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert _overlap(json.loads(proc.stdout))
+
+
+def test_a_parallel_engine_in_opsflow_conf_runs_branches_on_threads_by_default(cli):
+    # Given only "engine = parallel" (no executor line): SPEC section 6 and
+    # engines.load's own default make that the thread driver
+    with open(cli.config, "a", encoding="utf-8") as handle:
+        handle.write("[engine]\nengine = parallel\n")
+
+    proc = cli.run("fixture-executor-parallel", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert _overlap(json.loads(proc.stdout)), "the branches ran one at a time"
