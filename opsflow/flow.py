@@ -98,3 +98,25 @@ class Flow:
 
     def __repr__(self) -> str:
         return f"<{self}>"
+
+
+class ItemsFlow(Flow):
+    """A flow whose items are kept in declaration order (linear and unordered)."""
+
+    def __init__(self, name: str, retry: Any = None) -> None:
+        super().__init__(name, retry)
+        self._items: list[Any] = []
+        self._present: set[int] = set()
+
+    def add(self, *items: Any) -> ItemsFlow:
+        for item in items:
+            if id(item) not in self._present:  # adding an item twice keeps one
+                self._present.add(id(item))
+                self._items.append(item)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)

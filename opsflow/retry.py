@@ -194,19 +194,14 @@ class AlwaysRevertAll(Retry):
 
 
 class _ExhaustibleRetry(Retry):
-    """A controller that retries until its attempts run out, then reverts."""
+    """A controller that retries until its attempts run out, then reverts.
 
-    def __init__(self, *args: Any, revert_all: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._when_exhausted = REVERT_ALL if revert_all else REVERT
-
-
-class Times(_ExhaustibleRetry):
-    """Up to ``attempts`` runs of the subflow in all; provides the attempt number."""
+    Its keywords after the first (subclass-specific) one follow TaskFlow's
+    order, so positional calls port unchanged.
+    """
 
     def __init__(
         self,
-        attempts: int = 1,
         name: str | None = None,
         provides: Any = None,
         requires: Any = None,
@@ -217,15 +212,16 @@ class Times(_ExhaustibleRetry):
         backoff: float = 1.0,
     ) -> None:
         super().__init__(
-            name,
-            provides,
-            requires,
-            auto_extract,
-            rebind,
-            revert_all=revert_all,
-            delay=delay,
-            backoff=backoff,
+            name, provides, requires, auto_extract, rebind, delay=delay, backoff=backoff
         )
+        self._when_exhausted = REVERT_ALL if revert_all else REVERT
+
+
+class Times(_ExhaustibleRetry):
+    """Up to ``attempts`` runs of the subflow in all; provides the attempt number."""
+
+    def __init__(self, attempts: int = 1, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._attempts = attempts
 
     def on_failure(self, history: History, *args: Any, **kwargs: Any) -> Decision:
@@ -254,28 +250,8 @@ class _ValuesRetry(_ExhaustibleRetry):
 class ForEach(_ValuesRetry):
     """Runs the subflow with each of ``values`` in turn; provides the current value."""
 
-    def __init__(
-        self,
-        values: Iterable[Any],
-        name: str | None = None,
-        provides: Any = None,
-        requires: Any = None,
-        auto_extract: bool = True,
-        rebind: Any = None,
-        revert_all: bool = False,
-        delay: float = 0.0,
-        backoff: float = 1.0,
-    ) -> None:
-        super().__init__(
-            name,
-            provides,
-            requires,
-            auto_extract,
-            rebind,
-            revert_all=revert_all,
-            delay=delay,
-            backoff=backoff,
-        )
+    def __init__(self, values: Iterable[Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._values = list(values)
 
     def on_failure(self, history: History, *args: Any, **kwargs: Any) -> Decision:

@@ -10,26 +10,8 @@ from opsflow import flow
 __all__ = ["Flow"]
 
 
-class Flow(flow.Flow):
+class Flow(flow.ItemsFlow):
     """Runs its items in order; a failure reverts them in reverse order."""
-
-    def __init__(self, name: str, retry: Any = None) -> None:
-        super().__init__(name, retry)
-        self._items: list[Any] = []
-        self._present: set[int] = set()
-
-    def add(self, *items: Any) -> Flow:
-        for item in items:
-            if id(item) not in self._present:  # adding an item twice keeps one
-                self._present.add(id(item))
-                self._items.append(item)
-        return self
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._items)
 
     def iter_links(self) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
         for before, after in zip(self._items, self._items[1:], strict=False):
