@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "Flow",
+    "ItemsFlow",
     "LINK_DECIDER",
     "LINK_DECIDER_DEPTH",
     "LINK_INVARIANT",

@@ -92,6 +92,7 @@ PINNED_ALL = {
     ],
     "opsflow.flow": [
         "Flow",
+        "ItemsFlow",
         "LINK_DECIDER",
         "LINK_DECIDER_DEPTH",
         "LINK_INVARIANT",
