@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -122,7 +121,6 @@ def run_record(
         "engine": engine,
         "executor": executor,
         "max_workers": max_workers,
-        "argv": [a for a in sys.argv[1:] if not a.startswith("--secret")],
     }
 
 

@@ -43,13 +43,21 @@ def _config(kit, root: str) -> str:
 
 
 def _popen(kit, config: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [kit.cli.exe, "--config-file", config, *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        env=kit.cli.env,
-    )
+    # stderr goes to a file beside the config: it explains a failed trial.
+    with open(os.path.join(os.path.dirname(config), "stderr"), "ab") as err:
+        return subprocess.Popen(
+            [kit.cli.exe, "--config-file", config, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=kit.cli.env,
+        )
+
+
+def _stderr(root: str) -> str:
+    with open(os.path.join(root, "stderr"), errors="replace") as handle:
+        lines = [line for line in handle if "INFO" not in line]
+    return "".join(lines[-15:])
 
 
 def _kill_at_random(proc: subprocess.Popen[bytes], journal: str, rng) -> bool:
@@ -83,6 +91,8 @@ def _trial(kit, root: str, seed: int, flow_args: list[str]) -> tuple[int, int, s
     proc = _popen(kit, config, *flow_args, "--store", f"journal={journal}")
     kills = int(_kill_at_random(proc, journal, rng))
     code = proc.wait()
+    if not os.path.exists(f"{root}/state/opsflow.sqlite"):
+        raise AssertionError(f"the run never started ({code}):\n{_stderr(root)}")
     run_id = _run_id(root)
     extra = rng.choice([0, 0, 1, 2])
     while code not in (0, 1, 2):

@@ -1,0 +1,126 @@
+"""The SQL backend's own promises: URLs, the SQLite file, the migrations."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+
+import sqlalchemy as sa
+
+from opsflow.persistence import backends, codec
+from opsflow.persistence.backends import impl_sqlalchemy
+from opsflow.types.failure import Failure
+
+
+def test_bare_postgresql_and_mysql_urls_use_psycopg_and_pymysql():
+    assert impl_sqlalchemy.make_url("postgresql://u@h/db").drivername == (
+        "postgresql+psycopg"
+    )
+    assert impl_sqlalchemy.make_url("mysql://u@h/db").drivername == "mysql+pymysql"
+    assert impl_sqlalchemy.make_url("mysql+pymysql://u@h/db").drivername == (
+        "mysql+pymysql"
+    )
+
+
+def test_each_sql_scheme_loads_the_sqlalchemy_backend(tmp_path):
+    backend = backends.fetch(f"sqlite:///{tmp_path}/a.sqlite")
+    try:
+        assert isinstance(backend, impl_sqlalchemy.SQLAlchemyBackend)
+    finally:
+        backend.close()
+
+
+def test_the_sqlite_store_is_private_and_in_wal_mode(tmp_path):
+    # Given a store path whose directory does not exist yet
+    path = tmp_path / "state" / "opsflow.sqlite"
+    backend = backends.fetch(f"sqlite:///{path}")
+    backend.get_connection().upgrade()
+
+    # Then the directory is 0700, the file 0600, and the journal is WAL
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with backend.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    backend.close()
+
+
+def test_synchronous_full_can_be_asked_for_in_the_url(tmp_path):
+    backend = backends.fetch(f"sqlite:///{tmp_path}/s.sqlite?synchronous=FULL")
+    with backend.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    backend.close()
+
+
+def test_the_tables_the_backend_uses_are_the_ones_the_migrations_create(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    backend = backends.fetch(f"sqlite:///{tmp_path}/m.sqlite")
+    backend.get_connection().upgrade()
+    with backend.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"version_table": impl_sqlalchemy.VERSION_TABLE}
+        )
+        diffs = compare_metadata(context, impl_sqlalchemy.metadata)
+        revision = context.get_current_revision()
+    backend.close()
+    assert diffs == []
+    assert revision == "0001"
+
+
+def test_a_progress_update_does_not_rewrite_a_large_result(tmp_path):
+    # Given a stored atom with a large result
+    from opsflow.persistence import models
+
+    backend = backends.fetch(f"sqlite:///{tmp_path}/p.sqlite")
+    conn = backend.get_connection()
+    conn.upgrade()
+    book = models.LogBook("b")
+    flow_detail = models.FlowDetail("f")
+    book.add(flow_detail)
+    conn.save_logbook(book)
+    detail = models.TaskDetail("t", results="r" * 100_000)
+    flow_detail.add(detail)
+    conn.save_atom_detail(flow_detail, detail)
+
+    # When only its progress changes
+    statements: list[str] = []
+    sa.event.listen(
+        backend.engine,
+        "before_cursor_execute",
+        lambda *args: statements.append(args[2]),
+    )
+    detail.meta["progress"] = 0.5
+    conn.save_atom_detail(flow_detail, detail)
+
+    # Then the update names the meta column only
+    updates = [s for s in statements if s.startswith("UPDATE opsflow_atomdetails")]
+    assert len(updates) == 1
+    assert "meta" in updates[0] and "results" not in updates[0]
+    backend.close()
+
+
+def test_values_json_cannot_hold_come_back_as_they_went_in():
+    value = {
+        "tuple": (1, (2, 3)),
+        "set": {1, 2},
+        "frozen": frozenset({"a"}),
+        "bytes": b"\x00\xff",
+        "when": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        "day": datetime.date(2024, 1, 2),
+        7: "int key",
+        "nested": [{"__opsflow__": "not a tag"}],
+    }
+    assert codec.decode(codec.encode(value)) == value
+    failure = codec.decode(codec.encode(Failure.from_exception(KeyError("k"))))
+    assert isinstance(failure, Failure) and failure.check(KeyError)
+
+
+def test_an_object_json_cannot_hold_is_stored_as_its_repr():
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<Opaque>"
+
+    assert codec.decode(codec.encode({"o": Opaque()})) == {"o": "<Opaque>"}
