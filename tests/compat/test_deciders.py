@@ -84,3 +84,31 @@ def test_ignored_atoms_are_not_reverted_when_a_later_task_fails(kit, engine_kind
     }
     assert outcome.flow_state == "REVERTED"
     assert outcome.raised == ("RuntimeError", "after failed")
+
+
+def test_a_decider_on_an_edge_from_an_ignored_atom_is_not_consulted(kit, engine_kind):
+    # Given a -> b (False, depth ATOM) and b -> c (a decider that says False)
+    a, b, c = kit.tasks("a", "b", "c")
+    graph = kit.graph("g", a, b, c)
+    asked = []
+
+    def skip_b(history):
+        asked.append(("a->b", dict(history)))
+        return False
+
+    def skip_c(history):
+        asked.append(("b->c", dict(history)))
+        return False
+
+    graph.link(a, b, decider=skip_b, decider_depth=kit.lib.deciders.Depth.ATOM)
+    graph.link(b, c, decider=skip_c)
+
+    # When it runs
+    outcome = run_flow(kit.lib, graph, engine_kind)
+
+    # Then b is IGNORE, its outgoing decider has no vote (b never produced a
+    # result to decide on), and c runs
+    assert asked == [("a->b", {"a": "a-result"})]
+    assert outcome.atom_states == {"a": "SUCCESS", "b": "IGNORE", "c": "SUCCESS"}
+    assert kit.journal.executed() == ["a", "c"]
+    assert outcome.flow_state == "SUCCESS"
