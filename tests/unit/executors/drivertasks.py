@@ -190,6 +190,14 @@ class Progressing(Step):
         return super().execute()
 
 
+class ProgressingRevert(Step):
+    """Reports 0.5 while it is reverted."""
+
+    def revert(self, result, flow_failures, **kwargs):
+        self.update_progress(0.5)
+        return super().revert(result, flow_failures, **kwargs)
+
+
 class Add(task.Task):
     """Needs ``x`` and ``y`` (from the store, ``inject`` or another task)."""
 

@@ -5,7 +5,15 @@ whichever driver runs the tasks (synchronous, thread, process, greenthread).
 from __future__ import annotations
 
 import pytest
-from drivertasks import EVENTLET_WARNINGS, Add, Boom, Progressing, RevertBoom, Step
+from drivertasks import (
+    EVENTLET_WARNINGS,
+    Add,
+    Boom,
+    Progressing,
+    ProgressingRevert,
+    RevertBoom,
+    Step,
+)
 
 from opsflow import engines, exceptions, retry, states, task
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
@@ -175,6 +183,35 @@ def test_progress_arrives_in_order_and_the_task_values_come_before_success(
     # The task's own values (relayed from wherever it ran) precede SUCCESS;
     # the engine's closing 1.0 follows it, as in TaskFlow.
     assert seen.index(states.SUCCESS) > seen.index(0.75)
+
+
+def test_progress_reported_while_reverting_reaches_the_engine(
+    request, driver, load, journal
+):
+    if driver != "process":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="executor-bugs.md item 4: FuturesTaskExecutor.revert_task "
+                "does not pass progress_callback to run_task",
+            )
+        )
+    flow = linear_flow.Flow("f").add(
+        ProgressingRevert("undo", journal), Step("boom", journal, fail=True)
+    )
+    engine = load(flow)
+    seen = []
+    engine.atom_notifier.register(
+        task.EVENT_UPDATE_PROGRESS,
+        lambda event, details: seen.append((details["task_name"], details["progress"])),
+    )
+
+    with pytest.raises(Boom):
+        engine.run()
+
+    undo = [progress for name, progress in seen if name == "undo"]
+    # execute: 0.0, 1.0; revert: 0.0, the task's 0.5, 1.0
+    assert undo == [0.0, 1.0, 0.0, 0.5, 1.0]
 
 
 def test_store_inject_and_provides_reach_tasks_and_results_come_back(load, journal):
