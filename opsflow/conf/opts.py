@@ -13,10 +13,7 @@ import os
 
 from oslo_config import cfg
 
-__all__ = ["DEFAULT_EXECUTOR", "list_opts", "register_opts"]
-
-#: The executor driver used when none is configured (runs tasks in-line).
-DEFAULT_EXECUTOR = "synchronous"
+__all__ = ["list_opts", "register_opts"]
 
 default_opts: list[cfg.Opt] = [
     cfg.StrOpt(
@@ -46,10 +43,10 @@ engine_opts: list[cfg.Opt] = [
     ),
     cfg.StrOpt(
         "executor",
-        default=DEFAULT_EXECUTOR,
         help="Executor driver that runs the tasks: a name from the "
         "opsflow.executors entry-point namespace (for example synchronous, "
-        "thread, process).",
+        "thread, process, greenthread). Unset: the engine's own, synchronous "
+        "for the serial engine and thread for the parallel one.",
     ),
     cfg.IntOpt(
         "max_workers",

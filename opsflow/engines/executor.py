@@ -164,7 +164,7 @@ class FuturesTaskExecutor(TaskExecutor):
         progress_callback: ProgressCallback | None = None,
     ) -> concurrent.futures.Future[tuple[str, Any]]:
         return self._pool().submit(
-            run_task, task, REVERTED, arguments, result, failures
+            run_task, task, REVERTED, arguments, result, failures, progress_callback
         )
 
     def start(self) -> None:

@@ -8,7 +8,6 @@ names through this namespace).
 from __future__ import annotations
 
 from opsflow.conf.loader import invalid_value
-from opsflow.conf.opts import DEFAULT_EXECUTOR
 from opsflow.plugins.loader import Namespace
 
 __all__ = ["NAMESPACE", "load_driver", "namespace", "resolve_executor"]
@@ -19,24 +18,25 @@ namespace: Namespace[object] = Namespace(NAMESPACE)
 
 
 def resolve_executor(
-    name: str, source: str = "opsflow.conf", option: str | None = "[engine] executor"
+    name: str | None,
+    source: str = "opsflow.conf",
+    option: str | None = "[engine] executor",
 ) -> str | None:
     """Check an executor driver name; the name to pass to the engine.
 
-    Returns None for the default driver while no driver is installed, so the
-    engine runs tasks in-line as it does by default.
+    None (nothing configured) stays None: the engine picks its own driver.
 
     ``source`` and ``option`` say where the name came from (a file and
     option, or a flag and None), for the error message.
 
     :raises ConfigError: the name is not installed; lists those that are.
     """
+    if name is None:
+        return None
     available = namespace.names()
     if name in available:
         return name
-    if not available and name == DEFAULT_EXECUTOR:
-        return None
-    allowed = ", ".join(available) or DEFAULT_EXECUTOR
+    allowed = ", ".join(available) or "none installed"
     raise invalid_value(source, option, name, "an installed executor driver", allowed)
 
 

@@ -185,11 +185,6 @@ def test_opsflow_run_with_the_thread_driver_runs_branches_at_the_same_time(cli):
     assert _overlap(json.loads(proc.stdout))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor-bugs.md item 3: opsflow.conf's executor default "
-    "('synchronous') overrides the parallel engine's thread default",
-)
 def test_a_parallel_engine_in_opsflow_conf_runs_branches_on_threads_by_default(cli):
     # Given only "engine = parallel" (no executor line): SPEC section 6 and
     # engines.load's own default make that the thread driver

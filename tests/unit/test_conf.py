@@ -39,7 +39,7 @@ def test_list_opts_declares_every_documented_option_by_group():
 def test_defaults_apply_when_no_file_is_given():
     conf = loader.load()
     assert conf.engine.engine == "serial"
-    assert conf.engine.executor == opts.DEFAULT_EXECUTOR
+    assert conf.engine.executor is None  # the engine picks its own driver
     assert conf.engine.max_workers is None
     assert conf.persistence.connection == f"sqlite:///{conf.state_path}/opsflow.sqlite"
     assert conf.debug is False  # oslo.log's options are registered too

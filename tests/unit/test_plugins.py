@@ -191,9 +191,12 @@ def test_an_unknown_executor_is_a_config_error_listing_the_installed_ones():
     assert caught.value.allowed is not None and "unit-pool" in caught.value.allowed
 
 
-def test_the_default_executor_is_accepted_before_any_driver_is_installed(monkeypatch):
-    monkeypatch.setattr(executors.namespace, "names", lambda: [])
-    assert executors.resolve_executor("synchronous") is None
+def test_no_configured_executor_leaves_the_choice_to_the_engine():
+    assert executors.resolve_executor(None) is None
+
+
+def test_an_unknown_executor_in_the_config_file_names_the_file_and_option(monkeypatch):
+    monkeypatch.setattr(executors.namespace, "names", lambda: ["synchronous"])
     with pytest.raises(ConfigError) as caught:
         executors.resolve_executor("thread", source="/etc/opsflow/opsflow.conf")
     assert str(caught.value) == (

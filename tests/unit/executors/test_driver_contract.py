@@ -185,17 +185,7 @@ def test_progress_arrives_in_order_and_the_task_values_come_before_success(
     assert seen.index(states.SUCCESS) > seen.index(0.75)
 
 
-def test_progress_reported_while_reverting_reaches_the_engine(
-    request, driver, load, journal
-):
-    if driver != "process":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="executor-bugs.md item 4: FuturesTaskExecutor.revert_task "
-                "does not pass progress_callback to run_task",
-            )
-        )
+def test_progress_reported_while_reverting_reaches_the_engine(driver, load, journal):
     flow = linear_flow.Flow("f").add(
         ProgressingRevert("undo", journal), Step("boom", journal, fail=True)
     )
