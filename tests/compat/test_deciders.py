@@ -112,3 +112,46 @@ def test_a_decider_on_an_edge_from_an_ignored_atom_is_not_consulted(kit, engine_
     assert outcome.atom_states == {"a": "SUCCESS", "b": "IGNORE", "c": "SUCCESS"}
     assert kit.journal.executed() == ["a", "c"]
     assert outcome.flow_state == "SUCCESS"
+
+
+def test_neighbors_depth_stops_at_the_end_of_the_graph_flow(kit, engine_kind):
+    # Given a -> b (False, NEIGHBORS) where b is the graph's last atom and a
+    # task follows the graph in an enclosing linear flow
+    a, b = kit.tasks("a", "b")
+    graph = kit.graph("g", a, b)
+    graph.link(
+        a,
+        b,
+        decider=lambda history: False,
+        decider_depth=kit.lib.deciders.Depth.NEIGHBORS,
+    )
+    flow = kit.linear("f", graph, kit.task("after"))
+
+    # When it runs
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    # Then only b is skipped: the task after the graph is not b's neighbour
+    assert outcome.atom_states == {"a": "SUCCESS", "b": "IGNORE", "after": "SUCCESS"}
+    assert kit.journal.executed() == ["a", "after"]
+
+
+def test_a_decider_on_an_edge_from_a_subflow_gets_an_empty_history(kit, engine_kind):
+    # Given a decider on the edge from a subflow to a task
+    sub = kit.linear("sub", kit.task("s1"), kit.task("s2"))
+    c = kit.task("c")
+    graph = kit.graph("g", sub, c)
+    seen = []
+
+    def decider(history):
+        seen.append(dict(history))
+        return True
+
+    graph.link(sub, c, decider=decider)
+
+    # When it runs
+    outcome = run_flow(kit.lib, graph, engine_kind)
+
+    # Then it was asked once, with no results: only atom sources contribute
+    # to a decider's history (TaskFlow), a flow is not an atom
+    assert seen == [{}]
+    assert outcome.flow_state == "SUCCESS"

@@ -127,7 +127,8 @@ def two_deciders(kit):
 
 
 def decider_after_subflow(kit):
-    """A decider on an edge leaving a subflow sees the subflow's last atom."""
+    """A decider on an edge leaving a subflow (see test_deciders for what
+    history it gets)."""
     sub = kit.linear("sub", kit.task("s1"), kit.task("s2"))
     graph = kit.graph("g", sub, kit.task("c"))
     graph.link(
