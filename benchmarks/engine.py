@@ -6,14 +6,14 @@ speedup, the peak resident memory of each and the opsflow target with a
 verdict.  Every (library, workload) pair runs in a fresh interpreter
 (``benchmarks/workloads.py``) so that peak memory is that pair's alone.
 
-opsflow runs are the best of three; TaskFlow is quadratic in the number of
-tasks (15-50 s per run at 1,000-2,000 tasks), so its large runs are done
-once.  TaskFlow is only ever called through its public API.
+opsflow runs are the best of three (of ten for short serial runs); TaskFlow
+is quadratic in the number of tasks (8-50 s per run at 1,000-2,000 tasks), so
+its large runs are done once.  TaskFlow is only ever called through its
+public API.  Method and figures: docs/performance.md.
 
     python benchmarks/engine.py                 # the full set (several minutes)
     python benchmarks/engine.py --quick         # small sizes, a smoke run
     python benchmarks/engine.py --only parallel --json out.json
-
 """
 
 from __future__ import annotations
