@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -55,6 +56,21 @@ def describe(conf: cfg.ConfigOpts) -> str:
         return make_url(connection).render_as_string(hide_password=True)
     except Exception:
         return connection.split("://", 1)[0] + "://..."
+
+
+def store_exists(conf: cfg.ConfigOpts) -> bool:
+    """False only for a SQLite store whose file was never created.
+
+    Reading commands (``--history``, ``--show``, ``--resume``) then report
+    that there are no runs instead of creating an empty store.
+    """
+    from opsflow.persistence.backends.impl_sqlalchemy import make_url
+
+    connection = conf.persistence.connection
+    if not connection.startswith("sqlite"):
+        return True
+    path = make_url(connection).database
+    return not path or path == ":memory:" or os.path.exists(path)
 
 
 def open_backend(conf: cfg.ConfigOpts) -> Any:

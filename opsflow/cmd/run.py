@@ -166,6 +166,11 @@ def _stored(conf, args, masker, as_json) -> int:  # type: ignore[no-untyped-def]
     """``--history`` and ``--show RUN_ID``: read the store, run nothing."""
     from opsflow.cli import runstore
 
+    if not runstore.store_exists(conf):
+        if args.history:
+            print("[]" if as_json else "no runs recorded")
+            return ExitCode.SUCCESS
+        raise UsageError(f"no run {args.show}: no run was ever recorded here")
     backend = runstore.open_backend(conf)
     try:
         connection = backend.get_connection()
@@ -195,9 +200,11 @@ def _resume(conf, args, inputs, masker, as_json) -> int:  # type: ignore[no-unty
             "--resume runs with the store the run started with; not accepted: "
             + ", ".join(public)
         )
+    run_id = args.resume
+    if not runstore.store_exists(conf):
+        raise UsageError(f"no run {run_id}: no run was ever recorded here")
     backend = runstore.open_backend(conf)
     connection = backend.get_connection()
-    run_id = args.resume
     _book, flow_detail = runstore.find_run(connection, run_id)
     if str(flow_detail.state) in runstore.FINAL_STATES:
         return _report_ended(flow_detail, masker, as_json)

@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from opsflow import exceptions
+from opsflow import exceptions, states
 from opsflow.persistence import base, codec, models
 from opsflow.persistence.leases import Lease
 
@@ -119,6 +119,8 @@ _ATOM_COLUMNS = (
     "meta",
     "version",
 )
+#: What a resume needs: a change in any of these is written at once.
+_RESUME_COLUMNS = tuple(c for c in _ATOM_COLUMNS if c != "meta")
 _KINDS: dict[str, type[models.AtomDetail]] = {
     "task": models.TaskDetail,
     "retry": models.RetryDetail,
@@ -173,6 +175,16 @@ class SQLAlchemyConnection(base.Connection):
         self._written: dict[str, dict[str, Any]] = {}
         #: flow uuid -> the encoded meta this connection last wrote.
         self._flow_meta: dict[str, Any] = {}
+        #: atom uuid -> (flow uuid, detail, columns) of writes held back.
+        self._pending: dict[str, tuple[str, models.AtomDetail, dict[str, Any]]] = {}
+        #: flows whose every stored atom this connection knows (saved them):
+        #: an atom of theirs not in ``_written`` is new and simply inserted.
+        self._complete_flows: set[str] = set()
+        #: flow uuid -> when its ``updated_at`` was last written (monotonic).
+        self._touched: dict[str, float] = {}
+
+    def _write(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        return self._backend.write()
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -195,7 +207,8 @@ class SQLAlchemyConnection(base.Connection):
 
     # -- logbooks --------------------------------------------------------------
     def save_logbook(self, book: models.LogBook) -> models.LogBook:
-        with self._lock, self._begin() as conn:
+        with self._lock, self._write() as conn:
+            self._flush(conn)
             row = {
                 "name": book.name,
                 "meta": codec.encode(book.meta),
@@ -211,6 +224,9 @@ class SQLAlchemyConnection(base.Connection):
                 self._save_flow(conn, book.uuid, flow_detail)
                 for atom_detail in flow_detail:
                     self._save_atom(conn, flow_detail.uuid, atom_detail)
+        with self._lock:
+            # Only now: the atoms above were each looked for before insertion.
+            self._complete_flows.update(fd.uuid for fd in book)
         return book
 
     def _save_flow(
@@ -233,6 +249,7 @@ class SQLAlchemyConnection(base.Connection):
         self._flow_meta[flow_detail.uuid] = meta
 
     def get_logbook(self, book_uuid: str, lazy: bool = False) -> models.LogBook:
+        self.flush()
         with self._begin() as conn:
             row = conn.execute(
                 logbooks.select().where(logbooks.c.uuid == book_uuid)
@@ -246,6 +263,7 @@ class SQLAlchemyConnection(base.Connection):
         return book
 
     def get_logbooks(self, lazy: bool = False) -> Iterator[models.LogBook]:
+        self.flush()
         with self._begin() as conn:
             books = {
                 row.uuid: _book(row)
@@ -263,6 +281,7 @@ class SQLAlchemyConnection(base.Connection):
     def get_flow_details(
         self, book_uuid: str, lazy: bool = False
     ) -> Iterator[models.FlowDetail]:
+        self.flush()
         with self._begin() as conn:
             exists = conn.execute(
                 sa.select(logbooks.c.uuid).where(logbooks.c.uuid == book_uuid)
@@ -272,6 +291,7 @@ class SQLAlchemyConnection(base.Connection):
             return iter(self._flows(conn, [book_uuid], with_atoms=not lazy))
 
     def get_flow_detail(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
+        self.flush()
         with self._begin() as conn:
             found = self._flows_with_parent(
                 conn, None, with_atoms=not lazy, flow_uuid=flow_uuid
@@ -281,6 +301,7 @@ class SQLAlchemyConnection(base.Connection):
         return found[0][0]
 
     def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
+        self.flush()
         with self._begin() as conn:
             parent = conn.execute(
                 sa.select(flowdetails.c.parent_uuid).where(
@@ -295,6 +316,7 @@ class SQLAlchemyConnection(base.Connection):
         self, limit: int | None = None
     ) -> list[tuple[models.FlowDetail, str]]:
         """Flow details without atoms, most recently updated first, with book uuid."""
+        self.flush()
         with self._begin() as conn:
             query = flowdetails.select().order_by(flowdetails.c.updated_at.desc())
             if limit:
@@ -341,7 +363,8 @@ class SQLAlchemyConnection(base.Connection):
         with self._lock:
             if self._flow_meta.get(flow_detail.uuid) != meta:
                 row["meta"] = meta
-            with self._begin() as conn:
+            with self._write() as conn:
+                self._flush(conn)
                 done = conn.execute(
                     flowdetails.update().where(flowdetails.c.uuid == flow_detail.uuid),
                     row,
@@ -355,18 +378,72 @@ class SQLAlchemyConnection(base.Connection):
     def save_atom_detail(
         self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
     ) -> None:
-        with self._lock, self._begin() as conn:
-            self._save_atom(conn, flow_detail.uuid, atom_detail)
-            # ``updated_at`` says when the run last did anything (--history).
+        columns = _atom_columns(atom_detail)
+        with self._lock:
+            if not self._is_urgent(atom_detail, columns):
+                # Not needed to resume: written with the next urgent write.
+                self._pending[atom_detail.uuid] = (
+                    flow_detail.uuid,
+                    atom_detail,
+                    columns,
+                )
+                return
+            self._pending.pop(atom_detail.uuid, None)
+            with self._write() as conn:
+                self._flush(conn)
+                self._save_atom(conn, flow_detail.uuid, atom_detail, columns)
+                self._touch(conn, flow_detail.uuid)
+
+    def _is_urgent(self, detail: models.AtomDetail, columns: dict[str, Any]) -> bool:
+        """Whether a resume needs this write (anything but progress/meta).
+
+        A new PENDING atom need not be stored at once (a resume creates the
+        details it misses), nor a change of ``meta`` alone (progress,
+        durations): both wait for the next write that matters, in whose
+        transaction they go. A crash can lose them and nothing else.
+        """
+        written = self._written.get(detail.uuid)
+        if written is None:
+            return not (
+                columns["state"] == states.PENDING
+                and columns["intention"] == states.EXECUTE
+                and columns["results"] is None
+                and columns["failure"] is None
+            )
+        return any(written[k] != columns[k] for k in _RESUME_COLUMNS)
+
+    def _flush(self, conn: sa.Connection) -> None:
+        pending, self._pending = self._pending, {}
+        for flow_uuid, detail, columns in pending.values():
+            self._save_atom(conn, flow_uuid, detail, columns)
+
+    def flush(self) -> None:
+        """Write what was held back (progress, new PENDING atoms) now."""
+        with self._lock:
+            if self._pending:
+                with self._write() as conn:
+                    self._flush(conn)
+
+    def _touch(self, conn: sa.Connection, flow_uuid: str) -> None:
+        # ``updated_at`` says when the run last did anything (--history);
+        # to the second is enough, so it is not rewritten on every step.
+        now = time.monotonic()
+        if now - self._touched.get(flow_uuid, -1.0) >= 1.0:
+            self._touched[flow_uuid] = now
             conn.execute(
-                flowdetails.update().where(flowdetails.c.uuid == flow_detail.uuid),
+                flowdetails.update().where(flowdetails.c.uuid == flow_uuid),
                 {"updated_at": models._now()},
             )
 
     def _save_atom(
-        self, conn: sa.Connection, flow_uuid: str, atom_detail: models.AtomDetail
+        self,
+        conn: sa.Connection,
+        flow_uuid: str,
+        atom_detail: models.AtomDetail,
+        columns: dict[str, Any] | None = None,
     ) -> None:
-        columns = _atom_columns(atom_detail)
+        if columns is None:
+            columns = _atom_columns(atom_detail)
         written = self._written.get(atom_detail.uuid)
         if written is not None:
             changed = {k: v for k, v in columns.items() if written.get(k) != v}
@@ -376,11 +453,14 @@ class SQLAlchemyConnection(base.Connection):
                     changed,
                 )
         else:
-            done = conn.execute(
-                atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
-                columns,
-            ).rowcount
-            if not done:
+            done = (
+                flow_uuid in self._complete_flows
+                or conn.execute(
+                    atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
+                    columns,
+                ).rowcount
+            )
+            if flow_uuid in self._complete_flows or not done:
                 conn.execute(
                     atomdetails.insert(),
                     {
@@ -411,9 +491,15 @@ class SQLAlchemyConnection(base.Connection):
             if not done:
                 raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
             self._written.clear()
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Write what was held back."""
+        self.flush()
 
     def clear_all(self) -> None:
         with self._lock, self._begin() as conn:
+            self._pending.clear()
             for table in (atomdetails, flowdetails, logbooks, run_leases):
                 conn.execute(table.delete())
             self._written.clear()
@@ -567,6 +653,11 @@ class SQLAlchemyBackend(base.Backend):
         if self._sqlite:
             self.url = self.url.set(query=query)
         self.engine = self._create_engine(synchronous)
+        #: Every write of every connection goes through this one held
+        #: connection, one transaction at a time (a checkout per write
+        #: would cost about a third more on SQLite).
+        self._write_lock = threading.RLock()
+        self._held: sa.Connection | None = None
         self._upgraded = False
         self._upgrade_lock = threading.Lock()
 
@@ -599,6 +690,25 @@ class SQLAlchemyBackend(base.Backend):
 
     def get_connection(self) -> SQLAlchemyConnection:
         return SQLAlchemyConnection(self)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction on the backend's held connection."""
+        with self._write_lock:
+            try:
+                if self._held is None or self._held.closed:
+                    self._held = self.engine.connect()
+                with self._held.begin():
+                    yield self._held
+            except sa.exc.SQLAlchemyError as exc:
+                # The held connection may be broken: the next write opens anew.
+                held, self._held = self._held, None
+                if held is not None:
+                    with contextlib.suppress(sa.exc.SQLAlchemyError):
+                        held.close()
+                raise exceptions.StorageFailure(
+                    f"persistence store {self.safe_url}: {type(exc).__name__}: {exc}"
+                ) from exc
 
     def upgrade(self) -> None:
         """Bring the schema to the latest alembic revision (once per backend)."""
@@ -638,4 +748,9 @@ class SQLAlchemyBackend(base.Backend):
             self._upgraded = True
 
     def close(self) -> None:
+        with self._write_lock:
+            held, self._held = self._held, None
+            if held is not None:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    held.close()
         self.engine.dispose()

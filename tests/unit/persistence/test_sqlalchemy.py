@@ -95,7 +95,11 @@ def test_a_progress_update_does_not_rewrite_a_large_result(tmp_path):
     detail.meta["progress"] = 0.5
     conn.save_atom_detail(flow_detail, detail)
 
-    # Then the update names the meta column only
+    # Then it waits for the next write that matters (or a flush)...
+    assert statements == []
+    conn.flush()
+
+    # ...and the update names the meta column only
     updates = [s for s in statements if s.startswith("UPDATE opsflow_atomdetails")]
     assert len(updates) == 1
     assert "meta" in updates[0] and "results" not in updates[0]
