@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from opsflow.cli import args as cli_args
 from opsflow.cli.exits import ExitCode, Unavailable, UsageError, for_state, report_error
@@ -112,12 +113,19 @@ def run(argv: Sequence[str] | None) -> int:
 
 
 def _persisted_engine(
-    flow, store, conf, checked, backend, flow_detail, book, secret_keys
-):  # type: ignore[no-untyped-def]
+    flow: Any,
+    store: dict[str, Any],
+    conf: Any,
+    checked: Any,
+    backend: Any,
+    flow_detail: Any,
+    book: Any,
+    secret_keys: frozenset[str],
+) -> Any:
     """The engine that runs: like ``checked`` but writing through ``backend``."""
     from opsflow.cli.runner import load_engine
 
-    options = checked._options
+    options = checked._options  # what preflight resolved for this run
     return load_engine(
         flow,
         store,
@@ -132,7 +140,9 @@ def _persisted_engine(
     )
 
 
-def _run(engine, flow_name, conf, args, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+def _run(
+    engine: Any, flow_name: str, conf: Any, args: Any, masker: Any, as_json: bool
+) -> int:
     from opsflow.cli import preflight
     from opsflow.cli.runner import run_flow
 
@@ -153,7 +163,7 @@ def _run(engine, flow_name, conf, args, masker, as_json) -> int:  # type: ignore
     return for_state(result.state)
 
 
-def _print_report(result, masker, as_json, out) -> None:  # type: ignore[no-untyped-def]
+def _print_report(result: Any, masker: Any, as_json: bool, out: Any) -> None:
     from opsflow.cli import report
 
     if as_json:
@@ -162,7 +172,7 @@ def _print_report(result, masker, as_json, out) -> None:  # type: ignore[no-unty
         report.print_summary(result, masker, out)
 
 
-def _stored(conf, args, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
     """``--history`` and ``--show RUN_ID``: read the store, run nothing."""
     from opsflow.cli import runstore
 
@@ -188,7 +198,7 @@ def _stored(conf, args, masker, as_json) -> int:  # type: ignore[no-untyped-def]
         backend.close()
 
 
-def _resume(conf, args, inputs, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> int:
     """``--resume RUN_ID``: go on from where the run stopped, or report its end."""
     from opsflow.cli import runstore
     from opsflow.cli.runner import load_engine
@@ -243,7 +253,7 @@ def _resume(conf, args, inputs, masker, as_json) -> int:  # type: ignore[no-unty
         return _run(engine, record["flow"], conf, args, masker, as_json)
 
 
-def _report_ended(flow_detail, masker, as_json) -> int:  # type: ignore[no-untyped-def]
+def _report_ended(flow_detail: Any, masker: Any, as_json: bool) -> int:
     from opsflow.cli import runstore
 
     result = runstore.report_of(flow_detail)
