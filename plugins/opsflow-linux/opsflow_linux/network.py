@@ -31,6 +31,7 @@ __all__ = [
     "RemoveNamespace",
     "VethPair",
     "namespace_exists",
+    "remove_namespace",
 ]
 
 
@@ -48,6 +49,20 @@ def _require_root(task_name: str) -> None:
             f"{task_name} changes network namespaces and links, which needs root "
             "(CAP_NET_ADMIN); nothing was changed: run opsflow-run as root"
         )
+
+
+def remove_namespace(name: str) -> None:
+    """Delete the namespace ``name``, its veth links first.
+
+    The kernel tears a namespace down in the background, and a veth pair
+    with one end inside would linger on the host for a while; deleting the
+    inner ends first removes each pair at once.
+    """
+    with NetNS(name, flags=0) as ns:
+        for link in ns.get_links():
+            if link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "veth":
+                ns.link("del", index=link["index"])
+    netns.remove(name)
 
 
 def namespace_exists(name: str) -> bool:
@@ -90,7 +105,7 @@ class Namespace(task.Task):
 
     def revert(self, result: Any = None, **values: Any) -> None:
         if isinstance(result, dict) and namespace_exists(result["netns"]):
-            netns.remove(result["netns"])
+            remove_namespace(result["netns"])
 
 
 class RemoveNamespace(task.Task):
@@ -105,7 +120,7 @@ class RemoveNamespace(task.Task):
         name = fill(self.netns, values)
         existed = namespace_exists(name)
         if existed:
-            netns.remove(name)
+            remove_namespace(name)
         return {"netns": name, "removed": existed}
 
 
