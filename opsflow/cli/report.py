@@ -173,6 +173,8 @@ def print_listing(
         }
         out.write(json.dumps(document, indent=2) + "\n")
         return
+    from opsflow.yamlflows.catalog import YamlFlowFactory
+
     for namespace, loaded, broken in sections:
         out.write(f"{namespace}:\n")
         if not loaded and not broken:
@@ -180,6 +182,8 @@ def print_listing(
         for plugin in loaded:
             about = _first_doc_line(plugin.plugin)
             suffix = f"  {about}" if about else ""
+            if isinstance(plugin.plugin, YamlFlowFactory):
+                suffix += f"  (file {plugin.plugin.path})"
             out.write(f"  {plugin.name}{suffix}\n")
         for item in broken:
             out.write(f"  {item.name}  BROKEN: {item.error}\n")

@@ -8,6 +8,7 @@ becomes one line on stderr and the exit code of SPEC section 7
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -46,7 +47,14 @@ def run(argv: Sequence[str] | None) -> int:
             ("engine", "max_workers"): ("--max-workers", args.max_workers),
         },
     )
+    from opsflow.plugins import flows
+
+    flows.use_flow_dirs(conf.flow_dirs)  # YAML flows are found by name too
     inputs = parse_inputs(args.store, args.store_file, args.secret)
+    if args.flow:  # inputs a YAML flow declares `secret: true` are secrets
+        inputs = dataclasses.replace(
+            inputs, secret_keys=inputs.secret_keys | flows.declared_secrets(args.flow)
+        )
     masker = Masker(inputs.secrets)
     masker.wrap_std_streams()
     setup_logging(conf, args.debug, masker)
@@ -81,7 +89,6 @@ def run(argv: Sequence[str] | None) -> int:
     # Checked: from here on the run is recorded in the persistence store.
     from opsflow.cli import runstore
     from opsflow.persistence import leases, models
-    from opsflow.plugins import flows
 
     backend = runstore.open_backend(conf)
     flow_detail = models.FlowDetail(name=flow.name)
@@ -96,6 +103,9 @@ def run(argv: Sequence[str] | None) -> int:
         executor=args.executor,
         max_workers=conf.engine.max_workers,
     )
+    source = flows.source_of(args.flow)  # a YAML flow's file and sha256
+    if source:
+        flow_detail.meta["source"] = source
     connection = backend.get_connection()
     lease = leases.acquire(connection, flow_detail.uuid)
     with leases.Heartbeat(connection, lease):
@@ -220,6 +230,11 @@ def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
         return _report_ended(flow_detail, masker, as_json)
     record = flow_detail.meta.get(runstore.RUN_META_KEY)
     runstore.check_resumable(run_id, record, inputs.secrets, args.force)
+    from opsflow.plugins import flows
+
+    flows.check_source(
+        run_id, record["flow"], flow_detail.meta.get("source"), args.force
+    )
     try:
         lease = leases.acquire(connection, run_id)
     except leases.LeaseHeld as exc:

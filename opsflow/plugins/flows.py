@@ -2,24 +2,35 @@
 
 A factory is called with keyword arguments only: the names of the run's
 store that its signature accepts (all of them when it takes ``**kwargs``).
+
+Flows come from two sources that run the same way: entry points, and the
+YAML files of ``[DEFAULT] flow_dirs`` (:mod:`opsflow.yamlflows`), once
+:func:`use_flow_dirs` has named those directories. A name defined by two
+sources is an error naming both, never a silent pick.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opsflow.exceptions import MissingDependencies, PluginError
-from opsflow.plugins.loader import Namespace
+from opsflow.plugins.loader import BrokenPlugin, LoadedPlugin, Namespace
 
 __all__ = [
     "NAMESPACE",
     "FlowFactoryFailed",
+    "FlowNamespace",
     "build_flow",
+    "check_source",
+    "declared_secrets",
     "factory_arguments",
     "load_factory",
     "namespace",
+    "source_of",
+    "use_flow_dirs",
 ]
 
 NAMESPACE = "opsflow.flows"
@@ -35,12 +46,197 @@ def _is_factory(obj: Any) -> str | None:
     return None if callable(obj) else f"{obj!r} is not callable"
 
 
-namespace: Namespace[FlowFactory] = Namespace(NAMESPACE, check=_is_factory)
+class FlowNamespace(Namespace[FlowFactory]):
+    """Entry-point flow factories plus the YAML flows of ``flow_dirs``."""
+
+    def __init__(self) -> None:
+        super().__init__(NAMESPACE, check=_is_factory)
+        self.flow_dirs: list[str] = []
+        self._factories: dict[str, Any] = {}  # path -> YamlFlowFactory
+
+    # -- YAML side -----------------------------------------------------
+    def _entries(self) -> list[Any]:
+        if not self.flow_dirs:
+            return []
+        from opsflow.yamlflows import catalog
+
+        return [catalog.FlowFileEntry.of(p) for p in catalog.discover(self.flow_dirs)]
+
+    def _factory(self, path: str, name: str) -> Any:
+        from opsflow.yamlflows.catalog import YamlFlowFactory
+
+        factory = self._factories.get(path)
+        if factory is None or factory.name != name:
+            factory = self._factories[path] = YamlFlowFactory(path, name)
+        return factory
+
+    def _entry_point(self, name: str) -> str | None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.namespace, name=name):
+            owner = f" of {ep.dist.name}" if ep.dist is not None else ""
+            return f"entry point {ep.name} = {ep.value}{owner}"
+        return None
+
+    # -- Namespace -----------------------------------------------------
+    def names(self) -> list[str]:
+        yaml_names = {entry.name for entry in self._entries() if entry.name}
+        return sorted(set(super().names()) | yaml_names)
+
+    def load(self, name: str) -> FlowFactory:
+        """The factory of flow ``name``, from an entry point or a YAML file.
+
+        :raises FlowNameClash: more than one source defines ``name``.
+        :raises FlowFileError: ``name`` is not found and a flow file that
+            cannot be read might define it.
+        """
+        entries = self._entries()
+        files = [entry.path for entry in entries if entry.name == name]
+        sources = [f"file {path}" for path in files]
+        entry_point = self._entry_point(name)
+        if entry_point:
+            sources.insert(0, entry_point)
+        if len(sources) > 1:
+            from opsflow.yamlflows.errors import FlowNameClash
+
+            raise FlowNameClash(name, sources)
+        if files:
+            return self._factory(files[0], name)
+        if not entry_point:
+            self._unreadable_may_define(name, entries)
+        return super().load(name)
+
+    def _unreadable_may_define(self, name: str, entries: list[Any]) -> None:
+        from opsflow.yamlflows import document
+        from opsflow.yamlflows.errors import FlowFileError
+
+        for entry in entries:
+            if entry.name is not None:
+                continue
+            try:
+                document.read(entry.path)
+            except FlowFileError as exc:
+                raise FlowFileError(
+                    exc.mark,
+                    f"{exc.problem} (no flow named {name!r} was found, and this "
+                    "file, which cannot be read, may define it)",
+                ) from exc
+
+    def scan(self) -> tuple[list[LoadedPlugin[FlowFactory]], list[BrokenPlugin]]:
+        """Entry-point flows and YAML flows; bad files and clashes are broken."""
+        from opsflow.yamlflows.errors import FlowFileError, TaskPluginBroken
+
+        loaded, broken = super().scan()
+        by_name: dict[str, list[str]] = {}
+        for item in loaded:
+            by_name.setdefault(item.name, []).append(
+                self._entry_point(item.name) or item.target
+            )
+        for item in broken:
+            by_name.setdefault(item.name, []).append(f"entry point {item.target}")
+        yaml_loaded: list[LoadedPlugin[FlowFactory]] = []
+        for entry in self._entries():
+            label = entry.name or os.path.basename(entry.path)
+            factory = self._factory(entry.path, entry.name or label)
+            try:
+                factory.check()
+            except (FlowFileError, TaskPluginBroken) as exc:
+                broken.append(BrokenPlugin(NAMESPACE, label, entry.path, str(exc)))
+                continue
+            by_name.setdefault(label, []).append(f"file {entry.path}")
+            yaml_loaded.append(LoadedPlugin(label, entry.path, None, factory))
+        loaded.extend(yaml_loaded)
+        clashes = {name: found for name, found in by_name.items() if len(found) > 1}
+        if clashes:
+            from opsflow.yamlflows.errors import FlowNameClash
+
+            kept = []
+            for item in loaded:
+                if item.name in clashes:
+                    error = str(FlowNameClash(item.name, clashes[item.name]))
+                    broken.append(
+                        BrokenPlugin(NAMESPACE, item.name, item.target, error)
+                    )
+                else:
+                    kept.append(item)
+            loaded = kept
+        loaded.sort(key=lambda item: item.name)
+        broken.sort(key=lambda item: (item.name, item.target))
+        return loaded, broken
+
+
+namespace: FlowNamespace = FlowNamespace()
+
+
+def use_flow_dirs(flow_dirs: Iterable[str]) -> None:
+    """Find YAML flows in ``flow_dirs`` (``[DEFAULT] flow_dirs``) from now on."""
+    namespace.flow_dirs = list(flow_dirs)
 
 
 def load_factory(name: str) -> FlowFactory:
-    """The flow factory registered as ``name``."""
+    """The flow factory registered as ``name`` (an entry point or a YAML file)."""
     return namespace.load(name)
+
+
+def source_of(name: str) -> dict[str, str] | None:
+    """Where the flow ``name`` last built came from, for the run's record.
+
+    ``{"kind": "yaml", "path": ..., "sha256": ...}`` for a YAML flow (the
+    file as it was when the flow was built); None for an entry-point flow.
+    """
+    factory = load_factory(name)
+    source = getattr(factory, "source", None)
+    return dict(source) if source else None
+
+
+def declared_secrets(name: str) -> frozenset[str]:
+    """Inputs that flow ``name`` declares ``secret: true`` (YAML flows only).
+
+    Never raises: an unknown or unreadable flow is reported when it is loaded.
+    """
+    try:
+        factory = load_factory(name)
+    except Exception:
+        return frozenset()
+    read = getattr(factory, "inputs", None)
+    flow_file = read() if callable(read) else None
+    if flow_file is None:
+        return frozenset()
+    return frozenset(spec.name for spec in flow_file.inputs if spec.secret)
+
+
+def check_source(
+    run_id: str, flow_name: str, recorded: Mapping[str, Any] | None, force: bool
+) -> None:
+    """Refuse to resume a YAML flow whose file changed since the run began.
+
+    :raises FlowSourceChanged: the file (or the file defining ``flow_name``)
+        differs from the one recorded, and ``force`` is False (exit 69).
+    """
+    if not recorded or recorded.get("kind") != "yaml" or force:
+        return
+    from opsflow.yamlflows.catalog import file_sha256
+    from opsflow.yamlflows.errors import FlowSourceChanged
+
+    path = str(recorded.get("path"))
+    now = file_sha256(path)
+    problem = None
+    if now is None:
+        problem = f"its flow file {path} is gone"
+    elif now != recorded.get("sha256"):
+        problem = (
+            f"its flow file {path} changed since the run began "
+            f"(sha256 {str(recorded.get('sha256'))[:12]}... -> {now[:12]}...)"
+        )
+    else:
+        current = getattr(load_factory(flow_name), "path", None)
+        if current is not None and os.path.abspath(current) != os.path.abspath(path):
+            problem = f"flow {flow_name} now comes from {current}, not {path}"
+    if problem:
+        raise FlowSourceChanged(
+            f"run {run_id} cannot be resumed: {problem}; resuming could run a "
+            "different flow: restore the file, or resume anyway with --force"
+        )
 
 
 def factory_arguments(
@@ -79,10 +275,13 @@ def build_flow(factory: FlowFactory, name: str, store: Mapping[str, Any]) -> Any
     :raises FlowFactoryFailed: the factory raised or returned no flow.
     """
     from opsflow.flow import Flow
+    from opsflow.yamlflows.errors import FlowFileError, MissingInputs, TaskPluginBroken
 
     kwargs = factory_arguments(factory, name, store)
     try:
         flow = factory(**kwargs)
+    except (FlowFileError, TaskPluginBroken, MissingInputs):
+        raise  # already names the file, line and column (YAML flows)
     except Exception as exc:
         raise FlowFactoryFailed(
             f"flow plugin {name!r} could not build its flow: "

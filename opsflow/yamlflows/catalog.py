@@ -1,0 +1,114 @@
+"""Flow files found in ``[DEFAULT] flow_dirs``, and their flow factories.
+
+Every ``*.yaml`` (or ``*.yml``) file directly in one of the directories
+defines one flow, named by its ``name:`` key. A :class:`YamlFlowFactory` is
+what the ``opsflow.flows`` namespace hands out for such a flow: called with
+the run's store, it reads and checks the file again (so a run always uses the
+file as it is on disk, and records its sha256), refuses missing inputs and
+builds the flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from opsflow.yamlflows import document
+from opsflow.yamlflows.build import build, missing_inputs
+from opsflow.yamlflows.errors import FlowFileError
+from opsflow.yamlflows.spec import FlowFile
+
+__all__ = ["FlowFileEntry", "YamlFlowFactory", "discover", "file_sha256"]
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def discover(flow_dirs: Iterable[str]) -> list[str]:
+    """The flow files of ``flow_dirs``, directory by directory, sorted by name.
+
+    A directory that does not exist is skipped (the defaults often do not).
+    """
+    found: list[str] = []
+    for directory in flow_dirs:
+        directory = os.path.abspath(os.path.expanduser(directory))
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if name.endswith(SUFFIXES) and os.path.isfile(path):
+                found.append(path)
+    return found
+
+
+def file_sha256(path: str) -> str | None:
+    """The sha256 of ``path``'s bytes; None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class FlowFileEntry:
+    """A file of ``flow_dirs`` and the flow name it declares (None: unreadable)."""
+
+    path: str
+    name: str | None
+
+    @classmethod
+    def of(cls, path: str) -> FlowFileEntry:
+        return cls(path, document.read_name(path))
+
+
+class YamlFlowFactory:
+    """``f(**store) -> Flow`` for one flow file."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self.name = name
+        #: ``{"kind": "yaml", "path", "sha256"}`` of the file last built.
+        self.source: dict[str, str] | None = None
+        self.__doc__ = ""
+
+    def check(self) -> FlowFile:
+        """Read and check the file, building its flow once (nothing runs).
+
+        :raises FlowFileError: the file is not a valid flow.
+        """
+        from opsflow.plugins import tasks
+
+        flow_file = document.read(self.path, task_names=tasks.namespace.names())
+        build(flow_file)
+        self.__doc__ = flow_file.description or f"YAML flow {self.path}"
+        return flow_file
+
+    def inputs(self) -> FlowFile | None:
+        """The file's records (for its declared inputs); None if unreadable."""
+        try:
+            return document.read(self.path)
+        except FlowFileError:
+            return None
+
+    def __call__(self, **store: Any) -> Any:
+        from opsflow.plugins import tasks
+
+        flow_file = document.read(self.path, task_names=tasks.namespace.names())
+        if flow_file.name != self.name:
+            raise FlowFileError(
+                flow_file.flow.mark,
+                f"the file now names its flow {flow_file.name!r}, not {self.name!r}",
+            )
+        missing_inputs(flow_file, store)
+        flow = build(flow_file, store=store)
+        self.source = flow_file.source
+        self.__doc__ = flow_file.description
+        return flow
+
+    def __repr__(self) -> str:
+        return f"<YamlFlowFactory {self.name} from {self.path}>"
