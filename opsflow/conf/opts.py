@@ -25,9 +25,11 @@ default_opts: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "flow_dirs",
-        default=[],
-        help="Directories searched for YAML flow files that compose "
-        "opsflow.tasks plugins by name.",
+        default=["~/.opsflow/flows.d", "/etc/opsflow/flows.d"],
+        help="Directories of YAML flow files (docs/flows-yaml.md): every "
+        "*.yaml file directly in one of them defines one flow, run by its name "
+        "like an entry-point flow. Directories that do not exist are skipped; "
+        "'~' is the user's home.",
     ),
 ]
 
