@@ -155,3 +155,38 @@ def test_a_decider_on_an_edge_from_a_subflow_gets_an_empty_history(kit, engine_k
     # to a decider's history (TaskFlow), a flow is not an atom
     assert seen == [{}]
     assert outcome.flow_state == "SUCCESS"
+
+
+# What a False vote on the edge t1 -> sub skips, by depth, in
+#   f = linear(graph(t1 -> linear("sub", s1, s2, s3)), after)
+# TaskFlow evaluates the decider at the subflow's first atom (s1) and the
+# depth counts from there.
+IGNORED_INTO_SUBFLOW = {
+    "ATOM": {"s1"},
+    "NEIGHBORS": {"s1", "s2"},
+    "FLOW": {"s1", "s2", "s3"},
+    "ALL": {"s1", "s2", "s3", "after"},
+}
+
+
+@pytest.mark.parametrize("depth", sorted(IGNORED_INTO_SUBFLOW))
+def test_a_decider_on_an_edge_into_a_subflow_counts_depth_from_its_first_atom(
+    kit, engine_kind, depth
+):
+    t1 = kit.task("t1")
+    sub = kit.linear("sub", *kit.tasks("s1", "s2", "s3"))
+    graph = kit.graph("g", t1, sub)
+    graph.link(
+        t1,
+        sub,
+        decider=lambda history: False,
+        decider_depth=kit.lib.deciders.Depth[depth],
+    )
+    flow = kit.linear("f", graph, kit.task("after"))
+
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    ignored = {n for n, s in outcome.atom_states.items() if s == "IGNORE"}
+    assert ignored == IGNORED_INTO_SUBFLOW[depth]
+    assert set(kit.journal.executed()) == set(outcome.atom_states) - ignored
+    assert outcome.flow_state == "SUCCESS"

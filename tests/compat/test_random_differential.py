@@ -1,7 +1,8 @@
 """Random nested flows leave the same outcome on opsflow and on TaskFlow.
 
 Hypothesis builds trees of linear, unordered and graph flows (some with a
-``Times`` retry) whose tasks fail never, once, or always, and runs each tree
+``Times`` retry, graph links some with a decider voting True or False at a
+random depth) whose tasks fail never, once, or always, and runs each tree
 on the serial engine of both libraries. Sibling order is not compared, but
 the final flow state, every atom's state, the failures ``run()`` raised and
 the multiset of execute/revert calls must be equal.
@@ -39,6 +40,8 @@ from .harness import Call, Kit, describe_failure, load_library, run_flow
 
 Tree = Any
 TASKFLOW_RETRIES = 20
+VOTES = (None, None, True, False)
+DEPTHS = ("ALL", "FLOW", "NEIGHBORS", "ATOM")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,8 @@ class Node:
     kind: str  # linear | unordered | graph
     children: tuple[Tree, ...]
     retry: int  # 0 for none, else Times(retry)
-    links: tuple[tuple[int, int], ...] = ()  # graph only: (earlier, later)
+    # graph only: (earlier, later, decider vote or None, decider depth)
+    links: tuple[tuple[int, int, bool | None, str], ...] = ()
 
 
 leaves = st.builds(Leaf, fail=st.sampled_from([False, False, False, False, 1, True]))
@@ -60,13 +64,17 @@ leaves = st.builds(Leaf, fail=st.sampled_from([False, False, False, False, 1, Tr
 def nodes(children: st.SearchStrategy) -> st.SearchStrategy:
     @st.composite
     def build(draw: st.DrawFn) -> Node:
-        kind = draw(st.sampled_from(["linear", "unordered", "graph"]))
+        kind = draw(st.sampled_from(["linear", "unordered", "graph", "graph"]))
         kids = tuple(draw(st.lists(children, min_size=1, max_size=4)))
         retry = draw(st.sampled_from([0, 0, 0, 1, 2, 3]))
-        links: tuple[tuple[int, int], ...] = ()
+        links: tuple[tuple[int, int, bool | None, str], ...] = ()
         if kind == "graph" and len(kids) > 1:
             pairs = [(i, j) for j in range(len(kids)) for i in range(j)]
-            links = tuple(draw(st.lists(st.sampled_from(pairs), unique=True)))
+            chosen = draw(st.lists(st.sampled_from(pairs), unique=True))
+            links = tuple(
+                (i, j, draw(st.sampled_from(VOTES)), draw(st.sampled_from(DEPTHS)))
+                for i, j in chosen
+            )
         return Node(kind, kids, retry, links)
 
     return build()
@@ -122,8 +130,16 @@ def build(
         flow = cls(f"{node.kind}-{number:02d}", retry=retry)
         items = [make(child, retries) for child in node.children]
         flow.add(*items)
-        for earlier, later in node.links:
-            flow.link(items[earlier], items[later])
+        for earlier, later, vote, depth in node.links:
+            if vote is None:
+                flow.link(items[earlier], items[later])
+            else:
+                flow.link(
+                    items[earlier],
+                    items[later],
+                    decider=lambda history, vote=vote: vote,
+                    decider_depth=kit.lib.deciders.Depth[depth],
+                )
         return flow
 
     return make(tree), fails, retries_of
