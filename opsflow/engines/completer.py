@@ -65,8 +65,13 @@ class Completer:
         for node in runtime.nodes:
             detail = runtime.details[node.index]
             if detail.state == states.RUNNING:
-                # It may have done some or all of its work: it runs again.
-                detail.state = states.PENDING
+                if detail.intention == states.EXECUTE:
+                    # It may have done some or all of its work: it runs again.
+                    detail.state = states.PENDING
+                else:
+                    # The flow was being undone meanwhile: undo what it may
+                    # have done (reverts are idempotent; its result is unknown).
+                    detail.state = states.SUCCESS
                 storage._save_atom(detail)
             elif detail.state == states.REVERTING:
                 detail.state = states.FAILURE if detail.failure else states.SUCCESS

@@ -79,14 +79,6 @@ def test_a_cyclic_graph_is_reported_before_anything_runs(cli):
     assert "cycl" in proc.stderr.lower()
 
 
-@pytest.mark.parametrize(
-    "flag", [["--history"], ["--show", "abc"], ["--resume", "abc"]]
-)
-def test_runs_need_persistence_which_is_not_there_yet(cli, flag):
-    proc = cli.run(*flag)
-    assert_one_line_error(proc, 69, f"{flag[0]} needs the persistence store", cli=cli)
-
-
 def write_config(tmp_path, text):
     path = tmp_path / "extra.conf"
     path.write_text(text)
