@@ -195,10 +195,18 @@ def _describe(document: Any, where: list[Any], error: Any) -> tuple[Mark | None,
             f"{error.instance!r}{at} is not a valid name "
             f"(letters, digits, '.', '_' and '-'; must match {error.validator_value})"
         )
-    if kind == "false":
-        return key_mark_of(document, where), (
-            f"key {where[-1]!r} does not apply here{_where_text(where[:-1])}"
-        )
+    if error.schema is False:
+        # jsonschema leaves the key out of the path of a false subschema: the
+        # key is the one (of the mapping at ``where``) holding the value.
+        parent = _at(document, where)
+        pairs = parent.items() if isinstance(parent, dict) else ()
+        keys = [key for key, value in pairs if value is error.instance]
+        if keys:
+            kind_name = parent.get("kind") if isinstance(parent, dict) else None
+            about = f" for kind {kind_name!r}" if kind_name else ""
+            return key_mark_of(document, [*where, keys[0]]), (
+                f"key {keys[0]!r}{at} does not apply{about}"
+            )
     if kind == "oneOf":
         description = error.schema.get("description", "")
         return mark_of(document, where), (
@@ -206,6 +214,13 @@ def _describe(document: Any, where: list[Any], error: Any) -> tuple[Mark | None,
             + (f" ({description})" if description else "")
         )
     return mark_of(document, where), f"{error.message}{at}"
+
+
+def _at(document: Any, where: list[Any]) -> Any:
+    node = document
+    for step in where:
+        node = node[step]
+    return node
 
 
 def _where_text(where: list[Any]) -> str:
