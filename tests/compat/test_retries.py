@@ -358,3 +358,32 @@ def test_taskflow_raises_a_recovered_failure_again_when_a_later_task_fails(
         "WrappedFailure",
         (("RuntimeError", "t failed"), ("RuntimeError", "z failed")),
     )
+
+
+@pytest.mark.parametrize("kind", ["ForEach", "ParameterizedForEach"])
+def test_a_for_each_retry_with_nothing_to_try_fails_and_reverts_the_flow(
+    kit, engine_kind, kind
+):
+    # Given a ForEach (or ParameterizedForEach) retry with no values at all
+    retry = kit.lib.retry
+    if kind == "ForEach":
+        controller = retry.ForEach([], name="r", provides="v")
+    else:
+        controller = retry.ParameterizedForEach(name="r", provides="v", rebind=["vals"])
+    flow = kit.linear(
+        "f",
+        kit.task("a"),
+        kit.linear("sub", kit.task("t", requires=["v"]), retry=controller),
+    )
+
+    # When it runs
+    outcome = run_flow(
+        kit.lib, flow, engine_kind, store={"vals": []}, defer_reverts=True
+    )
+
+    # Then the retry's own execute fails with NotFound, t never runs, the
+    # retry and a are reverted and run() raises that NotFound
+    assert outcome.raised[0] == "NotFound"
+    assert outcome.atom_states == {"a": "REVERTED", "r": "REVERTED", "t": "PENDING"}
+    assert outcome.flow_state == "REVERTED"
+    assert kit.journal.steps() == [("execute", "a"), ("revert", "a")]
