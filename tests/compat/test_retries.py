@@ -387,3 +387,87 @@ def test_a_for_each_retry_with_nothing_to_try_fails_and_reverts_the_flow(
     assert outcome.atom_states == {"a": "REVERTED", "r": "REVERTED", "t": "PENDING"}
     assert outcome.flow_state == "REVERTED"
     assert kit.journal.steps() == [("execute", "a"), ("revert", "a")]
+
+
+def test_a_retry_whose_execute_raises_reverts_the_flow_with_that_error(
+    kit, engine_kind
+):
+    retry = kit.lib.retry
+
+    class Broken(retry.Retry):
+        def execute(self, history, *args, **kwargs):
+            raise KeyError("retry execute broke")
+
+        def on_failure(self, history, *args, **kwargs):
+            return retry.RETRY
+
+    flow = kit.linear(
+        "f", kit.task("a"), kit.linear("sub", kit.task("t"), retry=Broken(name="r"))
+    )
+
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=True)
+
+    assert outcome.raised == ("KeyError", "'retry execute broke'")
+    assert outcome.atom_states == {"a": "REVERTED", "r": "REVERTED", "t": "PENDING"}
+    assert outcome.flow_state == "REVERTED"
+
+
+def test_a_retry_whose_revert_raises_ends_revert_failure(kit, engine_kind):
+    retry = kit.lib.retry
+
+    class Unrevertable(retry.Times):
+        def revert(self, history, *args, **kwargs):
+            raise KeyError("retry revert broke")
+
+    flow = kit.linear(
+        "f",
+        kit.task("a"),
+        kit.linear("sub", kit.task("t", fail=True), retry=Unrevertable(2, name="r")),
+    )
+
+    outcome = run_flow(kit.lib, flow, engine_kind, defer_reverts=True)
+
+    # Both attempts ran; the retry could not be reverted, so a (which it
+    # depends on) stays SUCCESS and the flow ends FAILURE with that error
+    assert kit.journal.steps() == [
+        ("execute", "a"),
+        ("execute", "t"),
+        ("revert", "t"),
+        ("execute", "t"),
+        ("revert", "t"),
+    ]
+    assert outcome.atom_states == {
+        "a": "SUCCESS",
+        "r": "REVERT_FAILURE",
+        "t": "REVERTED",
+    }
+    assert outcome.flow_state == "FAILURE"
+    assert outcome.raised == ("KeyError", "'retry revert broke'")
+
+
+@pytest.mark.parametrize("engine", ["serial", "parallel"])
+def test_opsflow_reverts_the_flow_when_a_retry_cannot_decide(opsflow_lib, engine):
+    """opsflow difference: when a retry's on_failure() raises, TaskFlow's
+    engine stops on the spot (t stays FAILURE, a SUCCESS, nothing reverted);
+    opsflow reverts what ran, then ends FAILURE raising the on_failure error."""
+    retry = opsflow_lib.retry
+
+    class Undecided(retry.Retry):
+        def execute(self, history, *args, **kwargs):
+            return 1
+
+        def on_failure(self, history, *args, **kwargs):
+            raise KeyError("on_failure broke")
+
+    kit = Kit(opsflow_lib)
+    flow = kit.linear(
+        "f",
+        kit.task("a"),
+        kit.linear("sub", kit.task("t", fail=True), retry=Undecided(name="r")),
+    )
+
+    outcome = run_flow(opsflow_lib, flow, engine)
+
+    assert outcome.raised == ("KeyError", "'on_failure broke'")
+    assert outcome.flow_state == "FAILURE"
+    assert kit.journal.reverted() == ["t", "a"]
