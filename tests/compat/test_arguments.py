@@ -253,3 +253,22 @@ def test_adding_the_same_atom_twice_keeps_one_node(kit, engine_kind):
     outcome = run_flow(kit.lib, linear, engine_kind)
     assert outcome.flow_state == "SUCCESS"
     assert kit.journal.executed() == ["a", "b"]
+
+
+@pytest.mark.parametrize("names", [("a", "b"), ("b", "a"), ("zz", "mm", "qq")])
+def test_of_equally_near_sibling_providers_the_last_declared_wins(
+    kit, engine_kind, names
+):
+    # Given unordered siblings that all provide x, then a consumer of x
+    providers = [kit.task(name, provides="x") for name in names]
+    flow = kit.linear(
+        "f", kit.unordered("u", *providers), kit.task("c", requires=["x"])
+    )
+
+    # When it runs
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    # Then the consumer gets the last-declared provider's value (TaskFlow),
+    # and fetch_all lists every value in declaration order
+    assert kit.journal.of("execute", "c")[0].args == (("x", f"{names[-1]}-result"),)
+    assert outcome.results == {"x": [f"{name}-result" for name in names]}
