@@ -272,3 +272,38 @@ def test_of_equally_near_sibling_providers_the_last_declared_wins(
     # and fetch_all lists every value in declaration order
     assert kit.journal.of("execute", "c")[0].args == (("x", f"{names[-1]}-result"),)
     assert outcome.results == {"x": [f"{name}-result" for name in names]}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"revert_rebind": {"y": "yy"}},
+        {"revert_rebind": ["yy"]},
+        {"revert_requires": ["z"]},
+        {},
+    ],
+)
+def test_revert_arguments_follow_its_own_signature_and_rebinding(
+    kit, engine_kind, options
+):
+    # Given a task whose revert() takes other arguments than execute()
+    seen = []
+
+    class Undo(kit.lib.task.Task):
+        def execute(self, x):
+            return x
+
+        def revert(self, y, result, flow_failures, z=5):
+            seen.append((y, z, result, sorted(flow_failures)))
+
+    flow = kit.linear("f", Undo("undo", **options), kit.task("bad", fail=True))
+
+    # When the flow fails and reverts
+    outcome = run_flow(
+        kit.lib, flow, engine_kind, store={"x": 1, "y": 2, "yy": 3, "z": 9}
+    )
+
+    # Then revert got its own (rebound) arguments, optional ones included
+    expected_y = 3 if "revert_rebind" in options else 2
+    assert seen == [(expected_y, 9, 1, ["bad"])]
+    assert outcome.flow_state == "REVERTED"
