@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from opsflow import task
 
 
@@ -21,6 +23,7 @@ def _write(journal: str, line: str) -> None:
 class Step(task.Task):
     """Journal ``execute NAME [ITEM]``; fail on demand; return ``value`` or NAME.
 
+    Sleeps ``delay`` seconds after journaling (to be interrupted).
     Fails when ``fail_at`` names it, during its first ``fail_times[NAME]``
     executions, or when it gets an ``item`` that is not ``good``.
     """
@@ -33,12 +36,17 @@ class Step(task.Task):
         item=None,
         good=None,
         value=None,
+        delay=None,
         **extra,
     ):
         done = sum(
-            1 for line in _lines(journal) if line.split(" ")[:2] == ["execute", self.name]
+            1
+            for line in _lines(journal)
+            if line.split(" ")[:2] == ["execute", self.name]
         )
         _write(journal, f"execute {self.name}" + ("" if item is None else f" {item}"))
+        if delay:
+            time.sleep(float(delay))
         if fail_at == self.name:
             raise RuntimeError(f"{self.name} fails on purpose")
         if fail_times and done < int(fail_times.get(self.name, 0)):
