@@ -287,6 +287,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "always use wall time)",
     )
     parser.add_argument(
+        "--render",
+        metavar="FILE",
+        help="measure nothing: print the table of an earlier --json file "
+        "(with --clock, judged by either clock)",
+    )
+    parser.add_argument(
         "--no-taskflow", action="store_true", help="measure opsflow only"
     )
     args = parser.parse_args(argv)
@@ -298,8 +304,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def measure_rows(args: argparse.Namespace) -> list[Row]:
+    """Run every selected workload on every selected library."""
     libraries = ["opsflow"] if args.no_taskflow else list(LIBRARIES)
     rows: list[Row] = []
     for workload in WORKLOADS:
@@ -331,8 +337,26 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         rows.append(row)
+    return rows
+
+
+def load_rows(path: str, clock: str) -> tuple[list[Row], dict[str, Any], bool]:
+    """The rows, machine and quick flag of an earlier ``--json`` file."""
+    payload = json.loads(Path(path).read_text())
+    rows = [
+        Row(BY_NAME[item["workload"]], item["size"], item["results"], clock=clock)
+        for item in payload["rows"]
+    ]
+    return rows, payload["machine"], payload["quick"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.render:
+        rows, info, args.quick = load_rows(args.render, args.clock)
+    else:
+        rows, info = measure_rows(args), machine()
     table = render(rows)
-    info = machine()
     print(
         f"Python {info['python']}, {info['nproc']} CPUs, TaskFlow "
         f"{info['taskflow'] or 'not installed'}"
@@ -340,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{', CPU time for serial workloads' if args.clock == 'cpu' else ''}\n"
     )
     print(table)
-    if args.json:
+    if args.json and not args.render:
         payload = {
             "machine": info,
             "quick": args.quick,
