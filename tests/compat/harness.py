@@ -2,7 +2,7 @@
 
 Every scenario in this folder runs once per library through the ``lib``
 fixture, a namespace holding the same modules from either ``taskflow`` or
-``opsflow``. Scenarios build their tasks with :func:`make_kit`, which records
+``opsflow``. Scenarios build their tasks with :class:`Kit`, which records
 every ``execute``/``revert`` call in a journal, and collect what the run left
 behind with :func:`run_flow`. Values are normalised (failures become tuples
 of exception type name and message) so that outcomes from both libraries
