@@ -1,4 +1,4 @@
-"""Suspending and resuming, and what the notifiers report."""
+"""Suspending and resuming, and what the notifiers and listeners report."""
 
 from __future__ import annotations
 
