@@ -22,7 +22,7 @@ named, and conditions compare values.
 
 from __future__ import annotations
 
-from opsflow.yamlflows.build import build
+from opsflow.yamlflows.build import build as build_flow
 from opsflow.yamlflows.catalog import YamlFlowFactory, discover
 from opsflow.yamlflows.document import SCHEMA_PATH, read
 from opsflow.yamlflows.errors import (
@@ -41,7 +41,7 @@ __all__ = [
     "MissingInputs",
     "TaskPluginBroken",
     "YamlFlowFactory",
-    "build",
+    "build_flow",
     "discover",
     "read",
 ]

@@ -116,8 +116,13 @@ def _validate_schema(document: Any, path: str) -> None:
 
 
 def _relevance(error: Any) -> Any:
-    # Deeper errors say more; among equals, type errors beat others.
-    return (len(error.absolute_path), error.validator != "oneOf")
+    # Deeper errors say more; an unknown key (often a typo) explains a
+    # missing one, so it comes first; a failed oneOf says least.
+    return (
+        len(error.absolute_path),
+        error.validator == "additionalProperties",
+        error.validator != "oneOf",
+    )
 
 
 def _precise(error: Any) -> Any:
