@@ -307,3 +307,17 @@ def test_revert_arguments_follow_its_own_signature_and_rebinding(
     expected_y = 3 if "revert_rebind" in options else 2
     assert seen == [(expected_y, 9, 1, ["bad"])]
     assert outcome.flow_state == "REVERTED"
+
+
+def test_requires_and_provides_keep_declaration_order(lib):
+    # Given a task with six arguments and six provided names
+    class Six(lib.task.Task):
+        def execute(self, f, b, e, a, d, c):
+            return (f, b, e, a, d, c)
+
+    task = Six("six", provides=("u", "z", "v", "y", "w", "x"))
+
+    # Then iterating requires/provides follows the declarations (TaskFlow
+    # keeps them in ordered sets; code that zips them with values relies on it)
+    assert list(task.requires) == ["f", "b", "e", "a", "d", "c"]
+    assert list(task.provides) == ["u", "z", "v", "y", "w", "x"]
