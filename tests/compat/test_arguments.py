@@ -321,3 +321,12 @@ def test_requires_and_provides_keep_declaration_order(lib):
     # keeps them in ordered sets; code that zips them with values relies on it)
     assert list(task.requires) == ["f", "b", "e", "a", "d", "c"]
     assert list(task.provides) == ["u", "z", "v", "y", "w", "x"]
+
+
+def test_unknown_engine_and_executor_names_are_refused_at_load(kit):
+    flow = kit.linear("f", kit.task("a"))
+    with pytest.raises(kit.lib.exceptions.NotFound):
+        kit.lib.engines.load(flow, engine="bogus")
+    with pytest.raises(ValueError, match="bogus"):
+        kit.lib.engines.load(flow, engine="parallel", executor="bogus")
+    assert kit.journal.calls == []
