@@ -330,3 +330,34 @@ def test_unknown_engine_and_executor_names_are_refused_at_load(kit):
     with pytest.raises(ValueError, match="bogus"):
         kit.lib.engines.load(flow, engine="parallel", executor="bogus")
     assert kit.journal.calls == []
+
+
+def test_opsflow_provides_may_map_stored_names_to_result_keys(opsflow_lib, engine_kind):
+    """opsflow extension (SPEC 4 "provides ... or dict of names"): TaskFlow 6.5
+    refuses a dict with TypeError; opsflow stores result[key] under each name."""
+    from .harness import Kit
+
+    class Mapping(opsflow_lib.task.Task):
+        def execute(self):
+            return {"k1": 1, "k2": 2}
+
+    kit = Kit(opsflow_lib)
+    flow = kit.linear(
+        "f",
+        Mapping("m", provides={"first": "k1", "second": "k2"}),
+        kit.task("use", requires=["first", "second"]),
+    )
+
+    outcome = run_flow(opsflow_lib, flow, engine_kind)
+
+    assert outcome.results == {"first": 1, "second": 2}
+    assert kit.journal.of("execute", "use")[0].args == (("first", 1), ("second", 2))
+
+
+def test_taskflow_refuses_a_dict_provides(taskflow_lib):
+    class Mapping(taskflow_lib.task.Task):
+        def execute(self):
+            return {}
+
+    with pytest.raises(TypeError):
+        Mapping("m", provides={"first": "k1"})
