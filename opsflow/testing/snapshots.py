@@ -18,6 +18,7 @@ import hashlib
 import ipaddress
 import os
 import stat
+from collections.abc import Iterable
 
 __all__ = ["files", "listening_ports", "processes"]
 
@@ -50,8 +51,15 @@ def files(root: str) -> dict[str, tuple[str, int, str]]:
     return found
 
 
-def processes(needle: str | None = None) -> frozenset[tuple[int, str]]:
-    """Live processes as ``(pid, command line)``, those containing ``needle``.
+def processes(
+    needle: str | None = None, cwd_under: str | None = None
+) -> frozenset[tuple[int, str]]:
+    """Live processes as ``(pid, command line)``.
+
+    Only those whose command line contains ``needle`` and (if given) whose
+    working directory is ``cwd_under`` or below it (a directory removed
+    since still counts): on a shared host, that picks the processes a
+    flow started in its own directories and no one else's.
 
     Zombies are left out: they have exited and hold nothing (no port, no
     file); init reaps them in its own time. The calling process is left out.
@@ -69,17 +77,24 @@ def processes(needle: str | None = None) -> frozenset[tuple[int, str]]:
             continue  # it ended while we looked
         if state in ("Z", "X") or not cmdline:
             continue
-        if needle is None or needle in cmdline:
-            found.add((int(entry), cmdline.strip()))
+        if needle is not None and needle not in cmdline:
+            continue
+        if cwd_under is not None and not _cwd_under(entry, cwd_under):
+            continue
+        found.add((int(entry), cmdline.strip()))
     return frozenset(found)
 
 
-def listening_ports(netns_pid: int | str = "self") -> frozenset[tuple[str, int]]:
+def listening_ports(
+    netns_pid: int | str = "self", pids: Iterable[int] | None = None
+) -> frozenset[tuple[str, int]]:
     """TCP sockets in LISTEN state as ``(address, port)`` (IPv4 and IPv6).
 
     Read from ``/proc/<netns_pid>/net/tcp{,6}``: the network namespace of
-    that process (by default this one's).
+    that process (by default this one's). With ``pids``, only the sockets
+    those processes hold open.
     """
+    owned = None if pids is None else _socket_inodes(pids)
     found = set()
     for table, width in (("tcp", 8), ("tcp6", 32)):
         try:
@@ -91,9 +106,37 @@ def listening_ports(netns_pid: int | str = "self") -> frozenset[tuple[str, int]]
             fields = row.split()
             if fields[3] != "0A":  # TCP_LISTEN
                 continue
+            if owned is not None and fields[9] not in owned:
+                continue
             address, port = fields[1].split(":")
             found.add((_address(address, width), int(port, 16)))
     return frozenset(found)
+
+
+def _cwd_under(pid: str, root: str) -> bool:
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd").removesuffix(" (deleted)")
+    except OSError:
+        return False
+    root = os.path.abspath(root)
+    return cwd == root or cwd.startswith(root + os.sep)
+
+
+def _socket_inodes(pids: Iterable[int]) -> set[str]:
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    return inodes
 
 
 def _address(hexa: str, width: int) -> str:

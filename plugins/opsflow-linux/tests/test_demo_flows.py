@@ -15,10 +15,11 @@ from opsflow.testing import check_reverts, snapshots
 
 def host_snapshot(root):
     def snapshot():
+        ours = snapshots.processes(cwd_under=str(root))
         return {
             "files": snapshots.files(str(root)),
-            "processes": snapshots.processes("-m http.server"),
-            "ports": snapshots.listening_ports(),
+            "processes": ours,
+            "ports": snapshots.listening_ports(pids=[pid for pid, _ in ours]),
         }
 
     return snapshot

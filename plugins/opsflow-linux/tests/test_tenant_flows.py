@@ -63,7 +63,7 @@ def test_provision_tenant_leaves_nothing_after_a_failure_after_any_step(tmp_path
         return {
             "network": network_snapshot(),
             "postgres": pg_objects(names["database"]),
-            "processes": snapshots.processes(names["tenant_ip"]),
+            "processes": snapshots.processes(cwd_under=str(tmp_path)),
             "files": snapshots.files(str(tmp_path)),
         }
 
