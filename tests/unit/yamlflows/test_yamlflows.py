@@ -393,3 +393,16 @@ def test_declared_secrets_are_named_for_yaml_flows_only(flow_dir):
     )
     assert flows.declared_secrets("s") == {"pw"}
     assert flows.declared_secrets("no-such-flow") == frozenset()
+
+
+def test_the_examples_of_the_docs_pass_the_schema_and_checks(tmp_path):
+    here = os.path.dirname(__file__)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+    with open(os.path.join(repo, "docs", "flows-yaml.md"), encoding="utf-8") as doc:
+        text = doc.read()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    examples = [b for b in blocks if b.lstrip().startswith("name:")]
+    assert len(examples) == 3
+    for index, block in enumerate(examples):
+        path = write(tmp_path, block, f"example-{index}.yaml")
+        assert document.read(path).flow.steps
