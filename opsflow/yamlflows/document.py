@@ -101,7 +101,15 @@ def read(path: str, task_names: Collection[str] | None = None) -> FlowFile:
 
 # -- schema -----------------------------------------------------------------
 def _validate_schema(document: Any, path: str) -> None:
-    import jsonschema
+    try:
+        import jsonschema
+    except ImportError as exc:  # a declared dependency; say so if it is absent
+        from opsflow.exceptions import PluginError
+
+        raise PluginError(
+            f"{path}: YAML flows need the jsonschema package "
+            "(pip install 'jsonschema>=4.18')"
+        ) from exc
 
     validator = jsonschema.Draft202012Validator(schema())
     error = jsonschema.exceptions.best_match(
