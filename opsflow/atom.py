@@ -19,7 +19,7 @@ supplied by the engine and are never requirements.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from opsflow.types import notifier
@@ -52,13 +52,36 @@ def _signature_args(function: Callable[..., Any]) -> tuple[list[str], list[str],
     return required, every, takes_kwargs
 
 
-#: Shared empty set: most atoms need or give nothing, and every frozenset is
-#: an object the garbage collector walks (100,000-task flows feel it).
-_NO_NAMES: frozenset[str] = frozenset()
+class NameSet(frozenset):  # type: ignore[type-arg]
+    """A frozen set of names that iterates in the order they were declared.
+
+    Code that zips ``requires`` or ``provides`` with values relies on that
+    order, as it can with TaskFlow's ordered sets. Set operations give plain
+    frozensets.
+    """
+
+    __slots__ = ("_order",)
+
+    def __new__(cls, names: Iterable[str] = ()) -> NameSet:
+        order = tuple(dict.fromkeys(names))
+        self = super().__new__(cls, order)
+        self._order = order
+        return self
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __repr__(self) -> str:
+        return f"NameSet({list(self._order)!r})"
 
 
-def _names(names: Iterable[str]) -> frozenset[str]:
-    found = frozenset(names)
+#: Shared empty set: most atoms need or give nothing, and every set is an
+#: object the garbage collector walks (100,000-task flows feel it).
+_NO_NAMES = NameSet()
+
+
+def _names(names: Iterable[str]) -> NameSet:
+    found = NameSet(names)
     return found if found else _NO_NAMES
 
 
@@ -174,10 +197,12 @@ class Atom:
         self.rebind = {**required, **self.optional_mapping}
         self.revert_rebind = {**revert_required, **self.revert_optional_mapping}
         self.execute_requires = _names(required.values())
-        revert_requires_set = _names(revert_required.values())
+        revert_only = [
+            n for n in revert_required.values() if n not in required.values()
+        ]
         self.requires = (
-            self.execute_requires | revert_requires_set
-            if revert_requires_set - self.execute_requires
+            _names([*self.execute_requires, *revert_only])
+            if revert_only
             else self.execute_requires
         )
         self.optional = _names(self.optional_mapping.values())

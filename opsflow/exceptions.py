@@ -69,7 +69,7 @@ class StorageFailure(OpsflowException):
     """Storage or persistence could not be read or written."""
 
 
-class ConfigurationError(OpsflowException):
+class ConfigurationError(OpsflowException, ValueError):
     """The configuration or a driver choice is not valid."""
 
 

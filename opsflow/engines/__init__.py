@@ -84,6 +84,10 @@ def load(
             book.add(flow_detail)
     if backend is not None:
         _save_to(backend, flow_detail, book)
+    if isinstance(executor, str):
+        from opsflow import executors
+
+        executors.driver(executor)  # an unknown name is refused here, not mid-run
     options.update(executor=executor, max_workers=max_workers)
     loaded = engine_cls(flow, flow_detail, backend=backend, options=options)
     if store:

@@ -60,9 +60,14 @@ class Decider:
 
     function: Any
     depth: Depth
-    #: Atoms of the link's source item: their results are the decider's history.
+    #: Every atom of the link's source item: when all were ignored, the
+    #: decider is not asked (nothing it could judge ran).
     sources: list[Node]
-    #: Atoms of the link's target item: ignored first when the decider says no.
+    #: The source atom whose result is the decider's history (none when the
+    #: source is a subflow, as in TaskFlow: the history is then empty).
+    history_from: list[Node]
+    #: Where the link enters its target: ignored first when the decider says
+    #: no; the depth is counted from here.
     targets: list[Node]
     #: The graph flow the link belongs to (bounds ``Depth.FLOW``).
     scope: Scope
@@ -252,7 +257,8 @@ class Compiler:
                     function=decider,
                     depth=metadata.get(flow.LINK_DECIDER_DEPTH, Depth.ALL),
                     sources=_item_nodes(scope, pu),
-                    targets=_item_nodes(scope, pv),
+                    history_from=list(u_exits) if isinstance(u, Atom) else [],
+                    targets=list(v_entries),
                     scope=scope,
                 )
                 for entry in v_entries:
@@ -281,7 +287,8 @@ class Compiler:
                     if provider is not node
                     and (nearness := _nearness(provider, node)) is not None
                 ]
-                visible.sort(key=lambda pair: pair[0], reverse=True)
+                # Nearest first; of equally near ones, the last declared.
+                visible.sort(key=lambda pair: (pair[0], pair[1].index), reverse=True)
                 node.providers[name] = tuple(provider for _, provider in visible)
 
 

@@ -150,9 +150,11 @@ class Selector:
         storage = self._runtime.storage
         vetoes: list[Decider] = []
         for decider in node.deciders:
+            if all(details[s.index].state == _IGNORE for s in decider.sources):
+                continue  # nothing it could judge ran
             history = {
                 source.name: storage.get(source.name)
-                for source in decider.sources
+                for source in decider.history_from
                 if details[source.index].state == _SUCCESS
             }
             if not decider.function(history):
@@ -171,11 +173,14 @@ class Selector:
         depth = widest.depth
         if depth == Depth.ATOM:
             return list(targets.values())
+        # NEIGHBORS and FLOW stop at the graph flow's boundary; ALL does not.
+        bound = {n.index for n in widest.scope.nodes} if depth != Depth.ALL else None
         if depth == Depth.NEIGHBORS:
             for node in list(targets.values()):
-                targets.update((s.index, s) for s in node.successors)
+                targets.update(
+                    (s.index, s) for s in node.successors if bound and s.index in bound
+                )
             return list(targets.values())
-        bound = {n.index for n in widest.scope.nodes} if depth == Depth.FLOW else None
         stack = list(targets.values())
         while stack:
             for succ in stack.pop().successors:

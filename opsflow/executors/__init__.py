@@ -23,7 +23,7 @@ from typing import Any
 from opsflow import exceptions
 from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
 
-__all__ = ["load"]
+__all__ = ["driver", "load"]
 
 
 def load(executor: Any, max_workers: int | None = None) -> TaskExecutor:
@@ -39,11 +39,11 @@ def load(executor: Any, max_workers: int | None = None) -> TaskExecutor:
         raise TypeError(
             f"executor must be a driver name or an executor, not {type(executor)}"
         )
-    return _driver(executor)(max_workers=max_workers)
+    return driver(executor)(max_workers=max_workers)
 
 
 @functools.cache
-def _driver(name: str) -> Any:
+def driver(name: str) -> Any:
     """The driver class registered as ``name`` (looked up once per process)."""
     from opsflow.plugins import executors as driver_plugins
     from opsflow.plugins.loader import PluginNotFound
