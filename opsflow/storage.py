@@ -154,7 +154,8 @@ class Storage:
         detail.state = state
         if isinstance(result, Failure):
             detail.failure = result
-            detail.results = None
+            if not isinstance(detail, models.RetryDetail):  # a history stays
+                detail.results = None
         else:
             detail.failure = None
             if isinstance(detail, models.RetryDetail):
