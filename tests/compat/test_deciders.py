@@ -190,3 +190,35 @@ def test_a_decider_on_an_edge_into_a_subflow_counts_depth_from_its_first_atom(
     assert ignored == IGNORED_INTO_SUBFLOW[depth]
     assert set(kit.journal.executed()) == set(outcome.atom_states) - ignored
     assert outcome.flow_state == "SUCCESS"
+
+
+# What a False vote on t1 -> t2 skips, by depth, in
+#   f = linear(graph(t1 -> t2, t2 -> linear("sub", s1, s2), t2 -> t3), after)
+IGNORED_PAST_A_SUBFLOW = {
+    "ATOM": {"t2"},
+    "NEIGHBORS": {"t2", "t3"},
+    "FLOW": {"t2", "t3"},
+    "ALL": {"t2", "t3", "s1", "s2", "after"},
+}
+
+
+@pytest.mark.parametrize("depth", sorted(IGNORED_PAST_A_SUBFLOW))
+def test_only_depth_all_reaches_into_a_nested_subflow(kit, engine_kind, depth):
+    t1, t2, t3 = kit.tasks("t1", "t2", "t3")
+    sub = kit.linear("sub", *kit.tasks("s1", "s2"))
+    graph = kit.graph("g", t1, t2, sub, t3)
+    graph.link(
+        t1,
+        t2,
+        decider=lambda history: False,
+        decider_depth=kit.lib.deciders.Depth[depth],
+    )
+    graph.link(t2, sub)
+    graph.link(t2, t3)
+    flow = kit.linear("f", graph, kit.task("after"))
+
+    outcome = run_flow(kit.lib, flow, engine_kind)
+
+    ignored = {n for n, s in outcome.atom_states.items() if s == "IGNORE"}
+    assert ignored == IGNORED_PAST_A_SUBFLOW[depth]
+    assert set(kit.journal.executed()) == set(outcome.atom_states) - ignored
