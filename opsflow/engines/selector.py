@@ -173,19 +173,20 @@ class Selector:
         depth = widest.depth
         if depth == Depth.ATOM:
             return list(targets.values())
-        # NEIGHBORS and FLOW stop at the graph flow's boundary; ALL does not.
-        bound = {n.index for n in widest.scope.nodes} if depth != Depth.ALL else None
-        if depth == Depth.NEIGHBORS:
-            for node in list(targets.values()):
-                targets.update(
-                    (s.index, s) for s in node.successors if bound and s.index in bound
-                )
-            return list(targets.values())
+        # ALL reaches everything after the target. NEIGHBORS (one step) and
+        # FLOW (every step) reach only atoms of the target's own flow: not
+        # into sibling subflows, not out of it.
         stack = list(targets.values())
         while stack:
-            for succ in stack.pop().successors:
-                if succ.index not in targets and (bound is None or succ.index in bound):
-                    targets[succ.index] = succ
+            node = stack.pop()
+            home = node.path[-1][0]
+            for succ in node.successors:
+                if succ.index in targets:
+                    continue
+                if depth != Depth.ALL and succ.path[-1][0] is not home:
+                    continue
+                targets[succ.index] = succ
+                if depth != Depth.NEIGHBORS:
                     stack.append(succ)
         return list(targets.values())
 
