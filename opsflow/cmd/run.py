@@ -47,6 +47,9 @@ def run(argv: Sequence[str] | None) -> int:
             ("engine", "max_workers"): ("--max-workers", args.max_workers),
         },
     )
+    # Flow factories and tasks (in worker processes too) find the run's state
+    # directory here; opsflow.conf is read only by opsflow-run itself.
+    os.environ["OPSFLOW_STATE_PATH"] = os.path.expanduser(conf.state_path)
     from opsflow.plugins import flows
 
     flows.use_flow_dirs(conf.flow_dirs)  # YAML flows are found by name too
