@@ -11,7 +11,7 @@ from typing import Any
 
 from opsflow.persistence.base import Backend
 
-__all__ = ["fetch"]
+__all__ = ["fetch", "sql"]
 
 
 def fetch(conf: Mapping[str, Any] | str) -> Backend:
@@ -22,3 +22,14 @@ def fetch(conf: Mapping[str, Any] | str) -> Backend:
         conf = {"connection": conf}
     backend_cls: Any = persistence.load_backend(conf["connection"])
     return backend_cls(conf)
+
+
+def sql(conf: Mapping[str, Any] | str) -> Backend:
+    """SQL databases through SQLAlchemy: ``sqlite``, ``postgresql``, ``mysql``.
+
+    A factory rather than the class itself, so that listing plugins
+    (``opsflow-run --list``) does not import SQLAlchemy.
+    """
+    from opsflow.persistence.backends.impl_sqlalchemy import SQLAlchemyBackend
+
+    return SQLAlchemyBackend(conf)

@@ -22,146 +22,44 @@ are sent again, so a progress update does not rewrite a 5 MB result.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
 from opsflow import exceptions, states
 from opsflow.persistence import base, codec, models
+from opsflow.persistence.backends.sql_schema import (
+    MIGRATIONS,
+    RESUME_COLUMNS,
+    VERSION_TABLE,
+    atom_from_row,
+    atom_row,
+    atomdetails,
+    book_from_row,
+    flow_from_row,
+    flowdetails,
+    lease_row,
+    logbooks,
+    make_url,
+    metadata,
+    prepare_sqlite_file,
+    run_leases,
+    text_or_none,
+)
 from opsflow.persistence.leases import Lease
 
-__all__ = ["SQLAlchemyBackend", "SQLAlchemyConnection", "make_url"]
-
-MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
-VERSION_TABLE = "opsflow_alembic_version"
-
-# -- schema (kept equal to the latest migration; a unit test compares them) --
-_json = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")
-_time = sa.DateTime(timezone=True).with_variant(
-    mysql.DATETIME(fsp=6), "mysql", "mariadb"
-)
-metadata = sa.MetaData()
-logbooks = sa.Table(
-    "opsflow_logbooks",
-    metadata,
-    sa.Column("uuid", sa.String(64), primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("meta", _json),
-    sa.Column("created_at", _time, nullable=False),
-    sa.Column("updated_at", _time, nullable=False),
-)
-flowdetails = sa.Table(
-    "opsflow_flowdetails",
-    metadata,
-    sa.Column("uuid", sa.String(64), primary_key=True),
-    sa.Column(
-        "parent_uuid",
-        sa.String(64),
-        sa.ForeignKey("opsflow_logbooks.uuid", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("state", sa.String(32)),
-    sa.Column("meta", _json),
-    sa.Column("created_at", _time, nullable=False),
-    sa.Column("updated_at", _time, nullable=False, index=True),
-)
-atomdetails = sa.Table(
-    "opsflow_atomdetails",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("uuid", sa.String(64), nullable=False, unique=True),
-    sa.Column(
-        "parent_uuid",
-        sa.String(64),
-        sa.ForeignKey("opsflow_flowdetails.uuid", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("state", sa.String(32)),
-    sa.Column("intention", sa.String(32)),
-    sa.Column("results", _json),
-    sa.Column("failure", _json),
-    sa.Column("revert_results", _json),
-    sa.Column("revert_failure", _json),
-    sa.Column("meta", _json),
-    sa.Column("version", _json),
-)
-run_leases = sa.Table(
-    "opsflow_run_leases",
-    metadata,
-    sa.Column("flow_uuid", sa.String(64), primary_key=True),
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("pid", sa.Integer, nullable=False),
-    sa.Column("proc_start", sa.String(32), nullable=False),
-    sa.Column("token", sa.String(64), nullable=False),
-    sa.Column("heartbeat_at", sa.Double, nullable=False),
-    sa.Column("expires_at", sa.Double, nullable=False),
-)
-
-_ATOM_COLUMNS = (
-    "state",
-    "intention",
-    "results",
-    "failure",
-    "revert_results",
-    "revert_failure",
-    "meta",
-    "version",
-)
-#: What a resume needs: a change in any of these is written at once.
-_RESUME_COLUMNS = tuple(c for c in _ATOM_COLUMNS if c != "meta")
-_KINDS: dict[str, type[models.AtomDetail]] = {
-    "task": models.TaskDetail,
-    "retry": models.RetryDetail,
-    "atom": models.AtomDetail,
-}
-
-#: Default drivers for bare schemes (SQLAlchemy's own default is psycopg2).
-_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
-_DRIVERS["mariadb"] = "mariadb+pymysql"
-
-
-def make_url(connection: str) -> sa.URL:
-    """The SQLAlchemy URL for an opsflow connection string.
-
-    ``postgresql://`` uses psycopg 3 and ``mysql://`` PyMySQL unless a driver
-    is named; ``~`` in a SQLite path is the user's home.
-    """
-    url = sa.make_url(connection)
-    if url.drivername in _DRIVERS:
-        url = url.set(drivername=_DRIVERS[url.drivername])
-    if url.get_backend_name() == "sqlite" and url.database:
-        url = url.set(database=os.path.expanduser(url.database))
-    return url
-
-
-def _prepare_sqlite_file(path: str) -> None:
-    """Create the SQLite file 0600 in a 0700 directory (the store holds run data)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(fd)
-
-
-def _aware(value: datetime.datetime | None) -> datetime.datetime:
-    if value is None:
-        return models._now()
-    if value.tzinfo is None:
-        return value.replace(tzinfo=datetime.UTC)
-    return value
+__all__ = [
+    "MIGRATIONS",
+    "VERSION_TABLE",
+    "SQLAlchemyBackend",
+    "SQLAlchemyConnection",
+    "make_url",
+    "metadata",
+]
 
 
 class SQLAlchemyConnection(base.Connection):
@@ -236,7 +134,7 @@ class SQLAlchemyConnection(base.Connection):
         row = {
             "parent_uuid": book_uuid,
             "name": flow_detail.name,
-            "state": _text(flow_detail.state),
+            "state": text_or_none(flow_detail.state),
             "meta": meta,
             "created_at": flow_detail.created_at,
             "updated_at": models._now(),
@@ -256,7 +154,7 @@ class SQLAlchemyConnection(base.Connection):
             ).first()
             if row is None:
                 raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
-            book = _book(row)
+            book = book_from_row(row)
             if not lazy:
                 for flow_detail in self._flows(conn, [book_uuid], with_atoms=True):
                     book.add(flow_detail)
@@ -266,7 +164,7 @@ class SQLAlchemyConnection(base.Connection):
         self.flush()
         with self._begin() as conn:
             books = {
-                row.uuid: _book(row)
+                row.uuid: book_from_row(row)
                 for row in conn.execute(
                     logbooks.select().order_by(logbooks.c.created_at)
                 )
@@ -321,7 +219,9 @@ class SQLAlchemyConnection(base.Connection):
             query = flowdetails.select().order_by(flowdetails.c.updated_at.desc())
             if limit:
                 query = query.limit(limit)
-            return [(_flow(row), row.parent_uuid) for row in conn.execute(query)]
+            return [
+                (flow_from_row(row), row.parent_uuid) for row in conn.execute(query)
+            ]
 
     def _flows(
         self, conn: sa.Connection, book_uuids: list[str], with_atoms: bool
@@ -341,7 +241,7 @@ class SQLAlchemyConnection(base.Connection):
         else:
             assert book_uuids is not None
             query = query.where(flowdetails.c.parent_uuid.in_(book_uuids))
-        found = [(_flow(row), row.parent_uuid) for row in conn.execute(query)]
+        found = [(flow_from_row(row), row.parent_uuid) for row in conn.execute(query)]
         if with_atoms and found:
             by_uuid = {fd.uuid: fd for fd, _ in found}
             rows = conn.execute(
@@ -350,14 +250,14 @@ class SQLAlchemyConnection(base.Connection):
                 .order_by(atomdetails.c.id)
             )
             for row in rows:
-                by_uuid[row.parent_uuid].add(_atom(row))
+                by_uuid[row.parent_uuid].add(atom_from_row(row))
         return found
 
     # -- the engine's write path ----------------------------------------------
     def update_flow_details(self, flow_detail: models.FlowDetail) -> None:
         meta = codec.encode(flow_detail.meta)
         row: dict[str, Any] = {
-            "state": _text(flow_detail.state),
+            "state": text_or_none(flow_detail.state),
             "updated_at": models._now(),
         }
         with self._lock:
@@ -378,7 +278,7 @@ class SQLAlchemyConnection(base.Connection):
     def save_atom_detail(
         self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
     ) -> None:
-        columns = _atom_columns(atom_detail)
+        columns = atom_row(atom_detail)
         with self._lock:
             if not self._is_urgent(atom_detail, columns):
                 # Not needed to resume: written with the next urgent write.
@@ -410,7 +310,7 @@ class SQLAlchemyConnection(base.Connection):
                 and columns["results"] is None
                 and columns["failure"] is None
             )
-        return any(written[k] != columns[k] for k in _RESUME_COLUMNS)
+        return any(written[k] != columns[k] for k in RESUME_COLUMNS)
 
     def _flush(self, conn: sa.Connection) -> None:
         pending, self._pending = self._pending, {}
@@ -443,7 +343,7 @@ class SQLAlchemyConnection(base.Connection):
         columns: dict[str, Any] | None = None,
     ) -> None:
         if columns is None:
-            columns = _atom_columns(atom_detail)
+            columns = atom_row(atom_detail)
         written = self._written.get(atom_detail.uuid)
         if written is not None:
             changed = {k: v for k, v in columns.items() if written.get(k) != v}
@@ -509,7 +409,7 @@ class SQLAlchemyConnection(base.Connection):
     def insert_lease(self, lease: Lease) -> bool:
         try:
             with self._engine.begin() as conn:
-                conn.execute(run_leases.insert(), _lease_row(lease))
+                conn.execute(run_leases.insert(), lease_row(lease))
         except sa.exc.IntegrityError:
             return False
         except sa.exc.SQLAlchemyError as exc:
@@ -541,7 +441,7 @@ class SQLAlchemyConnection(base.Connection):
                         run_leases.c.flow_uuid == lease.flow_uuid,
                         run_leases.c.token == old_token,
                     ),
-                    _lease_row(lease),
+                    lease_row(lease),
                 ).rowcount
             )
 
@@ -566,76 +466,6 @@ class SQLAlchemyConnection(base.Connection):
                     run_leases.c.flow_uuid == flow_uuid, run_leases.c.token == token
                 )
             )
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _lease_row(lease: Lease) -> dict[str, Any]:
-    return {
-        "flow_uuid": lease.flow_uuid,
-        "host": lease.host,
-        "pid": lease.pid,
-        "proc_start": lease.proc_start,
-        "token": lease.token,
-        "heartbeat_at": lease.heartbeat_at,
-        "expires_at": lease.expires_at,
-    }
-
-
-def _atom_columns(detail: models.AtomDetail) -> dict[str, Any]:
-    return {
-        "state": _text(detail.state),
-        "intention": _text(detail.intention),
-        "results": codec.encode(detail.results),
-        "failure": codec.encode(detail.failure),
-        "revert_results": codec.encode(detail.revert_results),
-        "revert_failure": codec.encode(detail.revert_failure),
-        "meta": codec.encode(detail.meta),
-        "version": list(detail.version) if detail.version is not None else None,
-    }
-
-
-def _book(row: Any) -> models.LogBook:
-    return models.LogBook(
-        name=row.name,
-        uuid=row.uuid,
-        meta=codec.decode(row.meta) or {},
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-    )
-
-
-def _flow(row: Any) -> models.FlowDetail:
-    return models.FlowDetail(
-        name=row.name,
-        uuid=row.uuid,
-        state=row.state,
-        meta=codec.decode(row.meta) or {},
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-    )
-
-
-def _atom(row: Any) -> models.AtomDetail:
-    kind = _KINDS.get(row.kind, models.AtomDetail)
-    detail = kind(
-        name=row.name,
-        uuid=row.uuid,
-        state=row.state,
-        intention=row.intention,
-        results=codec.decode(row.results),
-        failure=codec.decode(row.failure),
-        revert_results=codec.decode(row.revert_results),
-        revert_failure=codec.decode(row.revert_failure),
-        meta=codec.decode(row.meta) or {},
-        version=tuple(row.version) if row.version is not None else None,
-    )
-    if isinstance(detail, models.RetryDetail):
-        # History entries are (result, {atom: Failure}) pairs.
-        detail.results = [tuple(entry) for entry in detail.results or []]
-    return detail
 
 
 class SQLAlchemyBackend(base.Backend):
@@ -666,7 +496,7 @@ class SQLAlchemyBackend(base.Backend):
             return sa.create_engine(self.url, pool_pre_ping=True)
         path = self.url.database
         if path and path != ":memory:":
-            _prepare_sqlite_file(path)
+            prepare_sqlite_file(path)
         engine = sa.create_engine(self.url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -729,10 +559,12 @@ class SQLAlchemyBackend(base.Backend):
             for attempt in range(3):
                 try:
                     with self.engine.begin() as conn:
-                        context = MigrationContext.configure(
-                            conn, opts={"version_table": VERSION_TABLE}
-                        )
-                        if context.get_current_revision() != head:
+                        with _quiet(logging.getLogger("alembic.runtime.migration")):
+                            context = MigrationContext.configure(
+                                conn, opts={"version_table": VERSION_TABLE}
+                            )
+                            current = context.get_current_revision()
+                        if current != head:
                             config.attributes["connection"] = conn
                             command.upgrade(config, "head")
                     break
@@ -754,3 +586,14 @@ class SQLAlchemyBackend(base.Backend):
                 with contextlib.suppress(sa.exc.SQLAlchemyError):
                     held.close()
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Hold ``logger`` to warnings: looking at the schema version is no news."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

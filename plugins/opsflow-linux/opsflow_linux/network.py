@@ -11,13 +11,12 @@ a revert twice is harmless.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import os
+import types
 from collections.abc import Iterator
 from typing import Any
-
-from pyroute2 import IPRoute, NetNS, netns
-from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP
 
 from opsflow import task
 from opsflow_linux.fill import fill
@@ -33,6 +32,17 @@ __all__ = [
     "namespace_exists",
     "remove_namespace",
 ]
+
+
+@functools.cache
+def _netlink_api() -> types.SimpleNamespace:
+    """pyroute2, imported on first use so that listing plugins stays fast."""
+    from pyroute2 import IPRoute, NetNS, netns
+    from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP
+
+    return types.SimpleNamespace(
+        IPRoute=IPRoute, NetNS=NetNS, netns=netns, IFF_UP=IFF_UP
+    )
 
 
 class NeedsRoot(PermissionError):
@@ -58,28 +68,28 @@ def remove_namespace(name: str) -> None:
     with one end inside would linger on the host for a while; deleting the
     inner ends first removes each pair at once.
     """
-    with NetNS(name, flags=0) as ns:
+    with _netlink_api().NetNS(name, flags=0) as ns:
         for link in ns.get_links():
             if link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "veth":
                 ns.link("del", index=link["index"])
-    netns.remove(name)
+    _netlink_api().netns.remove(name)
 
 
 def namespace_exists(name: str) -> bool:
     """A network namespace called ``name`` is mounted under /run/netns."""
-    return name in netns.listnetns()
+    return name in _netlink_api().netns.listnetns()
 
 
 @contextlib.contextmanager
 def _netlink(namespace: str | None) -> Iterator[Any]:
     """A netlink socket in ``namespace`` (the host's when None); never creates it."""
     if namespace is None:
-        with IPRoute() as ipr:
+        with _netlink_api().IPRoute() as ipr:
             yield ipr
         return
     if not namespace_exists(namespace):
         raise NetworkError(f"network namespace {namespace} does not exist")
-    with NetNS(namespace, flags=0) as ns:
+    with _netlink_api().NetNS(namespace, flags=0) as ns:
         yield ns
 
 
@@ -100,7 +110,7 @@ class Namespace(task.Task):
         name = fill(self.netns, values)
         if namespace_exists(name):
             raise NetworkError(f"network namespace {name} already exists")
-        netns.create(name)
+        _netlink_api().netns.create(name)
         return {"netns": name}
 
     def revert(self, result: Any = None, **values: Any) -> None:
@@ -143,7 +153,7 @@ class VethPair(task.Task):
         namespace = fill(self.netns, values)
         if not namespace_exists(namespace):
             raise NetworkError(f"network namespace {namespace} does not exist")
-        with IPRoute() as ipr:
+        with _netlink_api().IPRoute() as ipr:
             for ifname in (host, peer):
                 if _link_index(ipr, ifname) is not None:
                     raise NetworkError(f"a link called {ifname} already exists")
@@ -158,7 +168,7 @@ class VethPair(task.Task):
     def revert(self, result: Any = None, **values: Any) -> None:
         if not isinstance(result, dict):
             return
-        with IPRoute() as ipr:
+        with _netlink_api().IPRoute() as ipr:
             index = _link_index(ipr, result["host"])
             if index is not None:
                 ipr.link("del", index=index)
@@ -256,7 +266,7 @@ class LinkUp(task.Task):
 
 def _is_up(ipr: Any, index: int) -> bool:
     (link,) = ipr.get_links(index)
-    return bool(link["flags"] & IFF_UP)
+    return bool(link["flags"] & _netlink_api().IFF_UP)
 
 
 def _has_address(ipr: Any, index: int, interface: Any) -> bool:
