@@ -83,10 +83,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="resume a run that was suspended or killed (a run that already "
         "ended is only shown, with its exit code)",
     )
+    only.add_argument(
+        "--revert",
+        metavar="RUN_ID",
+        help="undo a run: cancel a suspended run, or retry the failed reverts "
+        "of a FAILURE run once the cause is fixed",
+    )
+    only.add_argument(
+        "--purge",
+        metavar="DAYS",
+        type=_days,
+        help="delete SUCCESS and REVERTED runs last changed more than DAYS "
+        "days ago (FAILURE runs are kept)",
+    )
     modes.add_argument(
         "--force",
         action="store_true",
-        help="with --resume: resume even though plugin versions changed",
+        help="with --resume or --revert: go on even though plugin versions changed",
+    )
+    modes.add_argument(
+        "--state",
+        type=str.upper,
+        metavar="STATE",
+        help="with --history: only runs in this state (SUCCESS, FAILURE, ...)",
+    )
+    modes.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="with --history: only runs started since a date or time "
+        "(2026-01-31, 2026-01-31T08:00, UTC) or an age (30m, 12h, 7d)",
     )
     modes.add_argument(
         "--dry-run",
@@ -94,7 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the flow and its inputs, print the plan, run nothing",
     )
     modes.add_argument(
-        "--graph", metavar="FILE", help="write the flow's graph (DOT) and run nothing"
+        "--graph",
+        metavar="FILE",
+        help="draw the flow (or, with --show, the run) and run nothing; the "
+        "format follows the extension: .dot, .svg and .png (Graphviz), .mmd "
+        "(Mermaid), .txt (text tree); - prints a text tree",
+    )
+    modes.add_argument(
+        "--graph-format",
+        choices=["dot", "svg", "png", "mermaid", "text"],
+        help="the --graph format, whatever the file's extension",
     )
     output = parser.add_argument_group("output and configuration")
     output.add_argument("--format", choices=["text", "json"], default="text")
@@ -119,16 +153,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if days < 0:
+        raise argparse.ArgumentTypeError("the number of days cannot be negative")
+    return days
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parsed arguments; :class:`UsageError` when they do not fit together."""
     args = build_parser().parse_args(argv)
-    listing = args.list or args.history
-    if args.flow and (listing or args.show or args.resume):
-        raise UsageError("give a flow name or one of --list/--history/--show/--resume")
-    if not args.flow and not (listing or args.show or args.resume):
+    by_id = args.show or args.resume or args.revert
+    if args.flow and (args.list or by_id or args.purge is not None):
+        raise UsageError(
+            "give a flow name or one of --list/--history/--show/--resume/"
+            "--revert/--purge"
+        )
+    if not args.flow and not (
+        args.list or args.history or by_id or args.purge is not None
+    ):
         raise UsageError("missing flow name (see --list for installed flows)")
-    if args.force and not args.resume:
-        raise UsageError("--force goes with --resume")
+    if args.force and not (args.resume or args.revert):
+        raise UsageError("--force goes with --resume or --revert")
+    if (args.state or args.since) and not args.history:
+        raise UsageError("--state and --since go with --history")
+    if args.graph_format and not args.graph:
+        raise UsageError("--graph-format goes with --graph")
+    if args.graph and (args.history or args.list or args.resume or args.revert):
+        raise UsageError("--graph draws a flow, or a run with --show RUN_ID")
+    if args.revert and (args.store or args.dry_run):
+        raise UsageError(
+            "--revert undoes the run with the store it started with: "
+            "only --secret (and --store-file secrets) may be given"
+        )
     if args.resume and (args.store or args.dry_run or args.graph):
         raise UsageError(
             "--resume runs with the store the run started with: "

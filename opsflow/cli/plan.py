@@ -1,85 +1,99 @@
-"""``--dry-run`` and ``--graph``: what a run would do, without running it.
+"""``--dry-run`` and ``--graph`` on the command line.
 
-Both read the compiled flow (``engine.compilation``): the order the serial
-engine runs the steps in, and each step's predecessors and successors. If a
-step fails, it is reverted first, then every step that ran before it, in
-reverse order (steps under a retry controller are first retried by it).
+The plan and the pictures themselves live in :mod:`opsflow.views`; this
+module picks the format, draws a flow or a stored run, and turns what can
+go wrong (a path that cannot be written, Graphviz missing) into one-line
+errors with their exit codes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PlannedStep", "plan", "to_dot", "write_graph"]
+from opsflow.views.plan import PlannedStep, plan
+
+__all__ = ["PlannedStep", "plan", "run_picture", "write_graph"]
 
 
-@dataclass(frozen=True)
-class PlannedStep:
-    """One step of the plan and what a failure there would undo."""
+def write_graph(path: str, picture: Any, fmt: str | None = None) -> str:
+    """Write ``picture`` to ``path`` (``-`` is stdout); the format used.
 
-    name: str
-    kind: str
-    retry: str | None
-    reverted_on_failure: tuple[str, ...]
+    :raises UsageError: ``path`` cannot be written (exit 64).
+    :raises Unavailable: SVG or PNG and Graphviz's ``dot`` is missing (69).
+    """
+    from opsflow.cli.exits import Unavailable, UsageError
+    from opsflow.views import pictures
 
-
-def plan(compilation: Any) -> list[PlannedStep]:
-    """The steps in execution order, each with its revert list."""
-    order = list(compilation.order)
-    steps = []
-    for index, name in enumerate(order):
-        node = compilation.nodes[name]
-        retry = getattr(node, "retry", None)
-        steps.append(
-            PlannedStep(
-                name=name,
-                kind=_kind(node.atom),
-                retry=None if retry is None else _name(retry),
-                reverted_on_failure=tuple(reversed(order[: index + 1])),
-            )
-        )
-    return steps
-
-
-def _kind(atom: Any) -> str:
-    from opsflow.retry import Retry
-
-    return "retry" if isinstance(atom, Retry) else "task"
-
-
-def to_dot(flow_name: str, compilation: Any) -> str:
-    """The compiled graph in Graphviz DOT, steps numbered in run order."""
-    lines = [f"digraph {_quote(flow_name)} {{", "  rankdir=LR;"]
-    for index, name in enumerate(compilation.order, start=1):
-        node = compilation.nodes[name]
-        shape = "diamond" if _kind(node.atom) == "retry" else "box"
-        label = _quote(f"{index}. {name}")
-        lines.append(f"  {_quote(name)} [label={label}, shape={shape}];")
-    for name in compilation.order:
-        for successor in sorted(_name(s) for s in compilation.nodes[name].successors):
-            lines.append(f"  {_quote(name)} -> {_quote(successor)};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def write_graph(path: str, flow_name: str, compilation: Any) -> None:
-    """Write :func:`to_dot` to ``path``; a path that cannot be written is a
-    usage error."""
-    from opsflow.cli.exits import UsageError
-
+    chosen = pictures.format_for(path, fmt)
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(to_dot(flow_name, compilation))
+        pictures.write(path, picture, chosen)
+    except pictures.DotMissing as exc:
+        raise Unavailable(f"--graph {path}: {exc}") from exc
     except OSError as exc:
         raise UsageError(f"--graph {path}: {exc.strerror or exc}") from exc
+    return chosen
 
 
-def _name(node: Any) -> str:
-    """A node's atom name (nodes link to nodes; plain names are accepted too)."""
-    return node if isinstance(node, str) else node.name
+def run_picture(flow_detail: Any, flow: Any | None) -> Any:
+    """The picture of a stored run: its flow's graph coloured by state.
+
+    ``flow`` is the run's flow built again by its plugin; when it cannot be
+    (a plugin gone, secrets the factory needs), the steps are drawn in the
+    order stored, without links.
+    """
+    from opsflow.cli.runstore import flow_name_of
+    from opsflow.views import pictures
+    from opsflow.views.timings import timing_of
+
+    states = {d.name: str(d.state) for d in flow_detail}
+    timings = {d.name: timing_of(d) for d in flow_detail}
+    durations = {
+        name: float(t.get("run") or 0.0) + float(t.get("revert") or 0.0)
+        for name, t in timings.items()
+    }
+    attempts = {name: int(t.get("attempts") or 0) for name, t in timings.items()}
+    reverted = [
+        d.name for d in flow_detail if str(d.state) in ("REVERTED", "REVERT_FAILURE")
+    ]
+    compilation = _compile(flow) if flow is not None else _Stored(flow_detail)
+    position = {name: i for i, name in enumerate(compilation.order)}
+    # In the order the reverts ended; a run without timings: newest first.
+    reverted.sort(
+        key=lambda n: (timings[n].get("reverted_at") or 0.0, -position.get(n, 0))
+    )
+    return pictures.picture_of(
+        flow_name_of(flow_detail),
+        compilation,
+        states=states,
+        durations=durations,
+        attempts=attempts,
+        revert_path=reverted,
+        run_id=flow_detail.uuid,
+        run_state=str(flow_detail.state or "PENDING"),
+    )
 
 
-def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def _compile(flow: Any) -> Any:
+    from opsflow import engines
+
+    return engines.load(flow).compilation
+
+
+class _Stored:
+    """A compilation-like view of a run whose flow cannot be rebuilt."""
+
+    def __init__(self, flow_detail: Any) -> None:
+        from types import SimpleNamespace
+
+        self.order = tuple(d.name for d in flow_detail)
+        self.nodes = {
+            d.name: SimpleNamespace(
+                name=d.name,
+                atom=None,
+                is_retry=d.kind == "retry",
+                path=(),
+                successors=[],
+                deciders=(),
+            )
+            for d in flow_detail
+        }

@@ -5,6 +5,10 @@ state, progress and time spent running or reverting. It forwards every change
 to one reporter: :class:`ProgressBar` redraws one live line on a terminal,
 :class:`LogLines` writes a log line per change when output is a pipe or file.
 Callbacks may come from worker threads (parallel engine), hence the lock.
+With the run's storage, the recorder also keeps each step's timing in its
+atom meta (:mod:`opsflow.views.timings`): ``--show`` and later ETAs read it.
+With :class:`~opsflow.views.timings.Estimates` from past runs, the bar shows
+an ETA; the revert phase gets a bar of its own on a new line.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-__all__ = ["LogLines", "ProgressBar", "StepRecord", "StepRecorder"]
+__all__ = ["LogLines", "ProgressBar", "StepRecord", "StepRecorder", "format_seconds"]
 
 LOG = logging.getLogger("opsflow.run")
 
@@ -38,6 +42,23 @@ class StepRecord:
     progress: float = 0.0
     duration: float = 0.0
     since: float | None = None
+    #: Wall-clock time (epoch seconds) of its first start, and of the end
+    #: of its revert; seconds spent running (all attempts) and reverting.
+    started_at: float | None = None
+    reverted_at: float | None = None
+    attempts: int = 0
+    run_seconds: float = 0.0
+    revert_seconds: float = 0.0
+
+    def timing(self) -> dict[str, Any]:
+        """What is kept in the atom's meta (see :mod:`opsflow.views.timings`)."""
+        return {
+            "started_at": self.started_at,
+            "run": round(self.run_seconds, 6),
+            "revert": round(self.revert_seconds, 6),
+            "attempts": self.attempts,
+            "reverted_at": self.reverted_at,
+        }
 
 
 class Reporter(Protocol):
@@ -48,6 +69,8 @@ class Reporter(Protocol):
     def flow_changed(self, state: str, recorder: StepRecorder) -> None: ...
 
     def finish(self, recorder: StepRecorder) -> None: ...
+
+    def tick(self, recorder: StepRecorder) -> None: ...
 
 
 class StepRecorder:
@@ -61,10 +84,37 @@ class StepRecorder:
         self.flow_state = "PENDING"
         self._reporter = reporter
         self._lock = threading.Lock()
+        self._storage: Any = None
 
-    def attach(self, engine: Any) -> None:
+    def attach(self, engine: Any, record: bool = False) -> None:
+        """Listen to ``engine``; with ``record``, keep timings in its storage.
+
+        Steps of a resumed run start from the state and timing stored.
+        """
+        from opsflow.views.timings import timing_of
+
+        storage = engine.storage
+        for name, step in self.steps.items():
+            try:
+                step.state = str(storage.get_atom_state(name))
+                timing = timing_of(storage.atom_detail(name)) if record else {}
+            except Exception:  # an atom the storage does not know yet
+                continue
+            step.started_at = timing.get("started_at")
+            step.reverted_at = timing.get("reverted_at")
+            step.attempts = int(timing.get("attempts") or 0)
+            step.run_seconds = float(timing.get("run") or 0.0)
+            step.revert_seconds = float(timing.get("revert") or 0.0)
+            step.duration = step.run_seconds + step.revert_seconds
+        if record:
+            self._storage = storage
         engine.atom_notifier.register("*", self._on_atom_event)
         engine.notifier.register("*", self._on_flow_event)
+
+    def tick(self) -> None:
+        """Let the reporter refresh what changes with time alone (the ETA)."""
+        with self._lock:
+            self._reporter.tick(self)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -98,14 +148,37 @@ class StepRecorder:
                 return
             now = time.monotonic()
             if step.since is not None:
-                step.duration += now - step.since
+                elapsed = now - step.since
+                step.duration += elapsed
+                if step.state == "RUNNING":
+                    step.run_seconds += elapsed
+                else:
+                    step.revert_seconds += elapsed
                 step.since = None
             if str(event) in _TIMED_STATES:
                 step.since = now
+            if str(event) == "RUNNING":
+                step.attempts += 1
+                step.progress = 0.0
+                if step.started_at is None:
+                    step.started_at = time.time()
+            if str(event) in ("REVERTED", "REVERT_FAILURE"):
+                step.reverted_at = time.time()
             step.state = str(event)
             if step.state in _DONE_STATES:
                 step.progress = 1.0
+            self._save_timing(step)
             self._reporter.step_changed(step, self)
+
+    def _save_timing(self, step: StepRecord) -> None:
+        if self._storage is None:
+            return
+        from opsflow.views.timings import META_KEY
+
+        try:
+            self._storage.update_atom_metadata(step.name, {META_KEY: step.timing()})
+        except Exception:  # timings are a nicety: never stop a run for them
+            LOG.warning("could not record the timing of step %s", step.name)
 
 
 class LogLines:
@@ -138,15 +211,37 @@ class LogLines:
     def finish(self, recorder: StepRecorder) -> None:
         pass
 
+    def tick(self, recorder: StepRecorder) -> None:
+        pass
+
+
+_TO_UNDO = frozenset({"SUCCESS", "FAILURE", "REVERTING", "REVERTED", "REVERT_FAILURE"})
+
 
 class ProgressBar:
-    """One live line on a terminal: steps done, running and reverting."""
+    """A live line on a terminal: steps done, running and reverting.
 
-    def __init__(self, stream: TextIO, width: int = 24, interval: float = 0.05) -> None:
+    With ``estimates`` it ends with the time left. When a revert starts, the
+    run's line is left as it was and a second line shows the revert.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        width: int = 24,
+        interval: float = 0.05,
+        estimates: Any = None,
+    ) -> None:
         self._stream = stream
         self._width = width
         self._interval = interval
         self._drawn_at = 0.0
+        self._estimates = estimates
+        self._reverting = False
+
+    def tick(self, recorder: StepRecorder) -> None:
+        if self._estimates:
+            self._draw(recorder, force=False, interval=0.5)
 
     def step_changed(self, step: StepRecord, recorder: StepRecorder) -> None:
         self._draw(recorder, force=True)
@@ -163,6 +258,8 @@ class ProgressBar:
         self._stream.flush()
 
     def render(self, recorder: StepRecorder) -> str:
+        if self._in_revert(recorder):
+            return self.render_revert(recorder)
         steps = list(recorder.steps.values())
         total = len(steps) or 1
         done = sum(1 for s in steps if s.state in _DONE_STATES)
@@ -180,16 +277,97 @@ class ProgressBar:
             parts.append(
                 f"reverting: {', '.join(reverting) or '-'} ({reverted} undone)"
             )
+        eta = self.eta(recorder)
+        if eta is not None and recorder.flow_state not in _SHOWN_FLOW_STATES:
+            parts.append(f"ETA {format_seconds(eta)}")
         if recorder.flow_state in _SHOWN_FLOW_STATES:
             parts.append(recorder.flow_state)
         return "  ".join(parts)
 
-    def _draw(self, recorder: StepRecorder, force: bool) -> None:
+    def render_revert(self, recorder: StepRecorder) -> str:
+        """The revert phase's own bar: steps undone of those that ran."""
+        steps = list(recorder.steps.values())
+        to_undo = [s for s in steps if s.state in _TO_UNDO]
+        undone = sum(1 for s in to_undo if s.state == "REVERTED")
+        total = len(to_undo) or 1
+        filled = int(self._width * min(1.0, undone / total))
+        bar = "<" * filled + "-" * (self._width - filled)
+        parts = [f"{recorder.flow_name} revert [{bar}] {undone}/{len(to_undo)} undone"]
+        reverting = [s.name for s in steps if s.state == "REVERTING"]
+        if reverting:
+            parts.append(f"reverting: {', '.join(reverting[:3])}")
+        failed = [s.name for s in steps if s.state == "REVERT_FAILURE"]
+        if failed:
+            parts.append(f"revert failed: {', '.join(failed[:3])}")
+        eta = self.revert_eta(recorder)
+        final = recorder.flow_state in _SHOWN_FLOW_STATES - {"REVERTING"}
+        if eta is not None and not final:
+            parts.append(f"ETA {format_seconds(eta)}")
+        if recorder.flow_state in _SHOWN_FLOW_STATES:
+            parts.append(recorder.flow_state)
+        return "  ".join(parts)
+
+    def eta(self, recorder: StepRecorder) -> float | None:
+        """Seconds left: each step not done at its median past duration
+        (minus what a running step has already spent); None without history.
+
+        Steps are summed, which is exact for the serial engine and an upper
+        bound for the parallel one.
+        """
+        if not self._estimates:
+            return None
         now = time.monotonic()
-        if not force and now - self._drawn_at < self._interval:
+        left = 0.0
+        for step in recorder.steps.values():
+            expected = self._estimates.run_time(step.name) or 0.0
+            if step.state == "PENDING":
+                left += expected
+            elif step.state == "RUNNING" and step.since is not None:
+                left += max(0.0, expected - (now - step.since))
+        return left
+
+    def revert_eta(self, recorder: StepRecorder) -> float | None:
+        """Seconds left to undo what ran, from past revert durations."""
+        if not self._estimates or not self._estimates.revert:
+            return None
+        now = time.monotonic()
+        left = 0.0
+        for step in recorder.steps.values():
+            expected = self._estimates.revert_time(step.name) or 0.0
+            if step.state in ("SUCCESS", "FAILURE"):
+                left += expected
+            elif step.state == "REVERTING" and step.since is not None:
+                left += max(0.0, expected - (now - step.since))
+        return left
+
+    def _in_revert(self, recorder: StepRecorder) -> bool:
+        return recorder.flow_state == "REVERTING" or any(
+            s.state == "REVERTING" for s in recorder.steps.values()
+        )
+
+    def _draw(
+        self, recorder: StepRecorder, force: bool, interval: float | None = None
+    ) -> None:
+        now = time.monotonic()
+        if not force and now - self._drawn_at < (interval or self._interval):
             return
         self._drawn_at = now
+        reverting = self._in_revert(recorder)
+        if reverting != self._reverting:
+            # A phase change: the last line stays, the new phase gets its own.
+            self._reverting = reverting
+            self._stream.write("\n")
         columns = shutil.get_terminal_size((80, 24)).columns
         line = self.render(recorder)[: max(20, columns - 1)]
         self._stream.write("\r\x1b[2K" + line)
         self._stream.flush()
+
+
+def format_seconds(seconds: float) -> str:
+    """``4.2s`` under a minute, else ``3m05s`` or ``1h02m``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(round(seconds))
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from opsflow.cli.masking import Masker
-from opsflow.cli.plan import PlannedStep
-from opsflow.cli.progress import StepRecord
+from opsflow.cli.progress import StepRecord, format_seconds
+from opsflow.views.plan import PlannedStep
 
 __all__ = [
     "FailureReport",
     "RunReport",
     "json_document",
     "print_listing",
+    "not_reverted",
+    "print_details",
     "print_plugins",
     "print_plan",
     "print_summary",
+    "revert_command",
 ]
 
 
@@ -61,8 +64,38 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def not_reverted(report: RunReport) -> list[str]:
+    """Steps of a FAILURE run whose changes are still in place, in run order:
+    those whose revert failed, and those left unreverted behind them."""
+    if report.state != "FAILURE":
+        return []
+    return [
+        step.name
+        for step in report.steps
+        if step.state in ("REVERT_FAILURE", "SUCCESS", "FAILURE", "REVERTING")
+    ]
+
+
+def revert_command(report: RunReport) -> str | None:
+    """The command that retries the reverts of a FAILURE run (or cancels a
+    SUSPENDED one); None for a run with nothing left to undo."""
+    if report.state in ("FAILURE", "SUSPENDED"):
+        return f"opsflow-run --revert {report.run_id}"
+    return None
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
 def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
-    """The ``--format json`` document of a run (SPEC section 7)."""
+    """The ``--format json`` document of a run (SPEC section 7), with each
+    step's timing and, for a FAILURE run, what is left and how to retry."""
     return {
         "run_id": report.run_id,
         "flow": report.flow,
@@ -73,9 +106,15 @@ def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
                 "state": step.state,
                 "result": masker.value(jsonable(report.results.get(step.name))),
                 "duration": round(step.duration, 3),
+                "started_at": _iso(step.started_at),
+                "attempts": step.attempts,
+                "run_duration": round(step.run_seconds, 3),
+                "revert_duration": round(step.revert_seconds, 3),
             }
             for step in report.steps
         },
+        "not_reverted": not_reverted(report),
+        "revert_command": revert_command(report),
         "failures": [
             {
                 "atom": failure.atom,
@@ -118,6 +157,48 @@ def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
     if report.failures:
         where = report.traceback_path or "not written (run with --debug to see it)"
         out.write(f"traceback: {where}\n")
+    _print_left(report, out)
+
+
+def _print_left(report: RunReport, out: TextIO) -> None:
+    left = not_reverted(report)
+    if left:
+        out.write(f"not reverted (needs a person): {', '.join(left)}\n")
+    command = revert_command(report)
+    if command and report.state == "FAILURE":
+        out.write(f"after fixing the cause, retry the reverts with: {command}\n")
+    elif command:
+        out.write(f"resume with --resume {report.run_id}, or undo it with: {command}\n")
+
+
+def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
+    """``--show RUN_ID``: each step's state, start, duration and attempts,
+    every failure with its traceback, and what is left to undo."""
+    words = _STATE_WORDS.get(report.state, "")
+    out.write(f"run {report.run_id} of flow {report.flow}: {report.state} ({words})\n")
+    out.write(f"took {format_seconds(report.duration)}\n")
+    width = max([len(step.name) for step in report.steps] + [4])
+    out.write(
+        f"  {'STEP':<{width}}  {'STATE':<14}  {'STARTED (UTC)':<23}  "
+        "    RUN  REVERT  ATTEMPTS  RESULT\n"
+    )
+    for step in report.steps:
+        started = (_iso(step.started_at) or "-").replace("+00:00", "")
+        result = _short(masker.value(jsonable(report.results.get(step.name))), 40)
+        revert = f"{step.revert_seconds:6.2f}s" if step.revert_seconds else "      -"
+        out.write(
+            f"  {step.name:<{width}}  {step.state:<14}  {started:<23}  "
+            f"{step.run_seconds:6.2f}s {revert}  {step.attempts:>8}  {result}".rstrip()
+            + "\n"
+        )
+    for failure in report.failures:
+        verb = "failed" if failure.phase == "execute" else "could not be reverted"
+        out.write(f"\nstep {failure.atom} {verb}: {masker.text(failure.exception)}\n")
+        for line in masker.text(failure.traceback).rstrip().splitlines():
+            out.write(f"    {line}\n")
+    if report.failures:
+        out.write("\n")
+    _print_left(report, out)
 
 
 def print_plan(
@@ -128,12 +209,24 @@ def print_plan(
         document = {
             "flow": flow,
             "state": "VALID",
+            "engine": "serial",
             "order": [step.name for step in steps],
             "steps": [
                 {
                     "name": step.name,
                     "kind": step.kind,
                     "retry": step.retry,
+                    "after": list(step.after),
+                    "skipped_unless": list(step.skipped_unless),
+                    "retried_by": [
+                        {
+                            "retry": stage.retry,
+                            "policy": stage.policy,
+                            "attempts": stage.attempts,
+                            "reverts": list(stage.reverts),
+                        }
+                        for stage in step.retried_by
+                    ],
                     "reverted_on_failure": list(step.reverted_on_failure),
                 }
                 for step in steps
@@ -141,12 +234,24 @@ def print_plan(
         }
         out.write(json.dumps(document, indent=2) + "\n")
         return
-    out.write(f"flow {flow}: inputs complete, {len(steps)} steps; would run:\n")
+    out.write(
+        f"flow {flow}: inputs complete, {len(steps)} steps; would run "
+        "(serial order; nothing runs now):\n"
+    )
     for index, step in enumerate(steps, start=1):
-        retried = f" (retried by {step.retry} first)" if step.retry else ""
+        kind = " (retry controller)" if step.kind == "retry" else ""
+        out.write(f"  {index}. {step.name}{kind}\n")
+        for condition in step.skipped_unless:
+            out.write(f"       runs only if {condition}, else skipped\n")
+        for stage in step.retried_by:
+            undo = ", ".join(stage.reverts)
+            out.write(
+                f"       if it fails, {stage.retry} ({stage.policy}) reverts "
+                f"{undo} and runs them again\n"
+            )
+        prefix = "when retries run out" if step.retried_by else "if it fails"
         undo = ", ".join(step.reverted_on_failure)
-        out.write(f"  {index}. {step.name}{retried}\n")
-        out.write(f"       if it fails, reverts: {undo}\n")
+        out.write(f"       {prefix}, reverts: {undo}\n")
 
 
 def print_listing(

@@ -77,27 +77,30 @@ def run_flow(
     listeners: Sequence[Any] = (),
     tty: TextIO | None = None,
     traceback_dir: str | None = None,
+    estimates: Any = None,
+    record_timings: bool = False,
+    revert: bool = False,
 ) -> RunReport:
     """Run ``engine`` to its end (or suspension) and report what happened.
 
-    ``tty`` is the terminal for the live progress bar; without one, progress
-    goes to the ``opsflow.run`` logger.
+    ``tty`` is the terminal for the live progress bar (with an ETA from
+    ``estimates``); without one, progress goes to the ``opsflow.run``
+    logger. ``record_timings`` keeps each step's timing in the run's
+    storage; ``revert`` undoes the run (``engine.revert()``) instead.
     """
     order = list(engine.compilation.order)
-    reporter = ProgressBar(tty) if tty is not None else LogLines()
+    reporter = ProgressBar(tty, estimates=estimates) if tty is not None else LogLines()
     recorder = StepRecorder(flow_name, order, reporter)
-    for name, step in recorder.steps.items():  # a resumed run starts part-way
-        with contextlib.suppress(Exception):
-            step.state = str(engine.storage.get_atom_state(name))
-    recorder.attach(engine)
+    recorder.attach(engine, record=record_timings)  # a resumed run starts part-way
     run_id = _run_id(engine)
     started = time.monotonic()
-    worker = _EngineThread(engine, listeners)
+    worker = _EngineThread(engine, listeners, revert=revert)
     with _Signals(engine, tty or sys.stderr) as signals:
         worker.start()
         while worker.is_alive():
             worker.join(0.1)
             signals.poll()
+            recorder.tick()
     recorder.finish()
     state = str(engine.storage.get_flow_state())
     report = RunReport(
@@ -115,10 +118,13 @@ def run_flow(
 
 
 class _EngineThread(threading.Thread):
-    def __init__(self, engine: Any, listeners: Sequence[Any]) -> None:
+    def __init__(
+        self, engine: Any, listeners: Sequence[Any], revert: bool = False
+    ) -> None:
         super().__init__(name="opsflow-engine", daemon=True)
         self._engine = engine
         self._listeners = listeners
+        self._revert = revert
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -126,7 +132,10 @@ class _EngineThread(threading.Thread):
             with contextlib.ExitStack() as stack:
                 for listener in self._listeners:
                     stack.enter_context(listener)
-                self._engine.run()
+                if self._revert:
+                    self._engine.revert()
+                else:
+                    self._engine.run()
         except BaseException as exc:  # reported from the engine's storage
             self.error = exc
 

@@ -31,8 +31,12 @@ __all__ = [
     "FINAL_STATES",
     "RUN_META_KEY",
     "describe",
+    "estimates_for",
     "find_run",
     "history",
+    "parse_since",
+    "purge",
+    "runs_of",
     "open_backend",
     "plugin_versions",
     "rebuild_flow",
@@ -226,10 +230,102 @@ def _iso(value: datetime.datetime) -> str:
     return value.astimezone(datetime.UTC).isoformat(timespec="seconds")
 
 
-def history(connection: Any, limit: int | None = None) -> list[dict[str, Any]]:
-    """``--history``: every run, newest first (SPEC section 7)."""
-    runs = [fd for fd, _book in connection.list_flow_details()]
-    runs.sort(key=lambda fd: fd.created_at, reverse=True)
+def parse_since(text: str) -> datetime.datetime:
+    """``--since``: an ISO date or time (UTC unless it says), or an age
+    such as ``30m``, ``12h``, ``7d``, ``2w``.
+
+    :raises UsageError: neither (exit 64).
+    """
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    now = datetime.datetime.now(datetime.UTC)
+    text = text.strip()
+    if text[:-1].isdigit() and text[-1:] in units:
+        return now - datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since {text}: give a date or time (2026-01-31, "
+            "2026-01-31T08:00) or an age (30m, 12h, 7d, 2w)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def runs_of(
+    connection: Any,
+    flow: str | None = None,
+    state: str | None = None,
+    since: datetime.datetime | None = None,
+) -> list[tuple[models.FlowDetail, str]]:
+    """``(run, logbook uuid)`` pairs, newest first, filtered."""
+    runs = list(connection.list_flow_details())
+    runs.sort(key=lambda pair: _aware(pair[0].created_at), reverse=True)
+    return [
+        (fd, book)
+        for fd, book in runs
+        if (flow is None or flow_name_of(fd) == flow)
+        and (state is None or str(fd.state or "PENDING") == state)
+        and (since is None or _aware(fd.created_at) >= since)
+    ]
+
+
+def estimates_for(connection: Any, flow: str, exclude: str | None = None) -> Any:
+    """Median step durations over the past finished runs of ``flow``."""
+    from opsflow.views.timings import HISTORY, estimates_from
+
+    past = [
+        fd.uuid
+        for fd, _book in runs_of(connection, flow)
+        if fd.uuid != exclude and str(fd.state) in FINAL_STATES
+    ][:HISTORY]
+    # The listing holds no atoms: read each run's steps.
+    return estimates_from(connection.get_flow_detail(uuid) for uuid in past)
+
+
+def purge(
+    connection: Any, older_than_days: float, traceback_dir: str | None = None
+) -> tuple[list[str], int]:
+    """Delete SUCCESS and REVERTED runs last changed more than
+    ``older_than_days`` ago (and their traceback files); FAILURE runs are
+    kept, they still need a person. The deleted run ids, and how many
+    FAILURE runs of that age were kept."""
+    limit = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+        days=older_than_days
+    )
+    deleted, kept = [], 0
+    for fd, book in runs_of(connection):
+        if _aware(fd.updated_at) >= limit:
+            continue
+        state = str(fd.state or "PENDING")
+        if state == "FAILURE":
+            kept += 1
+            continue
+        if state not in ("SUCCESS", "REVERTED"):
+            continue  # running, suspended or killed: still resumable
+        connection.destroy_logbook(book)
+        deleted.append(fd.uuid)
+        if traceback_dir:
+            path = os.path.join(traceback_dir, f"{fd.uuid}.txt")
+            if os.path.exists(path):
+                os.unlink(path)
+    return deleted, kept
+
+
+def history(
+    connection: Any,
+    limit: int | None = None,
+    flow: str | None = None,
+    state: str | None = None,
+    since: datetime.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``--history``: every run, newest first (SPEC section 7), filtered."""
+    runs = [fd for fd, _book in runs_of(connection, flow, state, since)]
     return [
         {
             "run_id": fd.uuid,
@@ -259,15 +355,24 @@ def print_history(rows: list[dict[str, Any]], out: Any) -> None:
 def report_of(flow_detail: models.FlowDetail) -> RunReport:
     """A stored run as the same report a finished run prints."""
     from opsflow.cli.runner import failure_report
+    from opsflow.views.timings import timing_of
 
     steps, results, failures = [], {}, []
     for detail in flow_detail:
         state = str(detail.state)
+        timing = timing_of(detail)
+        run = float(timing.get("run") or 0.0)
+        revert = float(timing.get("revert") or 0.0)
         steps.append(
             StepRecord(
                 detail.name,
                 state=state,
-                duration=float(detail.meta.get("duration") or 0.0),
+                duration=run + revert,
+                started_at=timing.get("started_at"),
+                reverted_at=timing.get("reverted_at"),
+                attempts=int(timing.get("attempts") or 0),
+                run_seconds=run,
+                revert_seconds=revert,
             )
         )
         if state == "SUCCESS" and detail.kind != "retry":

@@ -67,8 +67,12 @@ def run(argv: Sequence[str] | None) -> int:
         return ExitCode.SUCCESS
     if args.history or args.show:
         return _stored(conf, args, masker, as_json)
+    if args.purge is not None:
+        return _purge(conf, args.purge, as_json)
     if args.resume:
         return _resume(conf, args, inputs, masker, as_json)
+    if args.revert:
+        return _revert(conf, args, inputs, masker, as_json)
 
     flow = preflight.load_flow(args.flow, inputs.store)
     engine = preflight.checked_engine(
@@ -80,13 +84,16 @@ def run(argv: Sequence[str] | None) -> int:
         secret_keys=inputs.secret_keys,
     )
     if args.graph:
-        plan.write_graph(args.graph, args.flow, engine.compilation)
+        from opsflow.views import pictures
+
+        picture = pictures.picture_of(args.flow, engine.compilation)
+        fmt = plan.write_graph(args.graph, picture, args.graph_format)
     if args.dry_run:
         steps = plan.plan(engine.compilation)
         report.print_plan(args.flow, steps, sys.stdout, as_json)
     if args.graph or args.dry_run:
-        if args.graph and not args.dry_run and not as_json:
-            print(f"graph of flow {args.flow} written to {args.graph}")
+        if args.graph and args.graph != "-" and not args.dry_run and not as_json:
+            print(f"graph of flow {args.flow} written to {args.graph} ({fmt})")
         return ExitCode.SUCCESS
 
     # Checked: from here on the run is recorded in the persistence store.
@@ -110,6 +117,7 @@ def run(argv: Sequence[str] | None) -> int:
     if source:
         flow_detail.meta["source"] = source
     connection = backend.get_connection()
+    estimates = runstore.estimates_for(connection, args.flow)
     lease = leases.acquire(connection, flow_detail.uuid)
     with leases.Heartbeat(connection, lease):
         engine = _persisted_engine(
@@ -122,7 +130,7 @@ def run(argv: Sequence[str] | None) -> int:
             None,
             inputs.secret_keys,
         )
-        return _run(engine, args.flow, conf, args, masker, as_json)
+        return _run(engine, args.flow, conf, args, masker, as_json, estimates)
 
 
 def _persisted_engine(
@@ -154,7 +162,14 @@ def _persisted_engine(
 
 
 def _run(
-    engine: Any, flow_name: str, conf: Any, args: Any, masker: Any, as_json: bool
+    engine: Any,
+    flow_name: str,
+    conf: Any,
+    args: Any,
+    masker: Any,
+    as_json: bool,
+    estimates: Any = None,
+    revert: bool = False,
 ) -> int:
     from opsflow.cli import preflight
     from opsflow.cli.runner import run_flow
@@ -170,10 +185,17 @@ def _run(
         masker,
         listeners=listeners,
         tty=sys.stderr if sys.stderr.isatty() else None,
-        traceback_dir=os.path.join(os.path.expanduser(conf.state_path), "tracebacks"),
+        traceback_dir=_traceback_dir(conf),
+        estimates=estimates,
+        record_timings=True,
+        revert=revert,
     )
     _print_report(result, masker, as_json, out)
     return for_state(result.state)
+
+
+def _traceback_dir(conf: Any) -> str:
+    return os.path.join(os.path.expanduser(conf.state_path), "tracebacks")
 
 
 def _print_report(result: Any, masker: Any, as_json: bool, out: Any) -> None:
@@ -187,7 +209,7 @@ def _print_report(result: Any, masker: Any, as_json: bool, out: Any) -> None:
 
 def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
     """``--history`` and ``--show RUN_ID``: read the store, run nothing."""
-    from opsflow.cli import runstore
+    from opsflow.cli import report, runstore
 
     if not runstore.store_exists(conf):
         if args.history:
@@ -198,17 +220,74 @@ def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
     try:
         connection = backend.get_connection()
         if args.history:
-            rows = runstore.history(connection)
+            since = runstore.parse_since(args.since) if args.since else None
+            rows = runstore.history(
+                connection, flow=args.flow, state=args.state, since=since
+            )
             if as_json:
                 print(json.dumps(rows, indent=2))
             else:
                 runstore.print_history(rows, sys.stdout)
             return ExitCode.SUCCESS
         _book, flow_detail = runstore.find_run(connection, args.show)
-        _print_report(runstore.report_of(flow_detail), masker, as_json, sys.stdout)
+        if args.graph:
+            return _draw_run(flow_detail, args, as_json)
+        result = runstore.report_of(flow_detail)
+        if as_json:
+            _print_report(result, masker, True, sys.stdout)
+        else:
+            report.print_details(result, masker, sys.stdout)
         return ExitCode.SUCCESS
     finally:
         backend.close()
+
+
+def _draw_run(flow_detail: Any, args: Any, as_json: bool) -> int:
+    """``--show RUN_ID --graph FILE``: the run's picture, states coloured."""
+    import contextlib
+
+    from opsflow.cli import plan, runstore
+
+    record = flow_detail.meta.get(runstore.RUN_META_KEY) or {}
+    flow = None
+    if record and not record.get("factory_secrets"):
+        with contextlib.suppress(Exception):  # drawn from the stored steps then
+            flow = runstore.rebuild_flow(record, {})
+    picture = plan.run_picture(flow_detail, flow)
+    fmt = plan.write_graph(args.graph, picture, args.graph_format)
+    if as_json:
+        document = {"run_id": flow_detail.uuid, "graph": args.graph, "format": fmt}
+        print(json.dumps(document))
+    elif args.graph != "-":
+        print(f"graph of run {flow_detail.uuid} written to {args.graph} ({fmt})")
+    return ExitCode.SUCCESS
+
+
+def _purge(conf: Any, days: float, as_json: bool) -> int:
+    """``--purge DAYS``: forget old SUCCESS and REVERTED runs."""
+    from opsflow.cli import runstore
+
+    if not runstore.store_exists(conf):
+        deleted: list[str] = []
+        kept = 0
+    else:
+        backend = runstore.open_backend(conf)
+        try:
+            deleted, kept = runstore.purge(
+                backend.get_connection(), days, _traceback_dir(conf)
+            )
+        finally:
+            backend.close()
+    if as_json:
+        print(json.dumps({"deleted": deleted, "kept_failure": kept}, indent=2))
+    else:
+        print(f"deleted {len(deleted)} runs finished more than {days:g} days ago")
+        if kept:
+            print(
+                f"kept {kept} FAILURE runs of that age: they need a person "
+                "(opsflow-run --history --state FAILURE)"
+            )
+    return ExitCode.SUCCESS
 
 
 def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> int:
@@ -268,7 +347,101 @@ def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
                 f"({done}/{len(flow_detail)} steps done, state {flow_detail.state})",
                 file=sys.stderr,
             )
-        return _run(engine, record["flow"], conf, args, masker, as_json)
+        estimates = runstore.estimates_for(connection, record["flow"], exclude=run_id)
+        return _run(engine, record["flow"], conf, args, masker, as_json, estimates)
+
+
+def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> int:
+    """``--revert RUN_ID``: undo a run that did not end cleanly.
+
+    A SUSPENDED (or killed) run is cancelled: every step that ran is
+    reverted. A FAILURE run has its failed reverts tried again, with what
+    they held back, once a person has fixed the cause. A REVERTED run is only
+    shown (exit 1); a SUCCESS run is refused: undoing a finished change is a
+    new decision, not a cleanup. Like ``--resume``, it takes the run's lease.
+    """
+    from opsflow.cli import runstore
+    from opsflow.cli.runner import load_engine
+    from opsflow.persistence import leases
+    from opsflow.plugins import flows
+
+    public = sorted(set(inputs.store) - inputs.secret_keys)
+    if public:
+        raise UsageError(
+            "--revert undoes the run with the store it started with; "
+            "not accepted: " + ", ".join(public)
+        )
+    run_id = args.revert
+    if not runstore.store_exists(conf):
+        raise UsageError(f"no run {run_id}: no run was ever recorded here")
+    backend = runstore.open_backend(conf)
+    connection = backend.get_connection()
+    _book, flow_detail = runstore.find_run(connection, run_id)
+    ended = _revert_refused(flow_detail, masker, as_json)
+    if ended is not None:
+        return ended
+    record = flow_detail.meta.get(runstore.RUN_META_KEY)
+    runstore.check_resumable(run_id, record, inputs.secrets, args.force)
+    flows.check_source(
+        run_id, record["flow"], flow_detail.meta.get("source"), args.force
+    )
+    try:
+        lease = leases.acquire(connection, run_id)
+    except leases.LeaseHeld as exc:
+        raise Unavailable(str(exc)) from exc
+    with leases.Heartbeat(connection, lease):
+        book, flow_detail = runstore.find_run(connection, run_id)
+        ended = _revert_refused(flow_detail, masker, as_json)
+        if ended is not None:
+            return ended
+        engine = load_engine(
+            runstore.rebuild_flow(record, inputs.secrets),
+            inputs.secrets,
+            engine=args.engine or record.get("engine") or conf.engine.engine,
+            executor=args.executor or record.get("executor") or conf.engine.executor,
+            max_workers=conf.engine.max_workers or record.get("max_workers"),
+            task_timeout=conf.engine.task_timeout,
+            secret_keys=inputs.secret_keys,
+            backend=backend,
+            flow_detail=flow_detail,
+            book=book,
+        )
+        if not as_json:
+            left = [
+                d.name
+                for d in flow_detail
+                if str(d.state) not in ("PENDING", "REVERTED", "IGNORE")
+            ]
+            print(
+                f"reverting run {run_id} of flow {record['flow']} "
+                f"(state {flow_detail.state}; to undo: {', '.join(left) or 'nothing'})",
+                file=sys.stderr,
+            )
+        estimates = runstore.estimates_for(connection, record["flow"], exclude=run_id)
+        return _run(
+            engine, record["flow"], conf, args, masker, as_json, estimates, True
+        )
+
+
+def _revert_refused(flow_detail: Any, masker: Any, as_json: bool) -> int | None:
+    """The exit code when ``--revert`` has nothing to do with this run."""
+    state = str(flow_detail.state or "PENDING")
+    if state == "SUCCESS":
+        raise UsageError(
+            f"run {flow_detail.uuid} ended SUCCESS: --revert cancels a suspended "
+            "run or retries the failed reverts of a FAILURE run"
+        )
+    if state == "REVERTED":
+        if not as_json:
+            print(
+                f"run {flow_detail.uuid} is already REVERTED: nothing to undo",
+                file=sys.stderr,
+            )
+        from opsflow.cli import runstore
+
+        _print_report(runstore.report_of(flow_detail), masker, as_json, sys.stdout)
+        return for_state(state)
+    return None
 
 
 def _report_ended(flow_detail: Any, masker: Any, as_json: bool) -> int:
