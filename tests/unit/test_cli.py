@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from types import SimpleNamespace
 
 import pytest
 
@@ -141,39 +140,53 @@ def test_each_final_state_has_its_exit_code(state, code):
     assert exits.for_state(state) == code
 
 
-def fake_compilation():
-    nodes = {
-        "a": SimpleNamespace(atom=object(), successors={"b"}, retry=None),
-        "b": SimpleNamespace(atom=object(), successors={"c"}, retry=None),
-        "c": SimpleNamespace(atom=object(), successors=set(), retry="r1"),
-    }
-    return SimpleNamespace(order=("a", "b", "c"), nodes=nodes)
+def compiled_flow():
+    """a, b, then c in a subflow retried by r1 (two attempts)."""
+    from opsflow import engines, retry, task
+    from opsflow.patterns import linear_flow
+
+    class Noop(task.Task):
+        def execute(self):
+            return None
+
+    inner = linear_flow.Flow("inner", retry=retry.Times(2, name="r1"))
+    flow = linear_flow.Flow("f").add(
+        Noop(name="a"), Noop(name="b"), inner.add(Noop(name="c"))
+    )
+    return engines.load(flow).compilation
 
 
 def test_the_plan_lists_what_each_failure_would_revert_newest_first():
-    steps = plan.plan(fake_compilation())
+    steps = plan.plan(compiled_flow())
     assert [(s.name, s.reverted_on_failure) for s in steps] == [
         ("a", ("a",)),
         ("b", ("b", "a")),
-        ("c", ("c", "b", "a")),
+        ("r1", ("r1", "b", "a")),
+        ("c", ("c", "r1", "b", "a")),
     ]
-    assert steps[2].retry == "r1"
+    assert steps[3].retry == "r1"
+    assert [(r.retry, r.attempts, r.reverts) for r in steps[3].retried_by] == [
+        ("r1", 2, ("c",))
+    ]
 
 
 def test_the_plan_prints_as_text_and_as_json():
-    steps = plan.plan(fake_compilation())
+    steps = plan.plan(compiled_flow())
     text, data = io.StringIO(), io.StringIO()
     report.print_plan("f", steps, text, as_json=False)
     report.print_plan("f", steps, data, as_json=True)
-    assert "if it fails, reverts: c, b, a" in text.getvalue()
-    assert json.loads(data.getvalue())["order"] == ["a", "b", "c"]
+    assert "if it fails, reverts: b, a" in text.getvalue()
+    assert "when retries run out, reverts: c, r1, b, a" in text.getvalue()
+    assert json.loads(data.getvalue())["order"] == ["a", "b", "r1", "c"]
 
 
 def test_the_dot_graph_has_every_step_and_edge():
-    dot = plan.to_dot('my "flow"', fake_compilation())
+    from opsflow.views import pictures
+
+    dot = pictures.to_dot(pictures.picture_of('my "flow"', compiled_flow()))
     assert dot.startswith('digraph "my \\"flow\\"" {')
-    assert '"a" -> "b";' in dot and '"b" -> "c";' in dot
-    assert '"c" [label="3. c"' in dot
+    assert '"a" -> "b";' in dot and '"b" -> "r1";' in dot and '"r1" -> "c";' in dot
+    assert '"c" [label="4. c"' in dot
 
 
 def test_the_recorder_times_steps_and_the_bar_shows_them():
@@ -184,7 +197,7 @@ def test_the_recorder_times_steps_and_the_bar_shows_them():
     assert bar.render(recorder) == "f [##--------] 0/2 done  running: a 50%"
     recorder._on_atom_event("SUCCESS", {"task_name": "a"})
     recorder._on_atom_event("REVERTING", {"task_name": "a"})
-    assert "reverting: a (0 undone)" in bar.render(recorder)
+    assert bar.render(recorder) == "f revert [----------] 0/1 undone  reverting: a"
     recorder.finish()
     assert recorder.steps["a"].duration > 0
     assert recorder.steps["b"].state == "PENDING"
@@ -207,6 +220,10 @@ def test_json_document_masks_results_and_failures():
         "state": "FAILURE",
         "result": {"token": MASK},
         "duration": 0.5,
+        "started_at": None,
+        "attempts": 0,
+        "run_duration": 0.0,
+        "revert_duration": 0.0,
     }
     assert document["failures"][0]["exception"] == f"E: {MASK}"
 
