@@ -106,8 +106,11 @@ class MissingDependencies(DependencyFailure):
         requirements: Iterable[str],
         cause: BaseException | None = None,
         method: str | None = None,
+        by_atom: dict[str, list[str]] | None = None,
     ) -> None:
         self.missing_requirements = sorted(requirements)
+        #: Which atom needs which of the missing names.
+        self.missing_by_atom = dict(by_atom or {})
         self.who = who
         self.method = method
         where = f"'{who}' method '{method}'" if method else f"'{who}'"

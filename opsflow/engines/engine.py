@@ -102,10 +102,11 @@ class ActionEngine:
         assert self._runtime is not None
         missing = self._runtime.missing_requirements()
         if missing:
-            names = set().union(*missing.values())
-            error = exceptions.MissingDependencies(self._flow.name, names)
-            error.missing_by_atom = {atom: sorted(n) for atom, n in missing.items()}
-            raise error
+            raise exceptions.MissingDependencies(
+                self._flow.name,
+                set().union(*missing.values()),
+                by_atom={atom: sorted(names) for atom, names in missing.items()},
+            )
         assert self._executor is not None
         self._executor.check_transferable(
             (node.atom for node in self._runtime.nodes if not node.is_retry),
