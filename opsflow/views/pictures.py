@@ -187,7 +187,16 @@ def _title(picture: Picture) -> str:
 
 # -- DOT ------------------------------------------------------------------
 def _dq(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _escape(text) + '"'
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dq_lines(lines: Sequence[str]) -> str:
+    """A quoted DOT label of several lines (Graphviz's ``\\n`` breaks)."""
+    return '"' + "\\n".join(_escape(line) for line in lines) + '"'
 
 
 def to_dot(picture: Picture) -> str:
@@ -210,7 +219,7 @@ def to_dot(picture: Picture) -> str:
         for step in members.get(group, []):
             shape = "hexagon" if step.kind == "retry" else "box"
             attrs = [
-                f"label={_dq(chr(10).join(_step_lines(step)))}",
+                f"label={_dq_lines(_step_lines(step))}",
                 f"shape={shape}",
             ]
             if step.state is not None:
