@@ -6,6 +6,7 @@
     +-- StorageFailure              storage or persistence could not be read or written
     +-- ConfigurationError          opsflow.conf or a driver choice is wrong
     +-- PluginError                 a plugin could not be found or loaded
+    |   +-- IncompatiblePlugin      a worker refuses a plugin (not allowed, wrong version)
     +-- ExecutionFailure            the engine could not run the flow
     |   +-- InvalidState            a state transition that is not allowed
     |   +-- DependencyFailure       the flow's dependencies do not fit together
@@ -13,7 +14,12 @@
     |   |   +-- AmbiguousDependency two atoms provide what one needs
     |   |   +-- CompilationFailure  the flow could not be compiled
     |   +-- Timeout                 a task ran past its deadline
+    |   |   +-- AtomTimeout         a remote worker ran a task past its atom_timeout
     |   +-- WorkerDied              the process running a task died
+    |   |   +-- WorkerLost          a remote task's message was redelivered to its limit
+    |   +-- NoWorkerAvailable       no remote worker started a task within start_timeout
+    |   +-- WorkerMisconfigured     a remote worker cannot run the generic atom task
+    |   +-- AtomCancelled           a remote task was revoked before it finished
     |   +-- NotTransferable         a task or value cannot be sent to a worker
     +-- InvalidFormat               data is not in the expected format
     +-- NotFound                    a named thing does not exist
@@ -34,14 +40,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AmbiguousDependency",
+    "AtomCancelled",
+    "AtomTimeout",
     "CompilationFailure",
     "ConfigurationError",
     "DependencyFailure",
     "Duplicate",
     "ExecutionFailure",
+    "IncompatiblePlugin",
     "InvalidFormat",
     "InvalidState",
     "MissingDependencies",
+    "NoWorkerAvailable",
     "NotFound",
     "NotTransferable",
     "OpsflowException",
@@ -50,6 +60,8 @@ __all__ = [
     "TaskFlowException",
     "Timeout",
     "WorkerDied",
+    "WorkerLost",
+    "WorkerMisconfigured",
     "WrappedFailure",
 ]
 
@@ -75,6 +87,10 @@ class ConfigurationError(OpsflowException, ValueError):
 
 class PluginError(OpsflowException):
     """A plugin could not be found or loaded."""
+
+
+class IncompatiblePlugin(PluginError):
+    """A worker refuses a plugin: not in its allow-list, or of another major version."""
 
 
 class ExecutionFailure(OpsflowException):
@@ -127,6 +143,26 @@ class Timeout(ExecutionFailure):
 
 class WorkerDied(ExecutionFailure):
     """The worker process running a task died (killed by a signal, for one)."""
+
+
+class AtomTimeout(Timeout):
+    """A remote worker ran a task past its ``atom_timeout`` and it was stopped."""
+
+
+class WorkerLost(WorkerDied):
+    """Remote workers died running a task until its redelivery limit was spent."""
+
+
+class NoWorkerAvailable(ExecutionFailure):
+    """No remote worker started a task within ``start_timeout``."""
+
+
+class WorkerMisconfigured(ExecutionFailure):
+    """A remote worker cannot run the generic atom task (unregistered, bad content)."""
+
+
+class AtomCancelled(ExecutionFailure):
+    """A remote task was revoked before it finished."""
 
 
 class NotTransferable(ExecutionFailure):
