@@ -61,6 +61,7 @@ class NameSet(frozenset):  # type: ignore[type-arg]
     """
 
     __slots__ = ("_order",)
+    _order: tuple[str, ...]
 
     def __new__(cls, names: Iterable[str] = ()) -> NameSet:
         order = tuple(dict.fromkeys(names))
@@ -178,7 +179,7 @@ class Atom:
         if provides is None:
             provides = self.default_provides
         self.name = name
-        self.version = (1, 0)
+        self.version: tuple[int, ...] = (1, 0)
         self.inject = dict(inject) if inject else None
         self.save_as = save_as_mapping(provides)
         self.provides = _names(self.save_as)

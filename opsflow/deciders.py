@@ -26,7 +26,7 @@ class Depth(enum.StrEnum):
     ATOM = "ATOM"
 
     @classmethod
-    def translate(cls, desired: Depth | str) -> Depth:
+    def translate(cls, desired: Depth | str) -> Depth:  # type: ignore[override]
         """A ``Depth`` from a ``Depth`` or its (case-insensitive) name."""
         if isinstance(desired, cls):
             return desired

@@ -187,9 +187,10 @@ class WrappedFailure(OpsflowException):
     def __init__(self, causes: Iterable[Failure]) -> None:
         self._causes: list[Failure] = []
         for cause in causes:
-            if cause.check(WrappedFailure) and cause.exception is not None:
+            inner = cause.exception
+            if isinstance(inner, WrappedFailure):
                 # Flatten: a wrapped failure inside a wrapped failure says nothing more.
-                self._causes.extend(cause.exception)
+                self._causes.extend(inner)
             else:
                 self._causes.append(cause)
         super().__init__(f"WrappedFailure: {[str(c) for c in self._causes]}")

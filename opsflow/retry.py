@@ -264,12 +264,12 @@ class ForEach(_ValuesRetry):
 class ParameterizedForEach(_ValuesRetry):
     """Like :class:`ForEach`, with the values taken from the ``values`` input."""
 
-    def on_failure(
+    def on_failure(  # type: ignore[override]  # TaskFlow's signature
         self, values: Sequence[Any], history: History, *args: Any, **kwargs: Any
     ) -> Decision:
         return self._on_failure(list(values), history)
 
-    def execute(
+    def execute(  # type: ignore[override]  # TaskFlow's signature
         self, values: Sequence[Any], history: History, *args: Any, **kwargs: Any
     ) -> Any:
         return self._next_value(list(values), history)

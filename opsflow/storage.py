@@ -86,6 +86,7 @@ class Storage:
     def ensure_atoms(self, atoms: Iterable[Atom]) -> None:
         """Make sure each atom has a detail record (kept as is when resuming)."""
         for atom in atoms:
+            assert atom.name is not None  # the compiler refuses nameless atoms
             self._save_as[atom.name] = atom.save_as
             detail = self._flow_detail.atoms.get(atom.name)
             if detail is None:

@@ -37,8 +37,10 @@ PROGRESS_SINK: contextvars.ContextVar[Callable[[float], None] | None] = (
 
 def _callable_name(function: Callable[..., Any]) -> str:
     module = getattr(function, "__module__", None)
-    name = getattr(function, "__qualname__", None) or getattr(
-        function, "__name__", repr(function)
+    name = str(
+        getattr(function, "__qualname__", None)
+        or getattr(function, "__name__", None)
+        or repr(function)
     )
     return f"{module}.{name}" if module else name
 

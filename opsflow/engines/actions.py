@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import states
 from opsflow.engines.executor import EXECUTED, REVERTED
-from opsflow.task import EVENT_UPDATE_PROGRESS
+from opsflow.retry import Retry
+from opsflow.task import EVENT_UPDATE_PROGRESS, Task
 from opsflow.types.failure import Failure
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class TaskAction(_Action):
     uuid_key = "task_uuid"
 
     def _progress(self, node: Node, value: float) -> None:
-        node.atom.notify_progress(value)
+        cast(Task, node.atom).notify_progress(value)
         self.on_progress(node, value)
 
     def on_progress(self, node: Node, progress: float) -> None:
@@ -110,7 +111,10 @@ class TaskAction(_Action):
         except Exception:
             return _done(EXECUTED, Failure())
         return runtime.executor.execute_task(
-            node.atom, detail.uuid, arguments, functools.partial(self.on_progress, node)
+            cast(Task, node.atom),
+            detail.uuid,
+            arguments,
+            functools.partial(self.on_progress, node),
         )
 
     def complete_execution(self, node: Node, result: Any) -> None:
@@ -138,7 +142,7 @@ class TaskAction(_Action):
             return _done(REVERTED, Failure())
         result = detail.failure if detail.failure is not None else detail.results
         return runtime.executor.revert_task(
-            node.atom,
+            cast(Task, node.atom),
             detail.uuid,
             arguments,
             result,
@@ -211,4 +215,5 @@ class RetryAction(_Action):
     def on_failure(self, node: Node) -> Any:
         """Ask the controller what to do about a failure in its subflow."""
         history = self._storage.get_retry_history(node.name)
-        return node.atom.on_failure(history=history, **self._arguments(node))
+        controller = cast(Retry, node.atom)
+        return controller.on_failure(history=history, **self._arguments(node))

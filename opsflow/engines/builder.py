@@ -113,7 +113,7 @@ class MachineBuilder:
             key = str(old).lower()
             seconds[key] = seconds.get(key, 0.0) + (now - entered)
             entered = now
-            if new != states.GAME_OVER:
+            if new is not None and new != states.GAME_OVER:
                 yield new
 
     @property

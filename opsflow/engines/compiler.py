@@ -134,6 +134,7 @@ class Compiler:
     def compile(self) -> Compilation:
         """Compile once; raises ``Duplicate``/``CompilationFailure`` on bad input."""
         root = self._root
+        pattern: flow.Flow
         if isinstance(root, Atom):
             pattern = linear_flow.Flow(root.name or "flow").add(root)
         elif isinstance(root, flow.Flow):
@@ -177,6 +178,7 @@ class Compiler:
             scope.nodes.append(node)
         node_retry = retry_node
         while node_retry is not None:
+            assert isinstance(node_retry.subflow, list)  # a controller's, never ()
             node_retry.subflow.append(node)
             node_retry = node_retry.retry
         return node

@@ -16,6 +16,7 @@ parallel branch. Execution never resumes inside a scope marked for revert.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from opsflow import retry, states
@@ -79,7 +80,9 @@ class Completer:
             elif detail.state == states.FAILURE and detail.intention == states.EXECUTE:
                 to_resolve.append(node)
         for node in to_resolve:
-            self._resolve(node, runtime.details[node.index].failure)
+            failure = runtime.details[node.index].failure
+            assert failure is not None  # it is in FAILURE
+            self._resolve(node, failure)
         return runtime.selector.scan()
 
     # -- resolution ---------------------------------------------------------
@@ -134,7 +137,7 @@ class Completer:
             return above
         return "revert", controller
 
-    def _mark(self, nodes: list[Node], intention: str) -> None:
+    def _mark(self, nodes: Iterable[Node], intention: str) -> None:
         runtime = self._runtime
         for node in nodes:
             detail = runtime.details[node.index]

@@ -12,7 +12,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from opsflow import exceptions, states
 from opsflow.engines.builder import FINAL_STATES, MachineBuilder
@@ -21,6 +21,7 @@ from opsflow.engines.executor import TaskExecutor
 from opsflow.engines.runtime import Runtime
 from opsflow.persistence import models
 from opsflow.storage import Storage
+from opsflow.task import Task
 from opsflow.types.failure import Failure
 from opsflow.types.notifier import Notifier
 
@@ -109,7 +110,7 @@ class ActionEngine:
             )
         assert self._executor is not None
         self._executor.check_transferable(
-            (node.atom for node in self._runtime.nodes if not node.is_retry),
+            (cast(Task, n.atom) for n in self._runtime.nodes if not n.is_retry),
             self.storage.injected_values(),
         )
 

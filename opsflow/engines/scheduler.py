@@ -12,10 +12,11 @@ import concurrent.futures
 import heapq
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import states
 from opsflow.engines.executor import EXECUTED, REVERTED
+from opsflow.retry import Retry
 from opsflow.types.failure import Failure
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class Scheduler:
         detail.intention = states.EXECUTE
         runtime.storage._save_atom(detail)
         attempt = len(detail.results) + 1
-        delay = controller.atom.delay_before(attempt)
+        delay = cast(Retry, controller.atom).delay_before(attempt)
         if delay > 0:
             heapq.heappush(
                 self._parked, (time.monotonic() + delay, controller.index, controller)

@@ -54,7 +54,7 @@ class DynamicLoggingListener(base.Listener):
         self._failure_level = failure_level
         self._level = level
         self._hidden = frozenset(hide_inputs_outputs_of)
-        self._flow_levels = {
+        self._flow_levels: dict[str, int] = {
             states.FAILURE: failure_level,
             states.REVERTED: failure_level,
         }

@@ -54,7 +54,7 @@ class Flow(flow.Flow):
             return fresh[position - first_new]
 
         retry_provides = self._retry.provides if self._retry is not None else ()
-        edges: list[tuple[int, int, str]] = []
+        edges: list[tuple[int, int, str | None]] = []
 
         def link_consumer(consumer: int, name: str) -> None:
             found = providers_of(name, consumer)
@@ -80,7 +80,9 @@ class Flow(flow.Flow):
         self._insert(fresh, edges)
         return self
 
-    def _insert(self, fresh: list[Any], edges: list[tuple[int, int, str]]) -> None:
+    def _insert(
+        self, fresh: list[Any], edges: list[tuple[int, int, str | None]]
+    ) -> None:
         first_new = len(self._items)
         self._items.extend(fresh)
         for position, item in enumerate(fresh, start=first_new):
