@@ -360,9 +360,11 @@ def to_text(picture: Picture) -> str:
 # -- files ---------------------------------------------------------------------
 def format_for(path: str, wanted: str | None = None) -> str:
     """The format to write ``path`` in: ``wanted``, else from its extension
-    (DOT when the extension says nothing)."""
+    (DOT when the extension says nothing; a text tree for ``-``, stdout)."""
     if wanted:
         return wanted
+    if path == "-":
+        return "text"
     return _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "dot")
 
 

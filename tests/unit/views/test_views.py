@@ -134,7 +134,7 @@ def test_a_run_picture_colours_states_and_numbers_the_reverts():
         ("x.png", None, "png"),
         ("x.mmd", None, "mermaid"),
         ("x.txt", None, "text"),
-        ("-", None, "dot"),
+        ("-", None, "text"),
         ("x.whatever", "text", "text"),
     ],
 )
