@@ -80,10 +80,188 @@ persistence_opts: list[cfg.Opt] = [
     ),
 ]
 
+celery_executor_opts: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "broker_url",
+        default="amqp://guest:guest@127.0.0.1:5672//",
+        secret=True,
+        help="[celery executor, engine and worker] RabbitMQ URL that carries "
+        "one message per remote execute or revert.",
+    ),
+    cfg.StrOpt(
+        "result_backend",
+        default="redis://127.0.0.1:6379/0",
+        secret=True,
+        help="Redis URL where workers store results and progress; the engine "
+        "follows them by pub/sub.",
+    ),
+    cfg.StrOpt(
+        "queue_prefix",
+        default="opsflow.atoms",
+        help="Prefix of the queue names: <prefix>.<queue> for tasks, "
+        "<prefix>.<queue>.once for tasks declaring idempotent = False, "
+        "<prefix>.dead for dead letters.",
+    ),
+    cfg.IntOpt(
+        "redelivery_limit",
+        default=1,
+        min=0,
+        help="How many times RabbitMQ redelivers a task whose worker died "
+        "(quorum queue x-delivery-limit) before the engine gets WorkerLost.",
+    ),
+    cfg.FloatOpt(
+        "start_timeout",
+        default=300,
+        min=0,
+        help="Seconds from sending a task until a worker starts it; past "
+        "that the task is revoked and fails with NoWorkerAvailable. 0: no limit.",
+    ),
+    cfg.FloatOpt(
+        "atom_timeout",
+        default=0,
+        min=0,
+        help="Seconds a started remote task may run before it is terminated "
+        "and fails with AtomTimeout; 0: no limit. A task's own timeout wins.",
+    ),
+    cfg.FloatOpt(
+        "result_sweep_interval",
+        default=5,
+        min=0.1,
+        help="Seconds between re-reads of the state of tasks the engine has "
+        "heard nothing about (a missed pub/sub message).",
+    ),
+    cfg.FloatOpt(
+        "progress_min_interval",
+        default=1.0,
+        min=0,
+        help="Fewest seconds between two progress updates a worker sends for "
+        "one task; the last value is always sent.",
+    ),
+    cfg.IntOpt(
+        "result_expires",
+        default=604800,
+        min=60,
+        help="Seconds results and progress stay in the result backend.",
+    ),
+]
+
+celery_worker_opts: list[cfg.Opt] = [
+    cfg.ListOpt(
+        "queues",
+        default=["default"],
+        help="Queues (names without the prefix) that opsflow-worker consumes.",
+    ),
+    cfg.IntOpt(
+        "concurrency",
+        default=8,
+        min=1,
+        help="Tasks one opsflow-worker runs at once.",
+    ),
+    cfg.StrOpt(
+        "pool",
+        default="prefork",
+        choices=[
+            ("prefork", "Child processes; enforces time limits."),
+            ("threads", "Threads; no time limits (tests only)."),
+            ("solo", "In the worker process itself, one at a time."),
+        ],
+        help="Celery pool of opsflow-worker.",
+    ),
+    cfg.StrOpt(
+        "plugin_namespace",
+        default="opsflow.tasks",
+        help="Entry-point namespace the worker loads task plugins from.",
+    ),
+    cfg.ListOpt(
+        "allowed_plugins",
+        default=["*"],
+        help="Glob patterns of the task plugin names the worker runs; any "
+        "other name fails with IncompatiblePlugin.",
+    ),
+    cfg.FloatOpt(
+        "soft_shutdown_timeout",
+        default=60,
+        min=0,
+        help="Seconds a stopping worker lets running tasks finish.",
+    ),
+]
+
+jobboard_opts: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "driver",
+        default="local",
+        help="Jobboard that runs submitted flows (opsflow-run --submit): a "
+        "name from the opsflow.jobboards entry-point namespace. local runs the "
+        "flow at once in the submitting process; procrastinate queues it in "
+        "PostgreSQL for opsflow-conductor processes (docs/scale-out.md).",
+    ),
+]
+
+procrastinate_jobboard_opts: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "connection",
+        secret=True,
+        help="PostgreSQL URL of the job queue (procrastinate tables). Unset: "
+        "[persistence] connection, which must then be PostgreSQL: the lease "
+        "check and the state writes share one database.",
+    ),
+    cfg.StrOpt("queue", default="opsflow.flows", help="Queue of flow runs."),
+    cfg.IntOpt(
+        "concurrency",
+        default=8,
+        min=1,
+        help="Flows one conductor process runs at once (each in a thread).",
+    ),
+    cfg.FloatOpt(
+        "heartbeat_interval",
+        default=10.0,
+        min=0.1,
+        help="Seconds between a conductor's heartbeats (its worker row and "
+        "the leases of its runs).",
+    ),
+    cfg.FloatOpt(
+        "stalled_after",
+        default=60.0,
+        min=0.5,
+        help="Seconds without a heartbeat after which a conductor counts as "
+        "dead and its runs are handed to another conductor.",
+    ),
+    cfg.FloatOpt(
+        "reaper_interval",
+        default=15.0,
+        min=0.1,
+        help="Seconds between two passes of the reaper (one conductor at a "
+        "time) that re-queues the runs of dead conductors and runs that were "
+        "stored but never queued.",
+    ),
+    cfg.IntOpt(
+        "max_attempts",
+        default=5,
+        min=1,
+        help="Times a run is started before it is given up: the run then "
+        "ends FAILURE with the reason, for a person to look at.",
+    ),
+    cfg.BoolOpt(
+        "listen_notify",
+        default=True,
+        help="Wake conductors through PostgreSQL LISTEN/NOTIFY; false: poll "
+        "(behind PgBouncer in transaction mode).",
+    ),
+    cfg.FloatOpt(
+        "poll_interval",
+        default=5.0,
+        min=0.1,
+        help="Seconds between two looks for queued runs (a fallback when "
+        "listen_notify is on).",
+    ),
+]
+
 _GROUPS: list[tuple[str | None, list[cfg.Opt]]] = [
     (None, default_opts),
     ("engine", engine_opts),
     ("persistence", persistence_opts),
+    ("celery_executor", celery_executor_opts),
+    ("celery_worker", celery_worker_opts),
 ]
 
 

@@ -33,6 +33,25 @@ def test_list_opts_declares_every_documented_option_by_group():
         "DEFAULT": {"state_path", "flow_dirs"},
         "engine": {"engine", "executor", "max_workers", "task_timeout", "listeners"},
         "persistence": {"connection"},
+        "celery_executor": {
+            "broker_url",
+            "result_backend",
+            "queue_prefix",
+            "redelivery_limit",
+            "start_timeout",
+            "atom_timeout",
+            "result_sweep_interval",
+            "progress_min_interval",
+            "result_expires",
+        },
+        "celery_worker": {
+            "queues",
+            "concurrency",
+            "pool",
+            "plugin_namespace",
+            "allowed_plugins",
+            "soft_shutdown_timeout",
+        },
     }
 
 
