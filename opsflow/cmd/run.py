@@ -312,6 +312,7 @@ def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
         return _report_ended(flow_detail, masker, as_json)
     record = flow_detail.meta.get(runstore.RUN_META_KEY)
     runstore.check_resumable(run_id, record, inputs.secrets, args.force)
+    assert record is not None  # check_resumable refuses a run without one
     from opsflow.plugins import flows
 
     flows.check_source(
@@ -382,6 +383,7 @@ def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
         return ended
     record = flow_detail.meta.get(runstore.RUN_META_KEY)
     runstore.check_resumable(run_id, record, inputs.secrets, args.force)
+    assert record is not None  # check_resumable refuses a run without one
     flows.check_source(
         run_id, record["flow"], flow_detail.meta.get("source"), args.force
     )
