@@ -222,3 +222,42 @@ def test_only_depth_all_reaches_into_a_nested_subflow(kit, engine_kind, depth):
     ignored = {n for n, s in outcome.atom_states.items() if s == "IGNORE"}
     assert ignored == IGNORED_PAST_A_SUBFLOW[depth]
     assert set(kit.journal.executed()) == set(outcome.atom_states) - ignored
+
+
+@pytest.mark.parametrize("engine", ["serial", "parallel"])
+def test_opsflow_keeps_a_skip_when_an_unrelated_retry_reruns_its_subflow(
+    opsflow_lib, engine
+):
+    """opsflow difference: when the retry of a sibling subflow re-runs it,
+    TaskFlow 6.5 resets every IGNORE atom downstream of that retry, even
+    outside its subflow, so t4 (skipped by the t1 -> t2 decider, depth FLOW)
+    runs after all. opsflow leaves a decider's skip alone."""
+    from .harness import Kit
+
+    kit = Kit(opsflow_lib)
+    t1, t2, t4 = kit.tasks("t1", "t2", "t4")
+    sub = kit.linear(
+        "sub", kit.task("s", fail=1), retry=opsflow_lib.retry.Times(2, name="r")
+    )
+    graph = kit.graph("g", t1, t2, sub, t4)
+    graph.link(
+        t1,
+        t2,
+        decider=lambda history: False,
+        decider_depth=opsflow_lib.deciders.Depth.FLOW,
+    )
+    graph.link(t2, t4)
+    graph.link(t1, sub)
+    graph.link(sub, t4)
+
+    outcome = run_flow(opsflow_lib, graph, engine)
+
+    assert outcome.atom_states == {
+        "t1": "SUCCESS",
+        "t2": "IGNORE",
+        "r": "SUCCESS",
+        "s": "SUCCESS",
+        "t4": "IGNORE",
+    }
+    assert kit.journal.executed() == ["t1", "s", "s"]
+    assert outcome.flow_state == "SUCCESS"
