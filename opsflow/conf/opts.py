@@ -260,6 +260,8 @@ _GROUPS: list[tuple[str | None, list[cfg.Opt]]] = [
     (None, default_opts),
     ("engine", engine_opts),
     ("persistence", persistence_opts),
+    ("jobboard", jobboard_opts),
+    ("procrastinate_jobboard", procrastinate_jobboard_opts),
     ("celery_executor", celery_executor_opts),
     ("celery_worker", celery_worker_opts),
 ]

@@ -33,6 +33,18 @@ def test_list_opts_declares_every_documented_option_by_group():
         "DEFAULT": {"state_path", "flow_dirs"},
         "engine": {"engine", "executor", "max_workers", "task_timeout", "listeners"},
         "persistence": {"connection"},
+        "jobboard": {"driver"},
+        "procrastinate_jobboard": {
+            "connection",
+            "queue",
+            "concurrency",
+            "heartbeat_interval",
+            "stalled_after",
+            "reaper_interval",
+            "max_attempts",
+            "listen_notify",
+            "poll_interval",
+        },
         "celery_executor": {
             "broker_url",
             "result_backend",
