@@ -68,11 +68,9 @@ def test_history_and_show_describe_past_runs_in_json(kit):
     assert row["flow"] == "crash-chain" and row["state"] == "SUCCESS"
     document = json.loads(shown.stdout)
     assert document["run_id"] == row["run_id"] and document["state"] == "SUCCESS"
-    assert document["atoms"]["step-02"] == {
-        "state": "SUCCESS",
-        "result": {"step": "step-02"},
-        "duration": 0.0,
-    }
+    step = document["atoms"]["step-02"]
+    assert step["state"] == "SUCCESS" and step["result"] == {"step": "step-02"}
+    assert step["duration"] >= 0 and step["attempts"] == 1
     assert document["failures"] == []
 
 
