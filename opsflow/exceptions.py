@@ -6,7 +6,7 @@
     +-- StorageFailure              storage or persistence could not be read or written
     +-- ConfigurationError          opsflow.conf or a driver choice is wrong
     +-- PluginError                 a plugin could not be found or loaded
-    |   +-- IncompatiblePlugin      a worker refuses a plugin (not allowed, wrong version)
+    |   +-- IncompatiblePlugin      a worker refuses a plugin (not allowed, version)
     +-- ExecutionFailure            the engine could not run the flow
     |   +-- InvalidState            a state transition that is not allowed
     |   +-- DependencyFailure       the flow's dependencies do not fit together

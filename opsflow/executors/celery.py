@@ -29,9 +29,10 @@ only put requests on a queue and wait on futures. The pump:
 
 Which plugin a task is: its class's ``plugin_name`` attribute, else the
 ``opsflow.tasks`` entry point naming its class; its version, the version of
-the distribution registering it (or a ``plugin_version`` class attribute). Its ``init``: what its
-``remote_init()`` returns, else the values of its constructor's own
-parameters read back from attributes of the same name (or ``_name``).
+the distribution registering it (or a ``plugin_version`` class attribute).
+Its ``init``: what its ``remote_init()`` returns, else the values of its
+constructor's own parameters read back from attributes of the same name (or
+``_name``).
 A plugin sets ``queue = "netops"`` to go to ``<prefix>.netops`` and
 ``idempotent = False`` to go to a queue that never redelivers.
 """
