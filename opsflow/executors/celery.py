@@ -71,6 +71,8 @@ Outcome = concurrent.futures.Future[tuple[str, Any]]
 
 #: Where Celery's Redis backend keeps (and publishes) a task's state.
 META_PREFIX = "celery-task-meta-"
+#: Seconds between two reads of the dead-letter queue.
+DEAD_LETTER_INTERVAL = 0.2
 #: Where the pump records task ids it gave up on; workers skip them.
 REVOKED_PREFIX = celery_app.REVOKED_PREFIX
 
@@ -387,7 +389,7 @@ class _Pump:
             accept=["json"],
         )
         self.dead_consumer.consume()
-        self.last_sweep = time.monotonic()
+        self.last_sweep = self.last_dead_check = time.monotonic()
 
     def close(self) -> None:
         for call in list(self.calls.values()):
@@ -418,7 +420,11 @@ class _Pump:
                         self._fail(call, exceptions.AtomCancelled("killed"))
             wait = 0.02 if self.calls else 0.1
             self._drain_states(wait)
-            self._drain_dead()
+            now = time.monotonic()
+            if now - self.last_dead_check >= DEAD_LETTER_INTERVAL:
+                # Dead letters are rare: reading them costs a broker round trip.
+                self.last_dead_check = now
+                self._drain_dead()
             self._check_deadlines()
             self._sweep()
 
