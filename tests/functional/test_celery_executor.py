@@ -26,6 +26,7 @@ import pytest
 from opsflow import engines, exceptions
 from opsflow.patterns import linear_flow
 from opsflow.plugins.loader import PluginNotFound
+from opsflow.task import FunctorTask
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ try:
     import redis
     from kombu import Connection
 
-    from opsflow.executors.celery import CeleryTaskExecutor
+    from opsflow.executors.celery import CeleryTaskExecutor, describe_task
     from opsflow.executors.celery_app import CelerySettings, dead_queue, queue_for
 except ImportError as exc:  # pragma: no cover - depends on the environment
     _unavailable(f"the celery extra is not installed: {exc}")
@@ -473,3 +474,33 @@ def test_a_pickled_message_is_refused_and_never_runs(env):
     flow = linear_flow.Flow("after").add(remote.Echo(name="after", steps=1))
     engines.load(flow, store={"value": 2}, executor=env.executor()).run()
     assert [m[1] for m in env.markers("started")] == ["after"]
+
+
+# -- what is sent (no services needed) -------------------------------------------------
+def test_a_task_is_sent_as_its_plugin_name_version_and_constructor_keywords():
+    # Given a plugin task built with its own keywords and the Task ones
+    task = remote.Echo(name="echo", greeting="salut", steps=2, provides="x")
+    # When the driver describes it for the wire
+    described = describe_task(task, CelerySettings())
+    # Then only the plugin's own keywords travel, with its name and version
+    assert described["plugin"] == "remote.echo"
+    assert described["plugin_version"] == "1.0.0"
+    assert described["init"] == {"greeting": "salut", "steps": 2}
+    assert (described["queue"], described["once"]) == ("default", False)
+    assert describe_task(remote.Once(name="o"), CelerySettings())["once"] is True
+
+
+def test_a_task_that_is_no_plugin_or_a_non_json_input_is_refused_before_sending():
+    # Given the celery driver (never started: validate sends nothing)
+    executor = CeleryTaskExecutor(settings=CelerySettings())
+    # When a flow has a task that no entry point names
+    local = FunctorTask(lambda: 1, name="local")
+    engine = engines.load(linear_flow.Flow("f").add(local), executor=executor)
+    # Then validation refuses it, naming the task
+    with pytest.raises(exceptions.NotTransferable, match="'local'.*opsflow.tasks"):
+        engine.validate()
+    # And an input that is not JSON is refused the same way
+    flow = linear_flow.Flow("g").add(remote.Echo(name="echo"))
+    engine = engines.load(flow, store={"value": {1, 2}}, executor=executor)
+    with pytest.raises(exceptions.NotTransferable, match="input 'value'"):
+        engine.validate()
