@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "days ago (FAILURE runs are kept)",
     )
     modes.add_argument(
+        "--submit",
+        action="store_true",
+        help="store the run and hand it to the [jobboard] driver (queued for "
+        "opsflow-conductor with procrastinate) instead of running it here",
+    )
+    modes.add_argument(
         "--force",
         action="store_true",
         help="with --resume or --revert: go on even though plugin versions changed",
@@ -176,6 +182,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         args.list or args.history or by_id or args.purge is not None
     ):
         raise UsageError("missing flow name (see --list for installed flows)")
+    if args.submit and (not args.flow or args.dry_run or args.graph or args.secret):
+        raise UsageError(
+            "--submit goes with a flow name and its --store values (secrets "
+            "are never stored, so a submitted run cannot have any)"
+        )
     if args.force and not (args.resume or args.revert):
         raise UsageError("--force goes with --resume or --revert")
     if (args.state or args.since) and not args.history:

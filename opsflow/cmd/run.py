@@ -74,6 +74,8 @@ def run(argv: Sequence[str] | None) -> int:
     if args.revert:
         return _revert(conf, args, inputs, masker, as_json)
 
+    if args.submit:
+        return _submit(conf, args, inputs, as_json)
     flow = preflight.load_flow(args.flow, inputs.store)
     engine = preflight.checked_engine(
         args.flow,
@@ -131,6 +133,32 @@ def run(argv: Sequence[str] | None) -> int:
             inputs.secret_keys,
         )
         return _run(engine, args.flow, conf, args, masker, as_json, estimates)
+
+
+def _submit(conf: Any, args: Any, inputs: Any, as_json: bool) -> int:
+    """``--submit FLOW``: store the run, hand it to the configured jobboard."""
+    from opsflow import jobboards
+    from opsflow.cli import runstore
+    from opsflow.jobboards import runs
+
+    if inputs.secret_keys:
+        raise UsageError("--submit: secrets are never stored, give none")
+    board = jobboards.load(conf)
+    backend = runstore.open_backend(conf)
+    try:
+        flow_detail = runs.store_run(conf, backend, args.flow, inputs.store, board.name)
+    finally:
+        backend.close()
+    try:
+        posted = board.post(flow_detail.uuid)
+    finally:
+        board.close()
+    if as_json:
+        print(json.dumps(posted, indent=2))
+    else:
+        print(f"run {flow_detail.uuid} of flow {args.flow} submitted to {board.name}")
+    state = posted.get("state")
+    return for_state(state) if state in runstore.FINAL_STATES else ExitCode.SUCCESS
 
 
 def _persisted_engine(

@@ -10,6 +10,14 @@ token, so of two processes racing for a dead owner's run only one wins.
 
 Backends provide the row operations (``insert_lease``, ``get_lease``,
 ``replace_lease``, ``renew_lease``, ``delete_lease``); the policy lives here.
+A conductor (``opsflow-conductor``) claims a queued run with :func:`claim`
+instead: it takes the lease whoever holds it (the job queue already decided
+it is this conductor's turn) and its token counts the claims
+(``"<generation>-<random>"``). Its engine writes through a connection fenced
+with that token (:class:`FencedBackend`): each write first reads the lease
+row ``FOR SHARE`` in its own transaction and raises :class:`LeaseLost` when
+the token changed, so a conductor that froze and came back writes nothing.
+
 Times are the hosts' wall clocks (``time.time()``): hosts sharing a store
 should run NTP, and ``ttl`` should be far above their skew.
 """
@@ -24,7 +32,19 @@ import time
 import uuid
 from typing import Any
 
-__all__ = ["DEFAULT_TTL", "Lease", "LeaseHeld", "acquire", "Heartbeat"]
+from opsflow import exceptions
+
+__all__ = [
+    "DEFAULT_TTL",
+    "FencedBackend",
+    "Heartbeat",
+    "Lease",
+    "LeaseHeld",
+    "LeaseLost",
+    "acquire",
+    "claim",
+    "generation",
+]
 
 #: Seconds a lease lasts without a heartbeat.
 DEFAULT_TTL = 30.0
@@ -58,6 +78,16 @@ class LeaseHeld(Exception):
             f"run {holder.flow_uuid} is being run by {holder.owner} "
             f"(lease renewed {max(0.0, time.time() - holder.heartbeat_at):.0f}s ago)"
         )
+
+
+class LeaseLost(exceptions.StorageFailure):
+    """Another process took this run's lease: this one must stop writing."""
+
+
+def generation(token: str) -> int:
+    """How many times a run was claimed, from a claim's token (0: not a claim)."""
+    head = token.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def _proc_start(pid: int) -> str:
@@ -118,6 +148,40 @@ def acquire(connection: Any, flow_uuid: str, ttl: float = DEFAULT_TTL) -> Lease:
             return lease
     holder = connection.get_lease(flow_uuid)
     raise LeaseHeld(holder or lease)
+
+
+def claim(connection: Any, flow_uuid: str, ttl: float = DEFAULT_TTL) -> Lease:
+    """Take the lease of ``flow_uuid`` whoever holds it, one generation on.
+
+    For a conductor that the job queue handed the run to: the previous
+    holder, if alive, is a zombie and is fenced off by the new token.
+    """
+
+    def successor(holder: Lease | None) -> Lease:
+        lease = new_lease(flow_uuid, ttl)
+        number = generation(holder.token) + 1 if holder is not None else 1
+        return dataclasses.replace(lease, token=f"{number}-{lease.token[:16]}")
+
+    lease: Lease = connection.claim_lease(flow_uuid, successor)
+    return lease
+
+
+class FencedBackend:
+    """A backend whose connections write only while ``token`` holds the lease.
+
+    Give it to ``engines.load(..., backend=...)``: every write of the engine
+    then checks the lease in the same transaction and raises
+    :class:`LeaseLost` once another conductor claimed the run.
+    """
+
+    def __init__(self, backend: Any, flow_uuid: str, token: str) -> None:
+        self.backend = backend
+        self.fence = (flow_uuid, token)
+
+    def get_connection(self) -> Any:
+        connection = self.backend.get_connection()
+        connection.fence = self.fence
+        return connection
 
 
 class Heartbeat:

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,7 +50,7 @@ from opsflow.persistence.backends.sql_schema import (
     run_leases,
     text_or_none,
 )
-from opsflow.persistence.leases import Lease
+from opsflow.persistence.leases import Lease, LeaseLost
 
 __all__ = [
     "MIGRATIONS",
@@ -80,9 +80,34 @@ class SQLAlchemyConnection(base.Connection):
         self._complete_flows: set[str] = set()
         #: flow uuid -> when its ``updated_at`` was last written (monotonic).
         self._touched: dict[str, float] = {}
+        #: ``(flow uuid, lease token)``: when set, every write first checks
+        #: in its own transaction that the token still holds the run's lease
+        #: (``leases.FencedBackend``), and raises ``LeaseLost`` otherwise.
+        self.fence: tuple[str, str] | None = None
 
-    def _write(self) -> contextlib.AbstractContextManager[sa.Connection]:
-        return self._backend.write()
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._backend.write() as conn:
+            if self.fence is not None:
+                self._check_fence(conn, *self.fence)
+            yield conn
+
+    @staticmethod
+    def _check_fence(conn: sa.Connection, flow_uuid: str, token: str) -> None:
+        # FOR SHARE: a claim (an UPDATE of this row) waits for this write's
+        # commit, and this write waits for a claim's, so no write of an old
+        # owner lands after a new owner took the run.
+        held = conn.execute(
+            sa.select(run_leases.c.token)
+            .where(run_leases.c.flow_uuid == flow_uuid)
+            .with_for_update(read=True)
+        ).scalar()
+        if held != token:
+            raise LeaseLost(
+                f"run {flow_uuid}: lease token {token} no longer holds the run "
+                f"({'taken over' if held else 'released'}); this process stops "
+                "writing, the new owner is in charge"
+            )
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -421,17 +446,7 @@ class SQLAlchemyConnection(base.Connection):
             row = conn.execute(
                 run_leases.select().where(run_leases.c.flow_uuid == flow_uuid)
             ).first()
-        if row is None:
-            return None
-        return Lease(
-            flow_uuid=row.flow_uuid,
-            host=row.host,
-            pid=row.pid,
-            token=row.token,
-            heartbeat_at=row.heartbeat_at,
-            expires_at=row.expires_at,
-            proc_start=row.proc_start,
-        )
+        return None if row is None else _lease_of(row)
 
     def replace_lease(self, old_token: str, lease: Lease) -> bool:
         with self._begin() as conn:
@@ -444,6 +459,38 @@ class SQLAlchemyConnection(base.Connection):
                     lease_row(lease),
                 ).rowcount
             )
+
+    def claim_lease(
+        self, flow_uuid: str, successor: Callable[[Lease | None], Lease]
+    ) -> Lease:
+        """Replace the lease of ``flow_uuid`` by ``successor(current)`` atomically."""
+        for _attempt in range(5):
+            try:
+                with self._engine.begin() as conn:
+                    row = conn.execute(
+                        run_leases.select()
+                        .where(run_leases.c.flow_uuid == flow_uuid)
+                        .with_for_update()
+                    ).first()
+                    current = None if row is None else _lease_of(row)
+                    lease = successor(current)
+                    if row is None:
+                        conn.execute(run_leases.insert(), lease_row(lease))
+                    else:
+                        conn.execute(
+                            run_leases.update().where(
+                                run_leases.c.flow_uuid == flow_uuid
+                            ),
+                            lease_row(lease),
+                        )
+                return lease
+            except sa.exc.IntegrityError:
+                continue  # inserted by another claimer meanwhile: read it again
+            except sa.exc.SQLAlchemyError as exc:
+                raise exceptions.StorageFailure(
+                    f"persistence store {self._backend.safe_url}: {exc}"
+                ) from exc
+        raise exceptions.StorageFailure(f"run {flow_uuid}: lease claim kept racing")
 
     def renew_lease(
         self, flow_uuid: str, token: str, heartbeat_at: float, expires_at: float
@@ -586,6 +633,18 @@ class SQLAlchemyBackend(base.Backend):
                 with contextlib.suppress(sa.exc.SQLAlchemyError):
                     held.close()
         self.engine.dispose()
+
+
+def _lease_of(row: Any) -> Lease:
+    return Lease(
+        flow_uuid=row.flow_uuid,
+        host=row.host,
+        pid=row.pid,
+        token=row.token,
+        heartbeat_at=row.heartbeat_at,
+        expires_at=row.expires_at,
+        proc_start=row.proc_start,
+    )
 
 
 @contextlib.contextmanager
