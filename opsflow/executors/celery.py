@@ -71,6 +71,10 @@ Outcome = concurrent.futures.Future[tuple[str, Any]]
 
 #: Where Celery's Redis backend keeps (and publishes) a task's state.
 META_PREFIX = "celery-task-meta-"
+#: Seconds the pump waits for a request when no task is in flight, and for a
+#: Redis message when some are (a new request waits at most that long).
+IDLE_WAIT = 0.1
+BUSY_WAIT = 0.005
 #: Seconds between two reads of the dead-letter queue.
 DEAD_LETTER_INTERVAL = 0.2
 #: Where the pump records task ids it gave up on; workers skip them.
@@ -404,22 +408,25 @@ class _Pump:
 
     def run(self, requests: queue.SimpleQueue[tuple[str, Any]]) -> None:
         while True:
-            while True:
-                try:
-                    kind, payload = requests.get_nowait()
-                except queue.Empty:
-                    break
-                if kind == "stop":
+            try:
+                # Idle: sleep until the engine asks for something. Busy: only
+                # look, the wait is spent listening to Redis below.
+                timeout = IDLE_WAIT if not self.calls else None
+                if timeout is None:
+                    request = requests.get_nowait()
+                else:
+                    request = requests.get(timeout=timeout)
+            except queue.Empty:
+                request = None
+            while request is not None:
+                if not self._handle(*request):
                     return
-                if kind == "send":
-                    self._send(payload)
-                elif kind == "kill":
-                    call = self.calls.get(payload)
-                    if call is not None:
-                        self._revoke(call)
-                        self._fail(call, exceptions.AtomCancelled("killed"))
-            wait = 0.02 if self.calls else 0.1
-            self._drain_states(wait)
+                try:
+                    request = requests.get_nowait()
+                except queue.Empty:
+                    request = None
+            if self.calls:
+                self._drain_states(BUSY_WAIT)
             now = time.monotonic()
             if now - self.last_dead_check >= DEAD_LETTER_INTERVAL:
                 # Dead letters are rare: reading them costs a broker round trip.
@@ -427,6 +434,19 @@ class _Pump:
                 self._drain_dead()
             self._check_deadlines()
             self._sweep()
+
+    def _handle(self, kind: str, payload: Any) -> bool:
+        """Carry out one engine request; False on ``stop``."""
+        if kind == "stop":
+            return False
+        if kind == "send":
+            self._send(payload)
+        elif kind == "kill":
+            call = self.calls.get(payload)
+            if call is not None:
+                self._revoke(call)
+                self._fail(call, exceptions.AtomCancelled("killed"))
+        return True
 
     # -- publishing --------------------------------------------------------
     def _send(self, call: _Call) -> None:
@@ -468,7 +488,6 @@ class _Pump:
         timeout = wait
         while True:
             if not self.pubsub.subscribed:
-                time.sleep(timeout)
                 return
             message = self.pubsub.get_message(timeout=timeout)
             if message is None:
