@@ -292,3 +292,28 @@ def test_a_run_that_kills_every_conductor_ends_failure_after_max_attempts(
         assert "2 starts" in row["jobboard"]["failed_reason"]
     finally:
         board.stop_all()
+
+
+def test_the_local_jobboard_runs_a_submitted_run_at_once_on_sqlite(tmp_path: Any):
+    # Given the default jobboard and store (no service at all)
+    config = tmp_path / "opsflow.conf"
+    config.write_text(f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\nflow_dirs =\n")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    exe = os.path.join(os.path.dirname(sys.executable), "opsflow-run")
+    env = dict(os.environ, HOME=str(tmp_path))
+    # When a run is submitted
+    done = subprocess.run(
+        [exe, "--config-file", str(config), "--format", "json", "--submit"]
+        + ["jobboard-steps", "--store", f"marker_dir={markers}", "--store", "pause=0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    # Then it has run to the end before the command returns
+    assert done.returncode == 0, done.stderr
+    posted = json.loads(done.stdout)
+    assert posted["jobboard"] == "local"
+    assert posted["state"] == "SUCCESS"
+    assert len((markers / "markers").read_text().splitlines()) == 6
