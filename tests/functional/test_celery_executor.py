@@ -224,6 +224,15 @@ def env(redis_db: int, tmp_path: Any, request: Any) -> Iterator[Env]:
         client.close()
 
 
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def run_in_thread(engine: Any) -> tuple[threading.Thread, dict[str, Any]]:
     outcome: dict[str, Any] = {}
 
@@ -409,11 +418,32 @@ def test_a_task_past_atom_timeout_is_terminated_and_the_flow_reverts(env):
     with pytest.raises(exceptions.AtomTimeout, match="atom_timeout=1.5"):
         engine.run()
     # Then the task was stopped on the worker and the flow reverted remotely
+    child = int(env.markers("started", "slow")[0][2])
+    wait_for(lambda: gone(child), 10, f"pool child {child} to be killed")
     assert engine.storage.get_flow_state() == "REVERTED"
     assert env.markers("reverted", "first")
     assert env.markers("reverted", "slow")
     assert env.markers("finished", "slow") == []
     assert len(env.markers("started", "slow")) == 1
+
+
+def test_a_task_past_its_own_timeout_is_revoked_by_the_engine_and_reverted(env):
+    # Given a task whose own timeout (an engine deadline) is short
+    env.start_worker()
+    flow = linear_flow.Flow("own-timeout").add(
+        remote.Slow(name="slow", seconds=20, timeout=1.0)
+    )
+    engine = engines.load(flow, executor=env.executor())
+    # When it runs past it
+    started = time.monotonic()
+    with pytest.raises(exceptions.Timeout, match="timeout of 1 s"):
+        engine.run()
+    # Then the engine killed the process running it and reverted it remotely
+    assert time.monotonic() - started < 10
+    child = int(env.markers("started", "slow")[0][2])
+    wait_for(lambda: gone(child), 10, f"pool child {child} to be killed")
+    wait_for(lambda: env.markers("reverted", "slow"), 20, "the remote revert")
+    assert env.markers("finished", "slow") == []
 
 
 # -- refused input ---------------------------------------------------------------------
