@@ -496,7 +496,9 @@ class _Pump:
             channel = message["channel"].decode()
             self._on_state(channel[len(META_PREFIX) :], message["data"])
 
-    def _on_state(self, task_id: str, raw: bytes | None, swept: bool = False) -> None:
+    def _on_state(
+        self, task_id: str, raw: bytes | str | None, swept: bool = False
+    ) -> None:
         call = self.calls.get(task_id)
         if call is None or raw is None:
             return

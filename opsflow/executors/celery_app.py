@@ -299,7 +299,7 @@ def run_atom(
     failures = None
     if action == REVERTED:
         sent = document.get("result") or {}
-        value = sent.get("value")
+        value: Any = sent.get("value")
         result = Failure.from_dict(value) if sent.get("type") == "failure" else value
         failures = {
             atom: Failure.from_dict(data)
