@@ -321,63 +321,23 @@ def _purge(conf: Any, days: float, as_json: bool) -> int:
 def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> int:
     """``--resume RUN_ID``: go on from where the run stopped, or report its end."""
     from opsflow.cli import runstore
-    from opsflow.cli.runner import load_engine
-    from opsflow.persistence import leases
 
-    public = sorted(set(inputs.store) - inputs.secret_keys)
-    if public:
-        raise UsageError(
-            "--resume runs with the store the run started with; not accepted: "
-            + ", ".join(public)
-        )
-    run_id = args.resume
-    if not runstore.store_exists(conf):
-        raise UsageError(f"no run {run_id}: no run was ever recorded here")
-    backend = runstore.open_backend(conf)
-    connection = backend.get_connection()
-    _book, flow_detail = runstore.find_run(connection, run_id)
-    if str(flow_detail.state) in runstore.FINAL_STATES:
-        return _report_ended(flow_detail, masker, as_json)
-    record = flow_detail.meta.get(runstore.RUN_META_KEY)
-    runstore.check_resumable(run_id, record, inputs.secrets, args.force)
-    assert record is not None  # check_resumable refuses a run without one
-    from opsflow.plugins import flows
-
-    flows.check_source(
-        run_id, record["flow"], flow_detail.meta.get("source"), args.force
-    )
-    try:
-        lease = leases.acquire(connection, run_id)
-    except leases.LeaseHeld as exc:
-        raise Unavailable(str(exc)) from exc
-    with leases.Heartbeat(connection, lease):
-        # Read the run again under the lease: its last owner may have moved
-        # it on (or ended it) since the first look.
-        book, flow_detail = runstore.find_run(connection, run_id)
+    def settled(flow_detail: Any) -> int | None:
         if str(flow_detail.state) in runstore.FINAL_STATES:
             return _report_ended(flow_detail, masker, as_json)
-        flow = runstore.rebuild_flow(record, inputs.secrets)
-        engine = load_engine(
-            flow,
-            inputs.secrets,
-            engine=args.engine or record.get("engine") or conf.engine.engine,
-            executor=args.executor or record.get("executor") or conf.engine.executor,
-            max_workers=conf.engine.max_workers or record.get("max_workers"),
-            task_timeout=conf.engine.task_timeout,
-            secret_keys=inputs.secret_keys,
-            backend=backend,
-            flow_detail=flow_detail,
-            book=book,
-        )
+        return None
+
+    def start(engine: Any, record: Any, flow_detail: Any, estimates: Any) -> int:
         if not as_json:
             done = sum(1 for d in flow_detail if str(d.state) == "SUCCESS")
             print(
-                f"resuming run {run_id} of flow {record['flow']} "
+                f"resuming run {args.resume} of flow {record['flow']} "
                 f"({done}/{len(flow_detail)} steps done, state {flow_detail.state})",
                 file=sys.stderr,
             )
-        estimates = runstore.estimates_for(connection, record["flow"], exclude=run_id)
         return _run(engine, record["flow"], conf, args, masker, as_json, estimates)
+
+    return _take_over(conf, args, inputs, args.resume, "--resume runs", settled, start)
 
 
 def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> int:
@@ -389,6 +349,46 @@ def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
     shown (exit 1); a SUCCESS run is refused: undoing a finished change is a
     new decision, not a cleanup. Like ``--resume``, it takes the run's lease.
     """
+
+    def settled(flow_detail: Any) -> int | None:
+        return _revert_refused(flow_detail, masker, as_json)
+
+    def start(engine: Any, record: Any, flow_detail: Any, estimates: Any) -> int:
+        if not as_json:
+            left = [
+                d.name
+                for d in flow_detail
+                if str(d.state) not in ("PENDING", "REVERTED", "IGNORE")
+            ]
+            print(
+                f"reverting run {args.revert} of flow {record['flow']} "
+                f"(state {flow_detail.state}; to undo: {', '.join(left) or 'nothing'})",
+                file=sys.stderr,
+            )
+        return _run(
+            engine, record["flow"], conf, args, masker, as_json, estimates, True
+        )
+
+    return _take_over(
+        conf, args, inputs, args.revert, "--revert undoes the run", settled, start
+    )
+
+
+def _take_over(
+    conf: Any,
+    args: Any,
+    inputs: Any,
+    run_id: str,
+    doing: str,
+    settled: Any,
+    start: Any,
+) -> int:
+    """Take a recorded run over (its lease held) and hand its engine to ``start``.
+
+    ``settled(flow_detail)`` returns an exit code when there is nothing to
+    do with the run; it is asked before and again under the lease, since the
+    run's last owner may have moved it on (or ended it) in between.
+    """
     from opsflow.cli import runstore
     from opsflow.cli.runner import load_engine
     from opsflow.persistence import leases
@@ -397,18 +397,17 @@ def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
     public = sorted(set(inputs.store) - inputs.secret_keys)
     if public:
         raise UsageError(
-            "--revert undoes the run with the store it started with; "
-            "not accepted: " + ", ".join(public)
+            f"{doing} with the store the run started with; not accepted: "
+            + ", ".join(public)
         )
-    run_id = args.revert
     if not runstore.store_exists(conf):
         raise UsageError(f"no run {run_id}: no run was ever recorded here")
     backend = runstore.open_backend(conf)
     connection = backend.get_connection()
     _book, flow_detail = runstore.find_run(connection, run_id)
-    ended = _revert_refused(flow_detail, masker, as_json)
-    if ended is not None:
-        return ended
+    code = settled(flow_detail)
+    if code is not None:
+        return code
     record = flow_detail.meta.get(runstore.RUN_META_KEY)
     runstore.check_resumable(run_id, record, inputs.secrets, args.force)
     assert record is not None  # check_resumable refuses a run without one
@@ -421,9 +420,9 @@ def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
         raise Unavailable(str(exc)) from exc
     with leases.Heartbeat(connection, lease):
         book, flow_detail = runstore.find_run(connection, run_id)
-        ended = _revert_refused(flow_detail, masker, as_json)
-        if ended is not None:
-            return ended
+        code = settled(flow_detail)
+        if code is not None:
+            return code
         engine = load_engine(
             runstore.rebuild_flow(record, inputs.secrets),
             inputs.secrets,
@@ -436,21 +435,8 @@ def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
             flow_detail=flow_detail,
             book=book,
         )
-        if not as_json:
-            left = [
-                d.name
-                for d in flow_detail
-                if str(d.state) not in ("PENDING", "REVERTED", "IGNORE")
-            ]
-            print(
-                f"reverting run {run_id} of flow {record['flow']} "
-                f"(state {flow_detail.state}; to undo: {', '.join(left) or 'nothing'})",
-                file=sys.stderr,
-            )
         estimates = runstore.estimates_for(connection, record["flow"], exclude=run_id)
-        return _run(
-            engine, record["flow"], conf, args, masker, as_json, estimates, True
-        )
+        return start(engine, record, flow_detail, estimates)
 
 
 def _revert_refused(flow_detail: Any, masker: Any, as_json: bool) -> int | None:
