@@ -25,13 +25,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from opsflow import exceptions, states
 from opsflow.persistence import base, codec, models
+from opsflow.persistence.backends.sql_leases import LeaseRows
 from opsflow.persistence.backends.sql_schema import (
     MIGRATIONS,
     RESUME_COLUMNS,
@@ -42,7 +43,6 @@ from opsflow.persistence.backends.sql_schema import (
     book_from_row,
     flow_from_row,
     flowdetails,
-    lease_row,
     logbooks,
     make_url,
     metadata,
@@ -50,7 +50,7 @@ from opsflow.persistence.backends.sql_schema import (
     run_leases,
     text_or_none,
 )
-from opsflow.persistence.leases import Lease, LeaseLost
+from opsflow.persistence.leases import LeaseLost
 
 __all__ = [
     "MIGRATIONS",
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 
-class SQLAlchemyConnection(base.Connection):
+class SQLAlchemyConnection(LeaseRows, base.Connection):
     """Reads and writes runs through one SQLAlchemy engine."""
 
     def __init__(self, backend: SQLAlchemyBackend) -> None:
@@ -430,90 +430,6 @@ class SQLAlchemyConnection(base.Connection):
             self._written.clear()
             self._flow_meta.clear()
 
-    # -- run leases (opsflow.persistence.leases) -------------------------------
-    def insert_lease(self, lease: Lease) -> bool:
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(run_leases.insert(), lease_row(lease))
-        except sa.exc.IntegrityError:
-            return False
-        except sa.exc.SQLAlchemyError as exc:
-            raise exceptions.StorageFailure(str(exc)) from exc
-        return True
-
-    def get_lease(self, flow_uuid: str) -> Lease | None:
-        with self._begin() as conn:
-            row = conn.execute(
-                run_leases.select().where(run_leases.c.flow_uuid == flow_uuid)
-            ).first()
-        return None if row is None else _lease_of(row)
-
-    def replace_lease(self, old_token: str, lease: Lease) -> bool:
-        with self._begin() as conn:
-            return bool(
-                conn.execute(
-                    run_leases.update().where(
-                        run_leases.c.flow_uuid == lease.flow_uuid,
-                        run_leases.c.token == old_token,
-                    ),
-                    lease_row(lease),
-                ).rowcount
-            )
-
-    def claim_lease(
-        self, flow_uuid: str, successor: Callable[[Lease | None], Lease]
-    ) -> Lease:
-        """Replace the lease of ``flow_uuid`` by ``successor(current)`` atomically."""
-        for _attempt in range(5):
-            try:
-                with self._engine.begin() as conn:
-                    row = conn.execute(
-                        run_leases.select()
-                        .where(run_leases.c.flow_uuid == flow_uuid)
-                        .with_for_update()
-                    ).first()
-                    current = None if row is None else _lease_of(row)
-                    lease = successor(current)
-                    if row is None:
-                        conn.execute(run_leases.insert(), lease_row(lease))
-                    else:
-                        conn.execute(
-                            run_leases.update().where(
-                                run_leases.c.flow_uuid == flow_uuid
-                            ),
-                            lease_row(lease),
-                        )
-                return lease
-            except sa.exc.IntegrityError:
-                continue  # inserted by another claimer meanwhile: read it again
-            except sa.exc.SQLAlchemyError as exc:
-                raise exceptions.StorageFailure(
-                    f"persistence store {self._backend.safe_url}: {exc}"
-                ) from exc
-        raise exceptions.StorageFailure(f"run {flow_uuid}: lease claim kept racing")
-
-    def renew_lease(
-        self, flow_uuid: str, token: str, heartbeat_at: float, expires_at: float
-    ) -> bool:
-        with self._begin() as conn:
-            return bool(
-                conn.execute(
-                    run_leases.update().where(
-                        run_leases.c.flow_uuid == flow_uuid,
-                        run_leases.c.token == token,
-                    ),
-                    {"heartbeat_at": heartbeat_at, "expires_at": expires_at},
-                ).rowcount
-            )
-
-    def delete_lease(self, flow_uuid: str, token: str) -> None:
-        with self._begin() as conn:
-            conn.execute(
-                run_leases.delete().where(
-                    run_leases.c.flow_uuid == flow_uuid, run_leases.c.token == token
-                )
-            )
-
 
 class SQLAlchemyBackend(base.Backend):
     """A SQL store reached through one SQLAlchemy engine (and its pool)."""
@@ -633,18 +549,6 @@ class SQLAlchemyBackend(base.Backend):
                 with contextlib.suppress(sa.exc.SQLAlchemyError):
                     held.close()
         self.engine.dispose()
-
-
-def _lease_of(row: Any) -> Lease:
-    return Lease(
-        flow_uuid=row.flow_uuid,
-        host=row.host,
-        pid=row.pid,
-        token=row.token,
-        heartbeat_at=row.heartbeat_at,
-        expires_at=row.expires_at,
-        proc_start=row.proc_start,
-    )
 
 
 @contextlib.contextmanager
