@@ -19,7 +19,14 @@ from oslo_config import cfg, types
 from opsflow.conf import opts
 from opsflow.exceptions import ConfigurationError
 
-__all__ = ["ConfigError", "allowed_values", "invalid_value", "load", "where_set"]
+__all__ = [
+    "ConfigError",
+    "allowed_values",
+    "invalid_value",
+    "load",
+    "load_active",
+    "where_set",
+]
 
 PROJECT = "opsflow"
 
@@ -96,7 +103,19 @@ def load(
                 flag, f"{value!r} is not valid", allowed=allowed_values(opt)
             ) from exc
     _validate_all(conf)
+    global _active_sources
+    _active_sources = (tuple(config_files), tuple(config_dirs))
     return conf
+
+
+#: The files and directories the program's configuration was last loaded from.
+_active_sources: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+
+def load_active() -> cfg.ConfigOpts:
+    """The configuration from where this program loaded its own (``--config-file``
+    of ``opsflow-run``, say), for drivers that read their own groups."""
+    return load(*_active_sources)
 
 
 def allowed_values(opt: cfg.Opt) -> str:

@@ -220,7 +220,8 @@ class CeleryTaskExecutor(TaskExecutor):
     """Sends tasks to ``opsflow-worker`` processes through Celery.
 
     ``settings`` default to ``[celery_executor]``/``[celery_worker]`` of the
-    ``opsflow.conf`` oslo.config finds in its usual places.
+    configuration the program loaded (``opsflow-run --config-file``), else
+    of the ``opsflow.conf`` oslo.config finds in its usual places.
     """
 
     def __init__(
@@ -231,7 +232,7 @@ class CeleryTaskExecutor(TaskExecutor):
         if settings is None:
             from opsflow.conf import loader
 
-            settings = CelerySettings.from_conf(loader.load())
+            settings = CelerySettings.from_conf(loader.load_active())
         self.settings = settings
         self._requests: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._pump: threading.Thread | None = None

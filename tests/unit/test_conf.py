@@ -179,3 +179,17 @@ def test_the_sample_config_is_not_stale(tmp_path):
     assert filecmp.cmp(generated, committed, shallow=False), (
         "etc/opsflow/opsflow.conf.sample is stale: run `tox -e genconfig`"
     )
+
+
+def test_drivers_read_the_configuration_the_program_was_given(tmp_path):
+    # Given opsflow-run loaded its configuration from --config-file
+    path = tmp_path / "given.conf"
+    path.write_text("[engine]\nengine = parallel\n")
+    loader.load([str(path)])
+
+    # Then a driver reading "the active configuration" sees that file
+    assert loader.load_active().engine.engine == "parallel"
+
+    # And loading from the usual places again makes those the active ones
+    loader.load()
+    assert loader.load_active().engine.engine == "serial"
