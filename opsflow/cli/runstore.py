@@ -333,13 +333,13 @@ def history(
             "state": str(fd.state or "PENDING"),
             "started_at": _iso(fd.created_at),
             "updated_at": _iso(fd.updated_at),
-            **_queue_fields(connection, fd),
+            **queue_fields(connection, fd),
         }
         for fd in runs[:limit]
     ]
 
 
-def _queue_fields(connection: Any, fd: models.FlowDetail) -> dict[str, Any]:
+def queue_fields(connection: Any, fd: models.FlowDetail) -> dict[str, Any]:
     """A submitted run's jobboard record and who holds it (``--submit``)."""
     board = fd.meta.get("jobboard")
     if not board:

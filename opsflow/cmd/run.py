@@ -261,10 +261,15 @@ def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
         if args.graph:
             return _draw_run(flow_detail, args, as_json)
         result = runstore.report_of(flow_detail)
+        queued = runstore.queue_fields(connection, flow_detail)  # --submit runs
         if as_json:
-            _print_report(result, masker, True, sys.stdout)
+            document = {**report.json_document(result, masker), **queued}
+            print(json.dumps(document, indent=2))
         else:
             report.print_details(result, masker, sys.stdout)
+            if queued:
+                holder = queued["held_by"] or "nobody (queued)"
+                print(f"jobboard: {json.dumps(queued['jobboard'])}; held by: {holder}")
         return ExitCode.SUCCESS
     finally:
         backend.close()

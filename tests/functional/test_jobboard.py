@@ -317,3 +317,16 @@ def test_the_local_jobboard_runs_a_submitted_run_at_once_on_sqlite(tmp_path: Any
     assert posted["jobboard"] == "local"
     assert posted["state"] == "SUCCESS"
     assert len((markers / "markers").read_text().splitlines()) == 6
+    # And --show tells which jobboard the run went through
+    shown = subprocess.run(
+        [exe, "--config-file", str(config), "--format", "json"]
+        + ["--show", str(posted["run_id"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    assert document["state"] == "SUCCESS"
+    assert document["jobboard"] and "held_by" in document
