@@ -144,6 +144,62 @@ def run_record(
     }
 
 
+def new_run(
+    flow_name: str,
+    flow: Any,
+    store: Mapping[str, Any],
+    secret_keys: Iterable[str],
+    checked: Any,
+    conf: cfg.ConfigOpts,
+    executor: str | None,
+) -> models.FlowDetail:
+    """A fresh flow detail carrying the run record and, for a YAML flow, its file."""
+    from opsflow.plugins import flows
+
+    flow_detail = models.FlowDetail(name=flow.name)
+    flow_detail.meta[RUN_META_KEY] = run_record(
+        flow_name,
+        flows.factory_arguments(flows.load_factory(flow_name), flow_name, store),
+        secret_keys,
+        plugin_versions(
+            flow_name, (node.atom for node in checked.compilation.nodes.values())
+        ),
+        engine=conf.engine.engine,
+        executor=executor,
+        max_workers=conf.engine.max_workers,
+    )
+    source = flows.source_of(flow_name)  # a YAML flow's file and sha256
+    if source:
+        flow_detail.meta["source"] = source
+    return flow_detail
+
+
+def persisted_engine(
+    flow: Any,
+    store: Mapping[str, Any],
+    conf: cfg.ConfigOpts,
+    checked: Any,
+    backend: Any,
+    flow_detail: models.FlowDetail,
+    secret_keys: frozenset[str] = frozenset(),
+) -> Any:
+    """The engine that runs ``checked``'s flow, writing through ``backend``."""
+    from opsflow.cli.runner import load_engine
+
+    options = checked._options  # what preflight resolved for this run
+    return load_engine(
+        flow,
+        dict(store),
+        engine=conf.engine.engine,
+        executor=options.get("executor"),
+        max_workers=options.get("max_workers"),
+        task_timeout=options.get("task_timeout"),
+        secret_keys=secret_keys,
+        backend=backend,
+        flow_detail=flow_detail,
+    )
+
+
 # -- finding and rebuilding a run --------------------------------------------
 def find_run(connection: Any, run_id: str) -> tuple[models.LogBook, models.FlowDetail]:
     """The logbook and flow detail of run ``run_id`` (``UsageError`` if none)."""

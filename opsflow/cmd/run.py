@@ -100,37 +100,18 @@ def run(argv: Sequence[str] | None) -> int:
 
     # Checked: from here on the run is recorded in the persistence store.
     from opsflow.cli import runstore
-    from opsflow.persistence import leases, models
+    from opsflow.persistence import leases
 
     backend = runstore.open_backend(conf)
-    flow_detail = models.FlowDetail(name=flow.name)
-    flow_detail.meta[runstore.RUN_META_KEY] = runstore.run_record(
-        args.flow,
-        flows.factory_arguments(flows.load_factory(args.flow), args.flow, inputs.store),
-        inputs.secret_keys,
-        runstore.plugin_versions(
-            args.flow, (node.atom for node in engine.compilation.nodes.values())
-        ),
-        engine=conf.engine.engine,
-        executor=args.executor,
-        max_workers=conf.engine.max_workers,
+    flow_detail = runstore.new_run(
+        args.flow, flow, inputs.store, inputs.secret_keys, engine, conf, args.executor
     )
-    source = flows.source_of(args.flow)  # a YAML flow's file and sha256
-    if source:
-        flow_detail.meta["source"] = source
     connection = backend.get_connection()
     estimates = runstore.estimates_for(connection, args.flow)
     lease = leases.acquire(connection, flow_detail.uuid)
     with leases.Heartbeat(connection, lease):
-        engine = _persisted_engine(
-            flow,
-            inputs.store,
-            conf,
-            engine,
-            backend,
-            flow_detail,
-            None,
-            inputs.secret_keys,
+        engine = runstore.persisted_engine(
+            flow, inputs.store, conf, engine, backend, flow_detail, inputs.secret_keys
         )
         return _run(engine, args.flow, conf, args, masker, as_json, estimates)
 
@@ -159,34 +140,6 @@ def _submit(conf: Any, args: Any, inputs: Any, as_json: bool) -> int:
         print(f"run {flow_detail.uuid} of flow {args.flow} submitted to {board.name}")
     state = posted.get("state")
     return for_state(state) if state in runstore.FINAL_STATES else ExitCode.SUCCESS
-
-
-def _persisted_engine(
-    flow: Any,
-    store: dict[str, Any],
-    conf: Any,
-    checked: Any,
-    backend: Any,
-    flow_detail: Any,
-    book: Any,
-    secret_keys: frozenset[str],
-) -> Any:
-    """The engine that runs: like ``checked`` but writing through ``backend``."""
-    from opsflow.cli.runner import load_engine
-
-    options = checked._options  # what preflight resolved for this run
-    return load_engine(
-        flow,
-        store,
-        engine=conf.engine.engine,
-        executor=options.get("executor"),
-        max_workers=options.get("max_workers"),
-        task_timeout=options.get("task_timeout"),
-        secret_keys=secret_keys,
-        backend=backend,
-        flow_detail=flow_detail,
-        book=book,
-    )
 
 
 def _run(

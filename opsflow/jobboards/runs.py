@@ -37,40 +37,16 @@ def store_run(
 ) -> models.FlowDetail:
     """Check ``flow_name`` with ``store`` and save it as a PENDING run."""
     from opsflow.cli import preflight, runstore
-    from opsflow.cli.runner import load_engine
-    from opsflow.plugins import flows
 
     store = dict(store)
     flow = preflight.load_flow(flow_name, store)
     checked = preflight.checked_engine(flow_name, flow, store, conf)
-    flow_detail = models.FlowDetail(name=flow.name)
-    flow_detail.meta[runstore.RUN_META_KEY] = runstore.run_record(
-        flow_name,
-        flows.factory_arguments(flows.load_factory(flow_name), flow_name, store),
-        (),
-        runstore.plugin_versions(
-            flow_name, (node.atom for node in checked.compilation.nodes.values())
-        ),
-        engine=conf.engine.engine,
-        executor=conf.engine.executor,
-        max_workers=conf.engine.max_workers,
+    flow_detail = runstore.new_run(
+        flow_name, flow, store, (), checked, conf, conf.engine.executor
     )
-    source = flows.source_of(flow_name)
-    if source:
-        flow_detail.meta["source"] = source
     flow_detail.meta[JOBBOARD_META_KEY] = {"driver": board, "submitted_at": _now()}
-    options = checked._options  # what preflight resolved for this run
     # Loading with the backend saves the run and its store (PENDING).
-    load_engine(
-        flow,
-        store,
-        engine=conf.engine.engine,
-        executor=options.get("executor"),
-        max_workers=options.get("max_workers"),
-        task_timeout=options.get("task_timeout"),
-        backend=backend,
-        flow_detail=flow_detail,
-    )
+    runstore.persisted_engine(flow, store, conf, checked, backend, flow_detail)
     return flow_detail
 
 
