@@ -199,6 +199,19 @@ def _dq_lines(lines: Sequence[str]) -> str:
     return '"' + "\\n".join(_escape(line) for line in lines) + '"'
 
 
+def _nesting(
+    picture: Picture,
+) -> tuple[dict[str | None, list[str]], dict[str | None, list[Step]]]:
+    """(subgroups of each group, steps directly in each group); None is the top."""
+    children: dict[str | None, list[str]] = {}
+    for group_id, (_label, parent) in picture.groups.items():
+        children.setdefault(parent, []).append(group_id)
+    members: dict[str | None, list[Step]] = {}
+    for step in picture.steps:
+        members.setdefault(step.groups[-1] if step.groups else None, []).append(step)
+    return children, members
+
+
 def to_dot(picture: Picture) -> str:
     """Graphviz DOT: groups as clusters, conditions dashed, reverts in red."""
     out = [
@@ -208,12 +221,7 @@ def to_dot(picture: Picture) -> str:
         '  node [fontname=Helvetica, style="rounded,filled", fillcolor="#ffffff"];',
         "  edge [fontname=Helvetica, fontsize=10];",
     ]
-    children: dict[str | None, list[str]] = {}
-    for group_id, (_label, parent) in picture.groups.items():
-        children.setdefault(parent, []).append(group_id)
-    members: dict[str | None, list[Step]] = {}
-    for step in picture.steps:
-        members.setdefault(step.groups[-1] if step.groups else None, []).append(step)
+    children, members = _nesting(picture)
 
     def emit(group: str | None, indent: str) -> None:
         for step in members.get(group, []):
@@ -262,12 +270,7 @@ def to_mermaid(picture: Picture) -> str:
     """A Mermaid flowchart (GitHub and GitLab render it in Markdown)."""
     ids = {step.name: f"s{step.index}" for step in picture.steps}
     out = [f"%% {_title(picture)}", "flowchart LR"]
-    children: dict[str | None, list[str]] = {}
-    for group_id, (_label, parent) in picture.groups.items():
-        children.setdefault(parent, []).append(group_id)
-    members: dict[str | None, list[Step]] = {}
-    for step in picture.steps:
-        members.setdefault(step.groups[-1] if step.groups else None, []).append(step)
+    children, members = _nesting(picture)
 
     def emit(group: str | None, indent: str) -> None:
         for step in members.get(group, []):
@@ -311,9 +314,7 @@ def to_mermaid(picture: Picture) -> str:
 # -- text tree -------------------------------------------------------------
 def to_text(picture: Picture) -> str:
     """An indented tree for a terminal, steps numbered in run order."""
-    children: dict[str | None, list[str]] = {}
-    for group_id, (_label, parent) in picture.groups.items():
-        children.setdefault(parent, []).append(group_id)
+    children, _members = _nesting(picture)
     first_index: dict[str, int] = {}
     for step in picture.steps:
         for group in step.groups:
