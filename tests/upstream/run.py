@@ -1,0 +1,353 @@
+"""TaskFlow 6.5.0's own unit tests, on opsflow and on TaskFlow, side by side.
+
+``tox -e upstream`` runs this script. Each test module of :data:`MODULES` is
+run twice from the installed ``taskflow`` distribution, in a fresh process
+each time: once as it is (TaskFlow itself) and once with every ``taskflow``
+import going to opsflow (``harness.install_for_opsflow``). It prints a
+table per module and then checks the outcome:
+
+* a test listed in ``listed.toml`` asserts TaskFlow behaviour that opsflow
+  changes on purpose, or reaches into TaskFlow's internals; it is expected
+  to fail on opsflow and must still exist and still fail (a listed test
+  that passes is a stale entry);
+* every other collected test must pass on opsflow, or skip only where it
+  skips on TaskFlow too (``--min-pass`` sets the share required, 100 % by
+  default).
+
+The worker-based engine and the ZooKeeper/etcd jobboards are outside what
+opsflow provides: the test classes of :data:`OUT_OF_SCOPE` are not
+collected on either side.
+
+Usage: ``python tests/upstream/run.py [--jobs N] [--only MODULE ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import faulthandler
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import traceback
+import unittest
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+HERE = Path(__file__).resolve().parent
+LISTED_FILE = HERE / "listed.toml"
+
+#: The modules of taskflow/tests/unit that test public behaviour.
+MODULES = (
+    "test_engines",
+    "test_retries",
+    "test_suspend",
+    "test_arguments_passing",
+    "test_flow_dependencies",
+    "patterns.test_graph_flow",
+    "patterns.test_linear_flow",
+    "patterns.test_unordered_flow",
+    "test_failure",
+    "test_storage",
+    "test_states",
+    "test_check_transition",
+    "test_notifier",
+    "test_task",
+    "test_functor_task",
+    "test_mapfunctor_task",
+    "test_reducefunctor_task",
+    "test_engine_helpers",
+    "test_listeners",
+    "test_deciders",
+    "test_progress",
+    "test_exceptions",
+    "persistence.test_memory_persistence",
+    "persistence.test_sql_persistence",
+    "persistence.test_dir_persistence",
+)
+
+#: Test classes for parts of TaskFlow opsflow does not provide.
+OUT_OF_SCOPE = {
+    "taskflow.tests.unit.test_engines.WorkerBasedEngineTest": "worker-based engine",
+    "taskflow.tests.unit.test_listeners.TestClaimListener": "ZooKeeper jobboard",
+}
+
+#: Test classes that need a database server; they may not skip in CI.
+SERVICE_CLASSES = (
+    "taskflow.tests.unit.persistence.test_sql_persistence.MysqlPersistenceTest",
+    "taskflow.tests.unit.persistence.test_sql_persistence.PostgresPersistenceTest",
+)
+
+#: A test that runs longer than this is stopped and its module reported.
+TEST_TIMEOUT = 120.0
+LIBRARIES = ("opsflow", "taskflow")
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+
+# --------------------------------------------------------------------------
+# Child side: one module on one library, one JSON line per test
+
+
+class _Recorder(unittest.TestResult):
+    """Writes one JSON line per finished test and arms a hang watchdog."""
+
+    def __init__(self, out: Iterable[str] | None = None, stream: object = None):
+        super().__init__()
+        self.lines: list[str] = []
+        self.started = 0.0
+
+    def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802
+        super().startTest(test)
+        self.started = time.monotonic()
+        print(json.dumps({"started": test.id()}), flush=True)
+        faulthandler.dump_traceback_later(TEST_TIMEOUT, exit=True)
+
+    def _record(self, test: unittest.TestCase, outcome: str, detail: str = "") -> None:
+        faulthandler.cancel_dump_traceback_later()
+        seconds = round(time.monotonic() - self.started, 3)
+        line = {"id": test.id(), "outcome": outcome, "seconds": seconds}
+        if detail:
+            line["detail"] = detail[-4000:]
+        print(json.dumps(line), flush=True)
+
+    def addSuccess(self, test: unittest.TestCase) -> None:  # noqa: N802
+        self._record(test, PASSED)
+
+    def addFailure(self, test: unittest.TestCase, err: _ExcInfo) -> None:  # noqa: N802
+        self._record(test, FAILED, _format(err))
+
+    def addError(self, test: unittest.TestCase, err: _ExcInfo) -> None:  # noqa: N802
+        self._record(test, FAILED, _format(err))
+
+    def addSkip(self, test: unittest.TestCase, reason: str) -> None:  # noqa: N802
+        self._record(test, SKIPPED, reason)
+
+    def addExpectedFailure(self, test: unittest.TestCase, err: _ExcInfo) -> None:  # noqa: N802
+        self._record(test, PASSED)
+
+    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:  # noqa: N802
+        self._record(test, FAILED, "unexpected success")
+
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
+
+
+def _format(err: _ExcInfo) -> str:
+    return "".join(traceback.format_exception(*err))
+
+
+def _flatten(suite: unittest.TestSuite | unittest.TestCase) -> Iterator[unittest.TestCase]:
+    if isinstance(suite, unittest.TestSuite):
+        for item in suite:
+            yield from _flatten(item)
+    else:
+        yield suite
+
+
+def _in_scope(test: unittest.TestCase) -> bool:
+    return not any(test.id().startswith(prefix + ".") for prefix in OUT_OF_SCOPE)
+
+
+def run_child(library: str, module: str) -> int:
+    """Run one module's tests, printing one JSON line per test on stdout."""
+    if library == "opsflow":
+        sys.path.insert(0, str(HERE))
+        import harness
+
+        harness.install_for_opsflow()
+    name = f"taskflow.tests.unit.{module}"
+    try:
+        suite = unittest.defaultTestLoader.loadTestsFromName(name)
+    except Exception:
+        print(json.dumps({"id": name, "outcome": FAILED, "detail": traceback.format_exc()}))
+        return 0
+    tests = unittest.TestSuite(t for t in _flatten(suite) if _in_scope(t))
+    tests.run(_Recorder())
+    return 0
+
+
+# --------------------------------------------------------------------------
+# Parent side: every module on both libraries, then the verdict
+
+
+@dataclasses.dataclass
+class ModuleRun:
+    library: str
+    module: str
+    outcomes: dict[str, str] = dataclasses.field(default_factory=dict)
+    details: dict[str, str] = dataclasses.field(default_factory=dict)
+    crashed: str = ""
+    seconds: float = 0.0
+
+
+def _spawn(library: str, module: str) -> ModuleRun:
+    run = ModuleRun(library, module)
+    started = time.monotonic()
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", library, module],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp,
+            timeout=30 * 60,
+        )
+    run.seconds = time.monotonic() - started
+    last_started = None
+    for line in proc.stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if "started" in record:
+            last_started = record["started"]
+            continue
+        run.outcomes[record["id"]] = record["outcome"]
+        if record.get("detail"):
+            run.details[record["id"]] = record["detail"]
+        if record["id"] == last_started:
+            last_started = None
+    if proc.returncode != 0:
+        run.crashed = f"exit {proc.returncode}: {proc.stderr[-3000:]}"
+        if last_started:
+            run.outcomes[last_started] = FAILED
+            run.details[last_started] = "hung or crashed the process\n" + proc.stderr[-3000:]
+    return run
+
+
+def _load_listed() -> dict[str, dict[str, str]]:
+    with LISTED_FILE.open("rb") as fh:
+        document = tomllib.load(fh)
+    return {entry["id"]: entry for entry in document.get("test", [])}
+
+
+def _short(module: str) -> str:
+    return module.rsplit(".", 1)[-1]
+
+
+def _counts(outcomes: Iterable[str]) -> Counter[str]:
+    return Counter(outcomes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=2, metavar=("LIBRARY", "MODULE"))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", nargs="*", default=None, metavar="MODULE")
+    parser.add_argument("--min-pass", type=float, default=100.0)
+    parser.add_argument("--json", type=Path, help="write every outcome here")
+    parser.add_argument("--show-failures", action="store_true")
+    args = parser.parse_args(argv)
+    if args.child:
+        return run_child(*args.child)
+
+    modules = [m for m in MODULES if not args.only or _short(m) in args.only or m in args.only]
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        jobs = [pool.submit(_spawn, lib, m) for m in modules for lib in LIBRARIES]
+        runs = [job.result() for job in jobs]
+    wall = time.monotonic() - started
+    by_key = {(r.library, r.module): r for r in runs}
+    listed = _load_listed()
+    return report(modules, by_key, listed, args, wall)
+
+
+def report(
+    modules: list[str],
+    runs: dict[tuple[str, str], ModuleRun],
+    listed: dict[str, dict[str, str]],
+    args: argparse.Namespace,
+    wall: float,
+) -> int:
+    header = f"{'module':34} {'opsflow pass/fail/skip/listed':>31} {'taskflow pass/fail/skip':>25}"
+    print(header)
+    print("-" * len(header))
+    totals = {lib: Counter() for lib in LIBRARIES}
+    listed_failing = Counter()
+    unexpected: list[tuple[str, str]] = []
+    stale: list[str] = []
+    seen: set[str] = set()
+    for module in modules:
+        ops, tf = runs[("opsflow", module)], runs[("taskflow", module)]
+        row = Counter()
+        for test_id, outcome in ops.outcomes.items():
+            seen.add(test_id)
+            entry = listed.get(test_id)
+            if entry is not None:
+                if outcome == FAILED:
+                    row["listed"] += 1
+                    listed_failing[entry["kind"]] += 1
+                else:
+                    stale.append(f"{test_id}: listed ({entry['kind']}) but {outcome}")
+                continue
+            row[outcome] += 1
+            if outcome == FAILED:
+                unexpected.append((test_id, ops.details.get(test_id, "")))
+            elif outcome == SKIPPED and tf.outcomes.get(test_id) == PASSED:
+                unexpected.append((test_id, "skipped on opsflow, passed on TaskFlow: "
+                                   + ops.details.get(test_id, "")))
+        tf_row = _counts(tf.outcomes.values())
+        totals["opsflow"].update(row)
+        totals["taskflow"].update(tf_row)
+        print(
+            f"{module:34} "
+            f"{row[PASSED]:>10}/{row[FAILED]:>4}/{row[SKIPPED]:>4}/{row['listed']:>4}      "
+            f"{tf_row[PASSED]:>9}/{tf_row[FAILED]:>4}/{tf_row[SKIPPED]:>4}"
+        )
+        for run in (ops, tf):
+            if run.crashed:
+                print(f"    {run.library} process: {run.crashed.splitlines()[0]}")
+    ops_total, tf_total = totals["opsflow"], totals["taskflow"]
+    print("-" * len(header))
+    print(
+        f"{'total':34} "
+        f"{ops_total[PASSED]:>10}/{ops_total[FAILED]:>4}/{ops_total[SKIPPED]:>4}/"
+        f"{ops_total['listed']:>4}      "
+        f"{tf_total[PASSED]:>9}/{tf_total[FAILED]:>4}/{tf_total[SKIPPED]:>4}"
+    )
+    for test_id in sorted(set(listed) - seen):
+        stale.append(f"{test_id}: listed but not collected")
+    counted = ops_total[PASSED] + ops_total[FAILED]
+    share = 100.0 * ops_total[PASSED] / counted if counted else 0.0
+    print(
+        f"\nopsflow passes {ops_total[PASSED]} of {counted} collected public tests "
+        f"that are not listed ({share:.2f} %); listed and failing as expected: "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(listed_failing.items()))
+        + f"; {wall:.0f} s wall"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(
+            {f"{lib}:{m}": r.outcomes for (lib, m), r in runs.items()}, indent=1
+        ))
+    verdict = 0
+    if os.environ.get("OPSFLOW_REQUIRE_SERVICES") == "1":
+        for module in modules:
+            for test_id, outcome in runs[("opsflow", module)].outcomes.items():
+                if outcome == SKIPPED and test_id.startswith(SERVICE_CLASSES):
+                    print(f"REQUIRED SERVICE MISSING: {test_id} skipped")
+                    verdict = 1
+    if stale:
+        print("\nSTALE ENTRIES in listed.toml:")
+        print("\n".join("  " + s for s in stale))
+        verdict = 1
+    if unexpected:
+        print(f"\n{len(unexpected)} tests fail on opsflow and are not listed:")
+        for test_id, detail in sorted(unexpected):
+            print("  " + test_id)
+            if args.show_failures and detail:
+                print("      " + "\n      ".join(detail.strip().splitlines()[-12:]))
+        if share < args.min_pass:
+            verdict = 1
+    return verdict
+
+
+if __name__ == "__main__":
+    sys.exit(main())
