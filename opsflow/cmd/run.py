@@ -109,11 +109,47 @@ def run(argv: Sequence[str] | None) -> int:
     connection = backend.get_connection()
     estimates = runstore.estimates_for(connection, args.flow)
     lease = leases.acquire(connection, flow_detail.uuid)
-    with leases.Heartbeat(connection, lease):
+    with leases.Heartbeat(connection, lease), _run_lock(conf, lease) as lock:
         engine = runstore.persisted_engine(
             flow, inputs.store, conf, engine, backend, flow_detail, inputs.secret_keys
         )
-        return _run(engine, args.flow, conf, args, masker, as_json, estimates)
+        return lock.ended(
+            _run(engine, args.flow, conf, args, masker, as_json, estimates)
+        )
+
+
+class _HeldRunLock:
+    """The run's host lock while this process runs it (see ``runlock``)."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self._over = False
+
+    def ended(self, code: int) -> int:
+        """Note the run's exit code: a run that ended for good forgets its lock."""
+        self._over = code in (ExitCode.SUCCESS, ExitCode.REVERTED)
+        return code
+
+    def __enter__(self) -> _HeldRunLock:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._lock.release(forget=self._over)
+
+
+def _run_lock(conf: Any, lease: Any, wait: float = 0.0) -> _HeldRunLock:
+    """Hold the host lock of the leased run, once its previous owner's
+    processes are gone (a fresh run's lock is always free).
+
+    :raises Unavailable: they still run after ``wait`` seconds (exit 69).
+    """
+    from opsflow.persistence import runlock
+
+    try:
+        lock = runlock.RunLock.acquire(conf.state_path, lease.flow_uuid, wait=wait)
+    except runlock.ProcessesAlive as exc:
+        raise Unavailable(str(exc)) from exc
+    return _HeldRunLock(lock)
 
 
 def _submit(conf: Any, args: Any, inputs: Any, as_json: bool) -> int:
@@ -349,7 +385,7 @@ def _take_over(
     """
     from opsflow.cli import runstore
     from opsflow.cli.runner import load_engine
-    from opsflow.persistence import leases
+    from opsflow.persistence import leases, runlock
     from opsflow.plugins import flows
 
     public = sorted(set(inputs.store) - inputs.secret_keys)
@@ -376,7 +412,10 @@ def _take_over(
         lease = leases.acquire(connection, run_id)
     except leases.LeaseHeld as exc:
         raise Unavailable(str(exc)) from exc
-    with leases.Heartbeat(connection, lease):
+    with (
+        leases.Heartbeat(connection, lease),
+        _run_lock(conf, lease, wait=runlock.TAKEOVER_WAIT) as lock,
+    ):
         book, flow_detail = runstore.find_run(connection, run_id)
         code = settled(flow_detail)
         if code is not None:
@@ -394,7 +433,7 @@ def _take_over(
             book=book,
         )
         estimates = runstore.estimates_for(connection, record["flow"], exclude=run_id)
-        return start(engine, record, flow_detail, estimates)
+        return lock.ended(start(engine, record, flow_detail, estimates))
 
 
 def _revert_refused(flow_detail: Any, masker: Any, as_json: bool) -> int | None:
