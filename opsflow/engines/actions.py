@@ -181,7 +181,7 @@ class RetryAction(_Action):
         try:
             history = self._storage.get_retry_history(node.name)
             value = node.atom.execute(history=history, **self._arguments(node))
-        except Exception:
+        except BaseException:  # SystemExit too: see engines.executor.run_task
             value = Failure()
         return _done(EXECUTED, value)
 
@@ -201,7 +201,7 @@ class RetryAction(_Action):
                 flow_failures=self._runtime.execute_failures(),
                 **self._arguments(node, reverting=True),
             )
-        except Exception:
+        except BaseException:
             value = Failure()
         return _done(REVERTED, value)
 

@@ -42,7 +42,8 @@ def run_task(
     failures: Mapping[str, Failure] | None = None,
     progress_callback: ProgressCallback | None = None,
 ) -> tuple[str, Any]:
-    """Run ``task.execute`` or ``task.revert``; errors come back as Failures."""
+    """Run ``task.execute`` or ``task.revert``; any exception comes back as a
+    Failure (``SystemExit`` and ``KeyboardInterrupt`` too)."""
     if progress_callback is None:
         return _run(task, action, arguments, result, failures)
     token = PROGRESS_SINK.set(progress_callback)
@@ -52,6 +53,11 @@ def run_task(
         PROGRESS_SINK.reset(token)
 
 
+# Any exception that escapes a task is that task's failure, reverted like any
+# other: SystemExit and KeyboardInterrupt included (a task that calls
+# sys.exit(), or a library raising them, must not leave the run half-done).
+# The operator's Ctrl-C never arrives here: opsflow-run handles SIGINT in
+# its main thread and suspends the run.
 def _run(
     task: Task,
     action: str,
@@ -63,7 +69,7 @@ def _run(
         task.pre_execute()
         try:
             value = task.execute(**arguments)
-        except Exception:
+        except BaseException:
             value = Failure()
         finally:
             task.post_execute()
@@ -73,7 +79,7 @@ def _run(
         value = task.revert(
             result=result, flow_failures=dict(failures or {}), **arguments
         )
-    except Exception:
+    except BaseException:
         value = Failure()
     finally:
         task.post_revert()
