@@ -97,8 +97,9 @@ def for_error(exc: BaseException) -> ExitCode:
     return ExitCode.INTERNAL
 
 
-def report_error(exc: BaseException, debug: bool) -> int:
-    """Print ``exc`` as one line on stderr (and its traceback when debugging)."""
+def report_error(exc: BaseException, debug: bool, prog: str = "opsflow-run") -> int:
+    """Print ``exc`` as one line on stderr, ``prog: error: ...`` (and its
+    traceback when debugging); the exit code."""
     code = for_error(exc)
     if debug:
         import traceback
@@ -109,5 +110,5 @@ def report_error(exc: BaseException, debug: bool) -> int:
         message = f"internal error: {type(exc).__name__}: {message}"
         if not debug:
             message += " (run with --debug for the traceback)"
-    print(f"opsflow-run: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {message}", file=sys.stderr)
     return int(code)
