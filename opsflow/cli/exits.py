@@ -16,11 +16,13 @@ from opsflow.exceptions import (
     MissingDependencies,
     OpsflowException,
     PluginError,
+    StorageFailure,
 )
 
 __all__ = [
     "CliError",
     "ExitCode",
+    "StoreLost",
     "Unavailable",
     "UsageError",
     "for_error",
@@ -77,12 +79,26 @@ class Unavailable(CliError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class StoreLost(Unavailable):
+    """The persistence store failed during a run, which stopped there."""
+
+    def __init__(self, run_id: str, error: BaseException) -> None:
+        reason = str(error).removeprefix("persistence store ")
+        super().__init__(
+            f"persistence store unavailable: {reason}; the run is intact: "
+            f"opsflow-run --resume {run_id} once it is back",
+            error,
+        )
+        self.run_id = run_id
+
+
 def for_error(exc: BaseException) -> ExitCode:
     """The exit code for an error raised before or around a run.
 
     An unknown flow or a missing input is the operator's to fix (64); a
-    plugin that cannot load or build a valid flow is unavailable (69); an
-    exception opsflow does not know is a bug (70).
+    plugin that cannot load or build a valid flow, or a persistence store
+    that cannot be read or written, is unavailable (69); an exception
+    opsflow does not know is a bug (70).
     """
     from opsflow.plugins.loader import PluginNotFound
 
@@ -90,7 +106,7 @@ def for_error(exc: BaseException) -> ExitCode:
         return ExitCode.USAGE
     if isinstance(exc, ConfigurationError):
         return ExitCode.CONFIG
-    if isinstance(exc, Unavailable | PluginError | DependencyFailure):
+    if isinstance(exc, Unavailable | PluginError | DependencyFailure | StorageFailure):
         return ExitCode.UNAVAILABLE
     if isinstance(exc, OpsflowException):
         return ExitCode.USAGE

@@ -18,10 +18,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from opsflow.cli.exits import ExitCode
+from opsflow.cli.exits import ExitCode, StoreLost
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.report import FailureReport, RunReport
+from opsflow.exceptions import StorageFailure
 
 __all__ = ["failure_report", "load_engine", "run_flow"]
 
@@ -87,6 +88,9 @@ def run_flow(
     ``estimates``); without one, progress goes to the ``opsflow.run``
     logger. ``record_timings`` keeps each step's timing in the run's
     storage; ``revert`` undoes the run (``engine.revert()``) instead.
+
+    :raises StoreLost: the persistence store failed mid-run (exit 69); the
+        run stopped at its last recorded state, from where it resumes.
     """
     order = list(engine.compilation.order)
     reporter = ProgressBar(tty, estimates=estimates) if tty is not None else LogLines()
@@ -102,6 +106,10 @@ def run_flow(
             signals.poll()
             recorder.tick()
     recorder.finish()
+    if isinstance(worker.error, StorageFailure):
+        # Nothing after the failed write was recorded, nor run: what the
+        # engine holds in memory is no outcome to report.
+        raise StoreLost(run_id, worker.error) from worker.error
     state = str(engine.storage.get_flow_state())
     report = RunReport(
         run_id=run_id,

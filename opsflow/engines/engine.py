@@ -116,7 +116,15 @@ class ActionEngine:
 
     # -- running ---------------------------------------------------------------
     def run(self, timeout: float | None = None) -> None:
-        """Run to the end; re-raises the failure(s) when the flow did not succeed."""
+        """Run to the end; re-raises the failure(s) when the flow did not succeed.
+
+        When the run's record cannot be written (the persistence backend
+        raised ``StorageFailure``: a lost database, a full disk), the engine
+        stops at once and ``run()`` raises that ``StorageFailure``: nothing
+        more is started, reverted or resolved, since none of it could be
+        recorded. The store keeps the run as it was at its last write, from
+        where it resumes.
+        """
         for _state in self.run_iter(timeout=timeout):
             pass
 

@@ -25,6 +25,7 @@ should run NTP, and ``ttl`` should be far above their skew.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 import threading
@@ -45,6 +46,8 @@ __all__ = [
     "claim",
     "generation",
 ]
+
+LOG = logging.getLogger(__name__)
 
 #: Seconds a lease lasts without a heartbeat.
 DEFAULT_TTL = 30.0
@@ -208,8 +211,15 @@ class Heartbeat:
     def __exit__(self, *exc_info: Any) -> None:
         self._stop.set()
         self._thread.join()
-        if not self.lost.is_set():
+        if self.lost.is_set():
+            return
+        try:
             self._connection.delete_lease(self.lease.flow_uuid, self.lease.token)
+        except exceptions.StorageFailure:
+            # The store is gone: the lease stays, naming this process, which
+            # is about to exit; a resume on this host takes it over at once
+            # (elsewhere once it expires).
+            LOG.debug("lease of run %s left in place", self.lease.flow_uuid)
 
     def _beat(self) -> None:
         while not self._stop.wait(self._ttl / 3):

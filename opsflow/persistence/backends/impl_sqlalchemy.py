@@ -41,6 +41,7 @@ from opsflow.persistence.backends.sql_schema import (
     atom_row,
     atomdetails,
     book_from_row,
+    error_text,
     flow_from_row,
     flowdetails,
     logbooks,
@@ -116,8 +117,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise exceptions.StorageFailure(
-                f"persistence store {self._backend.safe_url}: "
-                f"{type(exc).__name__}: {exc}"
+                f"persistence store {self._backend.safe_url}: {error_text(exc)}"
             ) from exc
 
     # -- schema --------------------------------------------------------------
@@ -500,7 +500,7 @@ class SQLAlchemyBackend(base.Backend):
                     with contextlib.suppress(sa.exc.SQLAlchemyError):
                         held.close()
                 raise exceptions.StorageFailure(
-                    f"persistence store {self.safe_url}: {type(exc).__name__}: {exc}"
+                    f"persistence store {self.safe_url}: {error_text(exc)}"
                 ) from exc
 
     def upgrade(self) -> None:
@@ -536,8 +536,7 @@ class SQLAlchemyBackend(base.Backend):
                     # the same time: look again before giving up.
                     if attempt == 2:
                         raise exceptions.StorageFailure(
-                            f"cannot upgrade the persistence store "
-                            f"{self.safe_url}: {exc}"
+                            f"cannot upgrade its schema: {error_text(exc)}"
                         ) from exc
                     time.sleep(0.2 * (attempt + 1))
             self._upgraded = True
