@@ -16,6 +16,7 @@ from opsflow.exceptions import (
     MissingDependencies,
     OpsflowException,
     PluginError,
+    ServiceUnavailable,
     StorageFailure,
 )
 
@@ -106,7 +107,9 @@ def for_error(exc: BaseException) -> ExitCode:
         return ExitCode.USAGE
     if isinstance(exc, ConfigurationError):
         return ExitCode.CONFIG
-    if isinstance(exc, Unavailable | PluginError | DependencyFailure | StorageFailure):
+    if isinstance(exc, Unavailable | PluginError | DependencyFailure):
+        return ExitCode.UNAVAILABLE
+    if isinstance(exc, StorageFailure | ServiceUnavailable):
         return ExitCode.UNAVAILABLE
     if isinstance(exc, OpsflowException):
         return ExitCode.USAGE

@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from opsflow.cli.exits import ExitCode, StoreLost
+from opsflow.cli.exits import ExitCode, StoreLost, Unavailable
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.report import FailureReport, RunReport
-from opsflow.exceptions import StorageFailure
+from opsflow.exceptions import ServiceUnavailable, StorageFailure
 
 __all__ = ["failure_report", "load_engine", "run_flow"]
 
@@ -91,6 +91,8 @@ def run_flow(
 
     :raises StoreLost: the persistence store failed mid-run (exit 69); the
         run stopped at its last recorded state, from where it resumes.
+    :raises Unavailable: the executor's package or service was missing when
+        the engine started (exit 69); no step ran.
     """
     order = list(engine.compilation.order)
     reporter = ProgressBar(tty, estimates=estimates) if tty is not None else LogLines()
@@ -110,6 +112,12 @@ def run_flow(
         # Nothing after the failed write was recorded, nor run: what the
         # engine holds in memory is no outcome to report.
         raise StoreLost(run_id, worker.error) from worker.error
+    if isinstance(worker.error, ServiceUnavailable):
+        # Found missing when the engine started, before any step ran.
+        raise Unavailable(
+            f"{worker.error}; nothing of run {run_id} ran: "
+            f"opsflow-run --resume {run_id} once that is fixed"
+        ) from worker.error
     state = str(engine.storage.get_flow_state())
     report = RunReport(
         run_id=run_id,

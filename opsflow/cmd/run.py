@@ -91,6 +91,7 @@ def run(argv: Sequence[str] | None) -> int:
         picture = pictures.picture_of(args.flow, engine.compilation)
         fmt = plan.write_graph(args.graph, picture, args.graph_format)
     if args.dry_run:
+        preflight.check_store(conf)  # what the run would need, opening nothing
         steps = plan.plan(engine.compilation)
         report.print_plan(args.flow, steps, sys.stdout, as_json)
     if args.graph or args.dry_run:

@@ -98,7 +98,12 @@ class ActionEngine:
         self.statistics["preparation"] = {"seconds": time.perf_counter() - started}
 
     def validate(self) -> None:
-        """Check every requirement can be met; raises ``MissingDependencies``."""
+        """Check every requirement can be met; raises ``MissingDependencies``.
+
+        The executor checks that it can run tasks here (``ServiceUnavailable``
+        for a missing optional package or an unreachable broker) and that
+        the tasks and inputs can reach its workers (``NotTransferable``).
+        """
         self.prepare()
         assert self._runtime is not None
         missing = self._runtime.missing_requirements()
@@ -109,6 +114,7 @@ class ActionEngine:
                 by_atom={atom: sorted(names) for atom, names in missing.items()},
             )
         assert self._executor is not None
+        self._executor.check_available()
         self._executor.check_transferable(
             (cast(Task, n.atom) for n in self._runtime.nodes if not n.is_retry),
             self.storage.injected_values(),
@@ -170,12 +176,18 @@ class ActionEngine:
             self.prepare()
             runtime = self._runtime
             assert runtime is not None
-        self._change_flow_state(states.RUNNING)
+        # Started before RUNNING is recorded: a driver that cannot start (its
+        # broker is down) leaves the run as it was.
+        self._executor.start()
+        try:
+            self._change_flow_state(states.RUNNING)
+        except BaseException:
+            self._executor.stop()
+            raise
         builder = MachineBuilder(runtime, wait_timeout=timeout)
         started = time.perf_counter()
         final = None
         closed = False
-        self._executor.start()
         try:
             for state in builder.run_iter():
                 if state in FINAL_STATES:

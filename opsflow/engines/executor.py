@@ -121,6 +121,12 @@ class TaskExecutor(abc.ABC):
         """Stop the task behind ``future`` now; False when it cannot be stopped."""
         return False
 
+    def check_available(self) -> None:
+        """Raise ``ServiceUnavailable`` (``MissingPackage`` for an optional
+        package that is not installed) when this driver cannot run tasks
+        here: called by ``validate()``, before anything is recorded or run.
+        A check of a remote service must give up within a few seconds."""
+
     def check_transferable(
         self, tasks: Iterable[Task], values: Mapping[str, Any]
     ) -> None:

@@ -54,6 +54,7 @@ from opsflow.persistence.backends.sql_schema import (
 from opsflow.persistence.leases import LeaseLost
 
 __all__ = [
+    "DRIVER_PACKAGES",
     "MIGRATIONS",
     "VERSION_TABLE",
     "SQLAlchemyBackend",
@@ -431,6 +432,13 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
             self._flow_meta.clear()
 
 
+#: Python package (distribution name) and opsflow extra of each database driver.
+DRIVER_PACKAGES = {
+    "psycopg": ("psycopg", "postgresql"),
+    "pymysql": ("PyMySQL", "mysql"),
+}
+
+
 class SQLAlchemyBackend(base.Backend):
     """A SQL store reached through one SQLAlchemy engine (and its pool)."""
 
@@ -440,6 +448,7 @@ class SQLAlchemyBackend(base.Backend):
         super().__init__(conf)
         self.url = make_url(self._conf["connection"])
         self.safe_url = self.url.render_as_string(hide_password=True)
+        self.check_available(self._conf)
         self._sqlite = self.url.get_backend_name() == "sqlite"
         query = dict(self.url.query)
         synchronous = query.pop("synchronous", "NORMAL")
@@ -453,6 +462,22 @@ class SQLAlchemyBackend(base.Backend):
         self._held: sa.Connection | None = None
         self._upgraded = False
         self._upgrade_lock = threading.Lock()
+
+    @classmethod
+    def check_available(cls, conf: Mapping[str, Any] | str) -> None:
+        """Import the URL's database driver (``MissingPackage`` if absent)."""
+        connection = conf if isinstance(conf, str) else conf["connection"]
+        url = make_url(connection)
+        try:
+            url.get_dialect().import_dbapi()
+        except ImportError as exc:
+            module = (exc.name or url.get_driver_name()).split(".", 1)[0]
+            package, extra = DRIVER_PACKAGES.get(module, (module, None))
+            raise exceptions.MissingPackage(
+                f"the persistence store {url.render_as_string(hide_password=True)}",
+                package,
+                extra,
+            ) from exc
 
     def _create_engine(self, synchronous: str) -> sa.Engine:
         if not self._sqlite:
