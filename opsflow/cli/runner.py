@@ -22,6 +22,7 @@ from opsflow.cli.exits import ExitCode, StoreLost, Unavailable
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.report import FailureReport, RunReport
+from opsflow.cli.streams import write_fd
 from opsflow.exceptions import ServiceUnavailable, StorageFailure
 
 __all__ = ["failure_report", "load_engine", "run_flow"]
@@ -186,7 +187,7 @@ class _Signals:
         self._count += 1
         self._name = signal.Signals(signum).name
         if self._count > 1:
-            os.write(2, b"\nopsflow-run: stopped at once; the run is left as it was\n")
+            write_fd(2, b"\nopsflow-run: stopped at once; the run is left as it was\n")
             os._exit(ExitCode.SUSPENDED)
 
     def poll(self) -> None:

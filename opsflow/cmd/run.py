@@ -20,6 +20,9 @@ from opsflow.cli.exits import ExitCode, Unavailable, UsageError, for_state, repo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from opsflow.cli.streams import guard_std_streams
+
+    guard_std_streams()  # a reader that went away never changes the exit code
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         return run(argv)
