@@ -25,7 +25,10 @@ from opsflow.cli.report import FailureReport, RunReport
 from opsflow.cli.streams import write_fd
 from opsflow.exceptions import ServiceUnavailable, StorageFailure
 
-__all__ = ["failure_report", "load_engine", "run_flow"]
+__all__ = ["ENGINE_STARTED", "failure_report", "load_engine", "run_flow"]
+
+#: Set once this process has started running a flow.
+ENGINE_STARTED = threading.Event()
 
 
 def load_engine(
@@ -103,6 +106,7 @@ def run_flow(
     started = time.monotonic()
     worker = _EngineThread(engine, listeners, revert=revert)
     with _Signals(engine, tty or sys.stderr) as signals:
+        ENGINE_STARTED.set()
         worker.start()
         while worker.is_alive():
             worker.join(0.1)

@@ -23,14 +23,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     from opsflow.cli.streams import guard_std_streams
 
     guard_std_streams()  # a reader that went away never changes the exit code
+    _interrupt_once()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         return run(argv)
-    except KeyboardInterrupt:  # Ctrl-C before the run (and its handlers) began
-        print("opsflow-run: interrupted before any step ran", file=sys.stderr)
+    except KeyboardInterrupt:  # a signal outside the run (its handlers suspend it)
+        from opsflow.cli import runner
+
+        when = (
+            "after the run" if runner.ENGINE_STARTED.is_set() else "before any step ran"
+        )
+        print(f"opsflow-run: interrupted {when}", file=sys.stderr)
         return ExitCode.SUSPENDED
     except Exception as exc:
         return report_error(exc, debug)
+
+
+def console_main() -> int:
+    """The ``opsflow-run`` console script: :func:`main`, then signals ignored.
+
+    Python puts the default SIGINT/SIGTERM dispositions back while it shuts
+    down, so a signal arriving once the command has decided its exit code
+    (a second Ctrl-C, say) would end it by the signal instead. Ignored
+    dispositions are left alone.
+    """
+    import signal
+
+    try:
+        return main()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _interrupt_once() -> None:
+    """SIGINT/SIGTERM outside a run: the first one interrupts the command
+    (``KeyboardInterrupt``, exit 3), later ones are ignored while it unwinds.
+
+    Without this, a second Ctrl-C arriving while the first one is being
+    handled ends the process by the signal (exit -2) instead of 3, and
+    SIGTERM before the run kills it outright. During a run, the runner's own
+    handlers take over (suspend, then stop at once).
+    """
+    import signal
+
+    fired = False
+
+    def interrupt(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
 
 
 def run(argv: Sequence[str] | None) -> int:
@@ -254,6 +300,8 @@ def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
         if args.graph:
             return _draw_run(flow_detail, args, as_json)
         result = runstore.report_of(flow_detail)
+        result.interrupted = runstore.interruption(connection, flow_detail)
+        result.running_by = runstore.running_owner(connection, flow_detail)
         queued = runstore.queue_fields(connection, flow_detail)  # --submit runs
         if as_json:
             document = {**report.json_document(result, masker), **queued}
@@ -476,4 +524,4 @@ def _report_ended(flow_detail: Any, masker: Any, as_json: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

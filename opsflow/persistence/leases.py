@@ -45,6 +45,7 @@ __all__ = [
     "acquire",
     "claim",
     "generation",
+    "is_alive",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -116,6 +117,13 @@ def _is_dead(holder: Lease, now: float) -> bool:
     except PermissionError:  # alive, owned by another user
         return False
     return bool(holder.proc_start) and _proc_start(holder.pid) != holder.proc_start
+
+
+def is_alive(holder: Lease) -> bool:
+    """Whether the process holding ``holder`` still runs its run: on this
+    host its pid lives and is the same process; elsewhere the lease has not
+    expired."""
+    return not _is_dead(holder, time.time())
 
 
 def new_lease(flow_uuid: str, ttl: float = DEFAULT_TTL) -> Lease:

@@ -111,7 +111,10 @@ class Probe(task.Task):
         _journal(self.journal, "V %s %d" % (self.name, os.getpid()))
 
 
-def probe(journal, steps=3, delay=0.5, helper=0.0, fail_at=-1):
+def probe(journal, steps=3, delay=0.5, helper=0.0, fail_at=-1, build_delay=0.0):
+    if build_delay:  # a slow factory: opsflow-run is busy before any step
+        _journal(journal, "B factory %d" % os.getpid())
+        time.sleep(build_delay)
     flow = linear_flow.Flow("probe")
     for i in range(steps):
         flow.add(
