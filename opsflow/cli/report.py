@@ -99,7 +99,7 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
-    """The ``--format json`` document of a run (SPEC section 7), with each
+    """The ``--format json`` document of a run, with each
     step's timing and, for a FAILURE run, what is left and how to retry."""
     return {
         "run_id": report.run_id,

@@ -386,7 +386,7 @@ def history(
     state: str | None = None,
     since: datetime.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """``--history``: every run, newest first (SPEC section 7), filtered."""
+    """``--history``: every run, newest first, filtered."""
     runs = [fd for fd, _book in runs_of(connection, flow, state, since)]
     return [
         {

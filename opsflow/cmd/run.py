@@ -2,7 +2,7 @@
 
 The steps of :func:`run` are the whole command; each is one call into
 :mod:`opsflow.cli`, :mod:`opsflow.conf` or :mod:`opsflow.plugins`. Every error
-becomes one line on stderr and the exit code of SPEC section 7
+becomes one line on stderr and the exit code of README's table
 (:mod:`opsflow.cli.exits`).
 """
 
