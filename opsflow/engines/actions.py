@@ -47,7 +47,7 @@ class _Action:
         detail = self._runtime.details[node.index]
         old_state = detail.state
         detail.state = state
-        self._storage._save_atom(detail)
+        self._storage.save_atom_detail(detail)
         if self._notifier.has_listeners(state):
             self._notifier.notify(
                 state,

@@ -73,10 +73,10 @@ class Completer:
                     # The flow was being undone meanwhile: undo what it may
                     # have done (reverts are idempotent; its result is unknown).
                     detail.state = states.SUCCESS
-                storage._save_atom(detail)
+                storage.save_atom_detail(detail)
             elif detail.state == states.REVERTING:
                 detail.state = states.FAILURE if detail.failure else states.SUCCESS
-                storage._save_atom(detail)
+                storage.save_atom_detail(detail)
             elif detail.state == states.FAILURE and detail.intention == states.EXECUTE:
                 to_resolve.append(node)
         for node in to_resolve:
@@ -146,4 +146,4 @@ class Completer:
             if detail.intention == intention:
                 continue
             detail.intention = intention
-            runtime.storage._save_atom(detail)
+            runtime.storage.save_atom_detail(detail)

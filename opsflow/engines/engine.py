@@ -52,11 +52,16 @@ class ActionEngine:
         self._options = dict(options or {})
         self.notifier = Notifier()
         self.atom_notifier = Notifier()
-        self.storage = Storage(flow_detail, saver=_saver_for(backend))
+        self.storage = Storage(flow_detail, backend=backend)
         self.statistics: dict[str, Any] = {}
         self._compilation: Compilation | None = None
         self._runtime: Runtime | None = None
         self._executor: TaskExecutor | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options the engine was loaded with (``executor``, ``max_workers``...)."""
+        return self._options
 
     # -- the stages, each callable on its own ------------------------------
     @property
@@ -147,7 +152,7 @@ class ActionEngine:
                 detail.state = states.FAILURE if detail.failure else states.SUCCESS
             if detail.state in (states.SUCCESS, states.FAILURE):
                 detail.intention = states.REVERT
-            storage._save_atom(detail)
+            storage.save_atom_detail(detail)
         self._runtime = None
         for _state in self._drive(timeout, reraise=self._reraise_revert_failures):
             pass
@@ -218,7 +223,7 @@ class ActionEngine:
         self.storage.ensure_atoms(node.atom for node in self.compilation)
         for detail in self.storage.flow_detail:
             detail.reset()
-            self.storage._save_atom(detail)
+            self.storage.save_atom_detail(detail)
         self._change_flow_state(states.PENDING)
         self._runtime = None
 
@@ -283,20 +288,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _saver_for(backend: Any) -> Any:
-    """Write-through to a persistence backend's connection (None: memory only)."""
-    if backend is None:
-        return None
-    connection = backend.get_connection()
-
-    def save(
-        flow_detail: models.FlowDetail, atom_detail: models.AtomDetail | None
-    ) -> None:
-        if atom_detail is None:
-            connection.update_flow_details(flow_detail)
-        else:
-            connection.save_atom_detail(flow_detail, atom_detail)
-
-    return save

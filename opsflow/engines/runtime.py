@@ -129,7 +129,7 @@ class Runtime:
             detail = self.details[node.index]
             detail.reset()
             self.failed.pop(node.name, None)
-            self.storage._save_atom(detail)
+            self.storage.save_atom_detail(detail)
 
     def is_success(self) -> bool:
         return all(d.state in (states.SUCCESS, states.IGNORE) for d in self.details)

@@ -99,7 +99,7 @@ class Scheduler:
         runtime.reset(controller.subflow)
         detail = runtime.details[controller.index]
         detail.intention = states.EXECUTE
-        runtime.storage._save_atom(detail)
+        runtime.storage.save_atom_detail(detail)
         attempt = len(detail.results) + 1
         delay = cast(Retry, controller.atom).delay_before(attempt)
         if delay > 0:

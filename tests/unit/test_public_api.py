@@ -91,10 +91,14 @@ PINNED_ALL = {
     "opsflow.deciders": ["Depth"],
     "opsflow.engines": [
         "ActionEngine",
+        "ParallelActionEngine",
+        "SerialActionEngine",
+        "flow_from_detail",
         "load",
         "load_from_detail",
         "load_from_factory",
         "run",
+        "save_factory_details",
     ],
     "opsflow.flow": [
         "Flow",
@@ -120,11 +124,14 @@ PINNED_ALL = {
     ],
     "opsflow.listeners.capturing": ["CaptureListener"],
     "opsflow.persistence.models": [
+        "ATOM_TYPES",
         "AtomDetail",
         "FlowDetail",
         "LogBook",
         "RetryDetail",
         "TaskDetail",
+        "atom_detail_class",
+        "atom_detail_type",
     ],
 }
 

@@ -115,8 +115,14 @@ def install_for_opsflow() -> None:
     import opsflow.compat
 
     directory = taskflow_directory()
-    sys.modules.update(_out_of_scope_modules())
     opsflow.compat.install_as_taskflow()
+    for name, stand_in in _out_of_scope_modules().items():
+        sys.modules[name] = stand_in
+        # ``from taskflow.utils import kazoo_utils`` reads the attribute of the
+        # parent, which is an opsflow module (unless it is a stand-in too).
+        parent, _, child = name.rpartition(".")
+        if parent not in _out_of_scope_modules():
+            setattr(importlib.import_module(parent), child, stand_in)
     # In front of opsflow's finder, which would otherwise answer these too.
     sys.meta_path.insert(0, _TaskflowTestsFinder(directory))
     # ``from taskflow import test`` looks the name up on the package first,
