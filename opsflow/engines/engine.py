@@ -80,7 +80,11 @@ class ActionEngine:
             self.statistics["compilation"] = {"seconds": time.perf_counter() - started}
 
     def prepare(self) -> None:
-        """Create (or find, when resuming) the record of every atom."""
+        """Create (or find, when resuming) the record of every atom.
+
+        A run that ended REVERTED is reset, so that running it again starts
+        over.
+        """
         self.compile()
         if self._runtime is not None:
             return
@@ -88,8 +92,6 @@ class ActionEngine:
         compilation = self.compilation
         with _collector_paused():
             self.storage.ensure_atoms(node.atom for node in compilation)
-        if self.storage.get_flow_state() == states.REVERTED:
-            self.reset()
         self._executor = self._task_executor()
         self._runtime = Runtime(
             compilation,
@@ -100,6 +102,8 @@ class ActionEngine:
             never_resolve=bool(self._options.get("never_resolve", False)),
             task_timeout=self._options.get("task_timeout"),
         )
+        if self.storage.get_flow_state() == states.REVERTED:
+            self.reset()
         self.statistics["preparation"] = {"seconds": time.perf_counter() - started}
 
     def validate(self) -> None:
@@ -161,12 +165,6 @@ class ActionEngine:
         self.validate()
         runtime = self._runtime
         assert runtime is not None and self._executor is not None
-        if self.storage.get_flow_state() == states.REVERTED:
-            self.reset()
-            self._runtime = None
-            self.prepare()
-            runtime = self._runtime
-            assert runtime is not None
         self._change_flow_state(states.RUNNING)
         builder = MachineBuilder(runtime, wait_timeout=timeout)
         started = time.perf_counter()
@@ -219,13 +217,10 @@ class ActionEngine:
 
     def reset(self) -> None:
         """Forget every outcome: all atoms PENDING, the flow PENDING."""
-        self.compile()
-        self.storage.ensure_atoms(node.atom for node in self.compilation)
-        for detail in self.storage.flow_detail:
-            detail.reset()
-            self.storage.save_atom_detail(detail)
+        self.prepare()
+        assert self._runtime is not None
+        self._runtime.reset(self._runtime.nodes)
         self._change_flow_state(states.PENDING)
-        self._runtime = None
 
     # -- helpers ------------------------------------------------------------
     def _change_flow_state(self, state: str) -> bool:

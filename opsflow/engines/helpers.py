@@ -19,7 +19,6 @@ from opsflow.engines.engine import (
     ParallelActionEngine,
     SerialActionEngine,
 )
-from opsflow.flow import Flow
 from opsflow.persistence import backends as persistence_backends
 from opsflow.persistence import base, models
 from opsflow.utils import persistence_utils
@@ -65,18 +64,6 @@ def _backend(backend: BackendOrConf) -> base.Backend | None:
     return backend
 
 
-def _check_loadable(flow: Any) -> None:
-    # A task or a retry controller is not a flow; a task alone is run as a
-    # one-task flow, a retry controller cannot run without a flow to retry.
-    from opsflow.atom import Atom
-    from opsflow.retry import Retry
-
-    if isinstance(flow, Retry):
-        raise TypeError(f"A retry controller ({flow}) cannot be run as a flow")
-    if not isinstance(flow, Flow | Atom):
-        raise TypeError(f"Flow or task expected, not {type(flow).__name__}: {flow!r}")
-
-
 def load(
     flow: Any,
     store: Mapping[str, Any] | None = None,
@@ -97,7 +84,6 @@ def load(
     an executor instance; other keyword arguments are engine options
     (``defer_reverts``, ``never_resolve``, ``task_timeout``...).
     """
-    _check_loadable(flow)
     engine_cls = _engine_class(options.pop("engine_conf", None) or engine)
     loaded_backend = _backend(backend)
     if flow_detail is None:

@@ -124,12 +124,18 @@ class Runtime:
         return missing
 
     def reset(self, nodes: Iterable[Node]) -> None:
-        """Make ``nodes`` PENDING with intention EXECUTE and no outcome."""
+        """Make ``nodes`` PENDING with intention EXECUTE and no outcome.
+
+        Each atom that was not PENDING already is announced PENDING.
+        """
         for node in nodes:
             detail = self.details[node.index]
+            old_state = detail.state
             detail.reset()
             self.failed.pop(node.name, None)
             self.storage.save_atom_detail(detail)
+            if old_state != states.PENDING:
+                self.action_for(node).announce(node, states.PENDING, old_state)
 
     def is_success(self) -> bool:
         return all(d.state in (states.SUCCESS, states.IGNORE) for d in self.details)
