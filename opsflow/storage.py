@@ -466,7 +466,10 @@ class Storage:
         for detail in self._flow_detail:
             # A failure stays visible under the names its atom would have
             # provided; a result only while it stands (not once reverted).
-            if detail.failure is None and detail.state not in _EXECUTE_STATES_WITH_RESULTS:
+            if (
+                detail.failure is None
+                and detail.state not in _EXECUTE_STATES_WITH_RESULTS
+            ):
                 continue
             result = self.get(detail.name)
             for name, key in self._save_as.get(detail.name, {}).items():

@@ -43,9 +43,14 @@ class _Action:
         self._notifier = runtime.atom_notifier
 
     def change_state(self, node: Node, state: str) -> None:
-        """Record ``state`` (no result) and announce it."""
+        """Record ``state`` (no result) and announce it.
+
+        Staying in a state (a revert resumed in REVERTING) is no news.
+        """
         detail = self._runtime.details[node.index]
         old_state = detail.state
+        if old_state == state:
+            return
         detail.state = state
         self._storage.save_atom_detail(detail)
         self.announce(node, state, old_state)

@@ -114,6 +114,22 @@ class Compilation:
     def __len__(self) -> int:
         return len(self.order)
 
+    def visible_to(self, name: str) -> list[list[str]]:
+        """The atoms whose results atom ``name`` may read, nearest first.
+
+        One atom a level, in the shape of a storage scope walker (computed
+        when asked; the engine's own lookups use ``Node.providers``).
+        """
+        consumer = self.nodes[name]
+        visible = [
+            (nearness, node)
+            for node in self
+            if node is not consumer
+            and (nearness := _nearness(node, consumer)) is not None
+        ]
+        visible.sort(key=lambda pair: (pair[0], pair[1].index), reverse=True)
+        return [[node.name] for _, node in visible]
+
     @property
     def execution_graph(self) -> Any:
         """The atoms and their ordering as a :class:`opsflow.types.graph.DiGraph`.

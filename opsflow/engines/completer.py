@@ -74,9 +74,17 @@ class Completer:
                     # have done (reverts are idempotent; its result is unknown).
                     detail.state = states.SUCCESS
                 storage.save_atom_detail(detail)
-            elif detail.state == states.REVERTING:
+            elif (
+                detail.state == states.REVERTING and detail.intention == states.EXECUTE
+            ):
                 detail.state = states.FAILURE if detail.failure else states.SUCCESS
                 storage.save_atom_detail(detail)
+            elif detail.state == states.RETRYING:
+                # Caught restarting its subflow: finish resetting it.
+                runtime.reset(runtime.retry_scope(node))
+                if detail.intention != states.EXECUTE:
+                    detail.intention = states.EXECUTE
+                    storage.save_atom_detail(detail)
             elif detail.state == states.FAILURE and detail.intention == states.EXECUTE:
                 to_resolve.append(node)
         for node in to_resolve:
@@ -103,8 +111,9 @@ class Completer:
             self._mark(scope, states.REVERT)
         else:
             assert controller is not None
-            scope = [*controller.subflow, controller]
-            self._mark(controller.subflow, states.REVERT)
+            undone = runtime.retry_scope(controller)
+            scope = [*undone, controller]
+            self._mark(undone, states.REVERT)
             self._mark(
                 [controller], states.RETRY if strategy == "retry" else states.REVERT
             )

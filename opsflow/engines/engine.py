@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, cast
 
 from opsflow import exceptions, states
@@ -34,7 +34,7 @@ NO_RERAISING_STATES = frozenset({states.SUCCESS, states.SUSPENDED})
 class ActionEngine:
     """Runs one flow, recording everything in one flow detail.
 
-    Options: ``defer_reverts`` (default True: an exhausted retry with no
+    Options (None means the default): ``defer_reverts`` (default True: an exhausted retry with no
     parent reverts the whole flow), ``never_resolve`` (default False: when
     True, a failure reverts nothing and the flow ends FAILURE).
     """
@@ -52,7 +52,11 @@ class ActionEngine:
         self._options = dict(options or {})
         self.notifier = Notifier()
         self.atom_notifier = Notifier()
-        self.storage = Storage(flow_detail, backend=backend)
+        self.storage = Storage(
+            flow_detail,
+            backend=backend,
+            scope_fetcher=lambda atom_name: self.compilation.visible_to(atom_name),
+        )
         self.statistics: dict[str, Any] = {}
         self._compilation: Compilation | None = None
         self._runtime: Runtime | None = None
@@ -98,8 +102,8 @@ class ActionEngine:
             self.storage,
             self.atom_notifier,
             self._executor,
-            defer_reverts=bool(self._options.get("defer_reverts", True)),
-            never_resolve=bool(self._options.get("never_resolve", False)),
+            defer_reverts=_option(self._options, "defer_reverts", True),
+            never_resolve=_option(self._options, "never_resolve", False),
             task_timeout=self._options.get("task_timeout"),
         )
         if self.storage.get_flow_state() == states.REVERTED:
@@ -112,9 +116,15 @@ class ActionEngine:
         assert self._runtime is not None
         missing = self._runtime.missing_requirements()
         if missing:
+            # Each atom's own error is chained as the cause of the next, the
+            # last one becoming the cause of the flow's.
+            cause = None
+            for atom, names in missing.items():
+                cause = exceptions.MissingDependencies(atom, names, cause=cause)
             raise exceptions.MissingDependencies(
                 self._flow.name,
                 set().union(*missing.values()),
+                cause=cause,
                 by_atom={atom: sorted(names) for atom, names in missing.items()},
             )
         assert self._executor is not None
@@ -129,11 +139,13 @@ class ActionEngine:
         for _state in self.run_iter(timeout=timeout):
             pass
 
-    def run_iter(self, timeout: float | None = None) -> Iterator[str]:
+    def run_iter(self, timeout: float | None = None) -> Generator[str, Any, None]:
         """Run, yielding each state the engine machine enters.
 
-        Closing the iterator part-way suspends the run: running atoms finish
-        and nothing new starts.
+        Closing the iterator part-way, or sending it a true value
+        (``it.send(True)``), suspends the run: running atoms finish and
+        nothing new starts. An exception thrown into it (``it.throw(exc)``)
+        ends the flow FAILURE and comes back out.
         """
         return self._drive(timeout, reraise=self._reraise)
 
@@ -161,7 +173,7 @@ class ActionEngine:
         for _state in self._drive(timeout, reraise=self._reraise_revert_failures):
             pass
 
-    def _drive(self, timeout: float | None, reraise: Any) -> Iterator[str]:
+    def _drive(self, timeout: float | None, reraise: Any) -> Generator[str, Any, None]:
         self.validate()
         runtime = self._runtime
         assert runtime is not None and self._executor is not None
@@ -178,10 +190,14 @@ class ActionEngine:
                     self._change_flow_state(state)
                 if not closed:
                     try:
-                        yield state
+                        if (yield state):
+                            self.suspend()
                     except GeneratorExit:
                         closed = True
                         self.suspend()
+                    except BaseException:
+                        self._change_flow_state(states.FAILURE)
+                        raise
         finally:
             self._executor.stop()
             # The next run prepares a fresh runtime from what storage holds.
@@ -283,3 +299,9 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _option(options: dict[str, Any], name: str, default: bool) -> bool:
+    """A boolean engine option; given as None, it is its default."""
+    value = options.get(name)
+    return default if value is None else bool(value)

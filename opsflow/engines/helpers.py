@@ -222,8 +222,7 @@ def flow_from_detail(flow_detail: models.FlowDetail) -> Any:
         build = _import_factory(factory["name"])
     except ImportError as exc:
         raise ImportError(
-            f"Could not import factory for flow {flow_detail.name} "
-            f"{flow_detail.uuid}"
+            f"Could not import factory for flow {flow_detail.name} {flow_detail.uuid}"
         ) from exc
     return build(*factory.get("args", ()), **factory.get("kwargs", {}))
 

@@ -96,7 +96,7 @@ class Scheduler:
         runtime = self._runtime
         action = runtime.action_for(controller)
         action.change_state(controller, states.RETRYING)
-        runtime.reset(controller.subflow)
+        runtime.reset(runtime.retry_scope(controller))
         detail = runtime.details[controller.index]
         detail.intention = states.EXECUTE
         runtime.storage.save_atom_detail(detail)

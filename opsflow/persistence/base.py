@@ -54,9 +54,7 @@ class Connection(abc.ABC):
         """The flow details of one logbook (``NotFound`` if there is no such book)."""
 
     @abc.abstractmethod
-    def get_flow_details(
-        self, flow_uuid: str, lazy: bool = False
-    ) -> models.FlowDetail:
+    def get_flow_details(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
         """The flow detail (run) with this uuid (``NotFound``); ``lazy``: no atoms."""
 
     @abc.abstractmethod

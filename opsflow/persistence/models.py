@@ -242,7 +242,9 @@ class AtomDetail:
             results=data.get("results"),
             revert_results=data.get("revert_results"),
             failure=Failure.from_dict(failure) if failure else None,
-            revert_failure=Failure.from_dict(revert_failure) if revert_failure else None,
+            revert_failure=Failure.from_dict(revert_failure)
+            if revert_failure
+            else None,
             meta=dict(meta) if isinstance(meta, Mapping) else {},
             version=data.get("version"),
         )
@@ -385,9 +387,7 @@ def atom_detail_type(atom_detail: AtomDetail) -> str:
     try:
         return _TYPE_NAMES[type(atom_detail)]
     except KeyError:
-        raise TypeError(
-            f"Unknown atom '{atom_detail}' ({type(atom_detail)})"
-        ) from None
+        raise TypeError(f"Unknown atom '{atom_detail}' ({type(atom_detail)})") from None
 
 
 class FlowDetail:
@@ -571,7 +571,9 @@ class LogBook:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], unmarshal_time: bool = False) -> LogBook:
+    def from_dict(
+        cls, data: Mapping[str, Any], unmarshal_time: bool = False
+    ) -> LogBook:
         """The record :meth:`to_dict` described (with no flow details)."""
 
         def when(value: Any) -> datetime.datetime | None:

@@ -62,11 +62,15 @@ class _Helpers:
         """The graph in Graphviz's DOT language (needs ``pydot``)."""
         return _to_dot(self)
 
-    def add_edge(self: Any, u: Any, v: Any, attr_dict: dict[str, Any] | None = None, **attr: Any) -> None:
+    def add_edge(
+        self: Any, u: Any, v: Any, attr_dict: dict[str, Any] | None = None, **attr: Any
+    ) -> None:
         """Add an edge; attributes as a dict (``attr_dict``) or keywords."""
         super().add_edge(u, v, **(attr_dict if attr_dict is not None else attr))  # type: ignore[misc]
 
-    def add_node(self: Any, n: Any, attr_dict: dict[str, Any] | None = None, **attr: Any) -> None:
+    def add_node(
+        self: Any, n: Any, attr_dict: dict[str, Any] | None = None, **attr: Any
+    ) -> None:
         """Add a node; attributes as a dict (``attr_dict``) or keywords."""
         super().add_node(n, **(attr_dict if attr_dict is not None else attr))  # type: ignore[misc]
 
@@ -168,9 +172,7 @@ def merge_graphs(
     """
     if overlap_detector is not None and not callable(overlap_detector):
         raise ValueError("Overlap detection callback expected to be callable")
-    detect = overlap_detector or (
-        lambda into, other: len(into.subgraph(other.nodes))
-    )
+    detect = overlap_detector or (lambda into, other: len(into.subgraph(other.nodes)))
     merged = graph
     for other in graphs:
         if not allow_overlaps:

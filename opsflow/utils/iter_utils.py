@@ -45,7 +45,9 @@ def count(it: Iterable[Any]) -> int:
     return sum(1 for _ in it)
 
 
-def generate_delays(delay: float, max_delay: float, multiplier: float = 2) -> Iterator[float]:
+def generate_delays(
+    delay: float, max_delay: float, multiplier: float = 2
+) -> Iterator[float]:
     """``delay``, then each time ``multiplier`` times more, capped at ``max_delay``.
 
     Never ends. The arguments are checked at the call, not on first use.
@@ -67,7 +69,9 @@ def generate_delays(delay: float, max_delay: float, multiplier: float = 2) -> It
     return delays()
 
 
-def unique_seen(its: Iterable[Iterable[T]], seen_selector: Callable[[T], Any] | None = None) -> Iterator[T]:
+def unique_seen(
+    its: Iterable[Iterable[T]], seen_selector: Callable[[T], Any] | None = None
+) -> Iterator[T]:
     """The values of each iterable in turn, each (or each key) only once."""
     sources = list(its)
     for source in sources:
@@ -85,7 +89,9 @@ def unique_seen(its: Iterable[Iterable[T]], seen_selector: Callable[[T], Any] | 
     return values()
 
 
-def find_first_match(it: Iterable[T], matcher: Callable[[T], bool], not_found_value: Any = None) -> Any:
+def find_first_match(
+    it: Iterable[T], matcher: Callable[[T], bool], not_found_value: Any = None
+) -> Any:
     """The first value ``matcher`` accepts, else ``not_found_value``."""
     _require_iterable(it)
     return next((value for value in it if matcher(value)), not_found_value)

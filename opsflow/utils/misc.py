@@ -93,7 +93,9 @@ def fix_newlines(text: str, replacement: str = os.linesep) -> str:
     return replacement.join(text.splitlines())
 
 
-def binary_encode(text: str | bytes, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+def binary_encode(
+    text: str | bytes, encoding: str = "utf-8", errors: str = "strict"
+) -> bytes:
     """``text`` as bytes (bytes are returned as they are)."""
     if isinstance(text, bytes):
         return text
@@ -102,7 +104,9 @@ def binary_encode(text: str | bytes, encoding: str = "utf-8", errors: str = "str
     return text.encode(encoding, errors)
 
 
-def binary_decode(data: str | bytes, encoding: str = "utf-8", errors: str = "strict") -> str:
+def binary_decode(
+    data: str | bytes, encoding: str = "utf-8", errors: str = "strict"
+) -> str:
     """``data`` as text (text is returned as it is)."""
     if isinstance(data, str):
         return data

@@ -33,7 +33,9 @@ def get_optimal_thread_count(default: int = 2) -> int:
     return cpus + 1 if cpus else default
 
 
-def daemon_thread(target: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
+def daemon_thread(
+    target: Callable[..., Any], *args: Any, **kwargs: Any
+) -> threading.Thread:
     """A thread (not started) that does not keep the interpreter alive."""
     return threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
 
@@ -45,7 +47,11 @@ def no_op(*args: Any, **kwargs: Any) -> None:
 class _Bound:
     __slots__ = ("factory", "callbacks", "thread")
 
-    def __init__(self, factory: Callable[[], threading.Thread], callbacks: dict[str, Callable[..., Any]]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], threading.Thread],
+        callbacks: dict[str, Callable[..., Any]],
+    ) -> None:
         self.factory = factory
         self.callbacks = callbacks
         self.thread: threading.Thread | None = None
@@ -74,11 +80,19 @@ class ThreadBundle:
         after_join: Callable[[threading.Thread], Any] | None = None,
     ) -> None:
         """Add a thread to be made by ``thread_factory`` when started."""
-        given = dict(zip(self._CALLBACKS, (before_start, after_start, before_join, after_join), strict=True))
+        given = dict(
+            zip(
+                self._CALLBACKS,
+                (before_start, after_start, before_join, after_join),
+                strict=True,
+            )
+        )
         callbacks = {name: callback or no_op for name, callback in given.items()}
         for name, callback in callbacks.items():
             if not callable(callback):
-                raise ValueError(f"Provided callback for argument '{name}' must be callable")
+                raise ValueError(
+                    f"Provided callback for argument '{name}' must be callable"
+                )
         with self._lock:
             self._bound.append(_Bound(thread_factory, callbacks))
 

@@ -43,12 +43,16 @@ class MemoryConnection(base.Connection):
         """Nothing to migrate in memory."""
 
     # -- writing ------------------------------------------------------------
-    def _put_atom(self, flow: models.FlowDetail, atom_detail: models.AtomDetail) -> None:
+    def _put_atom(
+        self, flow: models.FlowDetail, atom_detail: models.AtomDetail
+    ) -> None:
         stored = copy.deepcopy(atom_detail)
         flow.add(stored)
         self._store.atoms[atom_detail.uuid] = (flow.uuid, stored)
 
-    def _put_flow(self, book_uuid: str, flow_detail: models.FlowDetail) -> models.FlowDetail:
+    def _put_flow(
+        self, book_uuid: str, flow_detail: models.FlowDetail
+    ) -> models.FlowDetail:
         known = self._store.flows.get(flow_detail.uuid)
         if known is None:
             stored = copy.deepcopy(flow_detail.copy(retain_contents=False))
