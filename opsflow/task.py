@@ -8,6 +8,8 @@ functions with :class:`FunctorTask`; :class:`MapFunctorTask` and
 from __future__ import annotations
 
 import contextvars
+import copy
+import inspect
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -83,6 +85,15 @@ class Task(atom.Atom):
         )
         if timeout is not None:
             self.timeout = timeout
+
+    def copy(self, retain_listeners: bool = True) -> Task:
+        """A shallow copy; its progress listeners are copied too unless told not."""
+        clone = copy.copy(self)
+        own = self.__dict__.get("_notifier")
+        clone.__dict__.pop("_notifier", None)
+        if own is not None and retain_listeners:
+            clone.__dict__["_notifier"] = own.copy()
+        return clone
 
     def __getstate__(self) -> dict[str, Any]:
         # A task's own listeners stay where they were registered: a copy sent
@@ -160,6 +171,9 @@ class FunctorTask(Task):
 class _OverInputsTask(Task):
     """A task applying a function over the values of its ``requires``, in order."""
 
+    #: How many positional arguments the function must take.
+    functor_arity: int
+
     def __init__(
         self,
         functor: Callable[..., Any],
@@ -172,6 +186,12 @@ class _OverInputsTask(Task):
     ) -> None:
         if not callable(functor):
             raise ValueError("Function to use for the task must be callable")
+        arity = _positional_arity(functor)
+        if arity is not None and arity != self.functor_arity:
+            raise ValueError(
+                f"{type(self).__name__} needs a function of exactly "
+                f"{self.functor_arity} argument(s); {functor!r} takes {arity}"
+            )
         if isinstance(requires, str) or not isinstance(requires, Iterable):
             raise TypeError("requires must be a list or tuple of names")
         self._functor = functor
@@ -192,6 +212,8 @@ class _OverInputsTask(Task):
 class MapFunctorTask(_OverInputsTask):
     """Applies ``functor`` to each required value; the result is the list of outputs."""
 
+    functor_arity = 1
+
     def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
         return [self._functor(value) for value in self._inputs(kwargs)]
 
@@ -199,13 +221,32 @@ class MapFunctorTask(_OverInputsTask):
 class ReduceFunctorTask(_OverInputsTask):
     """Folds the required values with a two-argument ``functor``."""
 
+    functor_arity = 2
+
     def __init__(
         self, functor: Callable[[Any, Any], Any], requires: Iterable[str], **kw: Any
     ):
-        requires = list(requires)
-        if len(requires) < 2:
-            raise ValueError("ReduceFunctorTask needs at least two requirements")
         super().__init__(functor, requires, **kw)
+        if len(self._input_names) < 2:
+            raise ValueError("ReduceFunctorTask needs at least two requirements")
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         return functools.reduce(self._functor, self._inputs(kwargs))
+
+
+def _positional_arity(function: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``function`` takes (None: any number)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    positional = 0
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return None
+        if parameter.kind in (
+            parameter.POSITIONAL_ONLY,
+            parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            positional += 1
+    return positional

@@ -34,9 +34,10 @@ NO_RERAISING_STATES = frozenset({states.SUCCESS, states.SUSPENDED})
 class ActionEngine:
     """Runs one flow, recording everything in one flow detail.
 
-    Options (None means the default): ``defer_reverts`` (default True: an exhausted retry with no
-    parent reverts the whole flow), ``never_resolve`` (default False: when
-    True, a failure reverts nothing and the flow ends FAILURE).
+    Options (None means the default): ``defer_reverts`` (default True: an
+    exhausted retry with no parent reverts the whole flow), ``never_resolve``
+    (default False: when True, a failure reverts nothing and the flow ends
+    FAILURE).
     """
 
     def __init__(

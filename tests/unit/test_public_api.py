@@ -93,7 +93,7 @@ PINNED_ALL = {
         "WorkerMisconfigured",
         "WrappedFailure",
     ],
-    "opsflow.deciders": ["Depth"],
+    "opsflow.deciders": ["Depth", "pick_widest"],
     "opsflow.engines": [
         "ActionEngine",
         "ParallelActionEngine",
@@ -111,6 +111,7 @@ PINNED_ALL = {
         "LINK_DECIDER",
         "LINK_DECIDER_DEPTH",
         "LINK_INVARIANT",
+        "LINK_MANUAL",
         "LINK_REASONS",
     ],
     "opsflow.storage": ["Storage"],
