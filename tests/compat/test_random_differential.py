@@ -272,9 +272,10 @@ def same_but_for_ready_work(actual: dict[str, Any], expected: dict[str, Any]) ->
             if actual["flow_state"] != "REVERTED":
                 return False
             # once per attempt: as many more executes as reverts, at least one
-            runs = actual["calls"][("execute", name)] - expected["calls"][
-                ("execute", name)
-            ]
+            runs = (
+                actual["calls"][("execute", name)]
+                - expected["calls"][("execute", name)]
+            )
             if (runs > 0) != (ours == "REVERTED") or runs == 0:
                 return False
             extra[name] = (runs, runs)

@@ -92,6 +92,7 @@ PINNED_ALL = {
         "WorkerLost",
         "WorkerMisconfigured",
         "WrappedFailure",
+        "raise_with_cause",
     ],
     "opsflow.deciders": ["Depth", "pick_widest"],
     "opsflow.engines": [
