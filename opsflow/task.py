@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opsflow import atom
+from opsflow.types import notifier as notifier_mod
 
 __all__ = [
     "EVENT_UPDATE_PROGRESS",
@@ -32,7 +33,7 @@ EVENT_UPDATE_PROGRESS = "update_progress"
 
 #: Where ``update_progress`` reports to while a task runs: set by the executor
 #: around each call, per thread, so one task object needs no engine wiring.
-PROGRESS_SINK: contextvars.ContextVar[Callable[[float], None] | None] = (
+PROGRESS_SINK: contextvars.ContextVar[Callable[..., None] | None] = (
     contextvars.ContextVar("opsflow_progress_sink", default=None)
 )
 
@@ -102,6 +103,20 @@ class Task(atom.Atom):
         state.pop("_notifier", None)
         return state
 
+    @property
+    def notifier(self) -> notifier_mod.Notifier:
+        """This task's own notifier, made on first use.
+
+        An ``EVENT_UPDATE_PROGRESS`` notified on it while the task runs
+        (``update_progress`` does it, a task may do it itself with more
+        details) also reaches the engine, which records the progress and
+        its details.
+        """
+        own = self.__dict__.get("_notifier")
+        if own is None:
+            own = self.__dict__["_notifier"] = _ProgressNotifier()
+        return own
+
     def update_progress(self, progress: float) -> None:
         """Report how far ``execute``/``revert`` has got, from 0.0 to 1.0."""
         if progress > 1.0:
@@ -110,16 +125,36 @@ class Task(atom.Atom):
         elif progress < 0.0:
             LOG.warning("Progress must be >= 0.0, clamping %s to 0.0", progress)
             progress = 0.0
-        self.notify_progress(progress)
-        sink = PROGRESS_SINK.get()
-        if sink is not None:
-            sink(progress)
+        if "_notifier" in self.__dict__:
+            self.notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
+        else:
+            sink = PROGRESS_SINK.get()
+            if sink is not None:
+                sink(progress, {})
 
     def notify_progress(self, progress: float) -> None:
-        """Tell this task's own progress listeners (if any) of ``progress``."""
-        notifier = self.__dict__.get("_notifier")
-        if notifier is not None:
-            notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
+        """Tell this task's own progress listeners (not the engine) of ``progress``.
+
+        The engine announces its own 0.0 and 1.0 this way.
+        """
+        own = self.__dict__.get("_notifier")
+        if own is not None:
+            notifier_mod.Notifier.notify(
+                own, EVENT_UPDATE_PROGRESS, {"progress": progress}
+            )
+
+
+class _ProgressNotifier(notifier_mod.Notifier):
+    """A task's notifier: progress notified on it also goes to the engine."""
+
+    def notify(self, event_type: Any, details: dict[str, Any] | None) -> None:
+        super().notify(event_type, details)
+        if event_type == EVENT_UPDATE_PROGRESS:
+            sink = PROGRESS_SINK.get()
+            extra = dict(details or {})
+            progress = extra.pop("progress", None)
+            if sink is not None and progress is not None:
+                sink(progress, extra)
 
 
 class FunctorTask(Task):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import states
@@ -91,10 +92,16 @@ class TaskAction(_Action):
         cast(Task, node.atom).notify_progress(value)
         self.on_progress(node, value)
 
-    def on_progress(self, node: Node, progress: float) -> None:
-        """Record a task's progress and announce it on the ``atom_notifier``."""
+    def on_progress(
+        self, node: Node, progress: float, details: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a task's progress and announce it on the ``atom_notifier``.
+
+        ``details`` as the task gave them (``{}``: none); None keeps the
+        details recorded last (the engine's own 0.0 and 1.0).
+        """
         detail = self._runtime.details[node.index]
-        self._storage.set_task_progress(node.name, progress)
+        self._storage.set_task_progress(node.name, progress, details)
         if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
             self._notifier.notify(
                 EVENT_UPDATE_PROGRESS,
