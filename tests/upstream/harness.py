@@ -47,13 +47,23 @@ class _ZookeeperJobBoard:
     MIN_ZK_VERSION = (3, 4, 0)
 
 
+class _AbsentClient:
+    """What ``make_client`` gives: a client whose every call says "absent"."""
+
+    def start(self, *args: object, **kwargs: object) -> None:
+        _refuse()
+
+    def stop(self) -> None:
+        """Nothing was started."""
+
+
 def _out_of_scope_modules() -> dict[str, types.ModuleType]:
     return {
         # tests/utils.py probes ZooKeeper and Redis with these; _refuse makes
         # the probes answer "not available".
         "taskflow.utils.kazoo_utils": _stand_in(
             "taskflow.utils.kazoo_utils",
-            make_client=_refuse,
+            make_client=lambda *args, **kwargs: _AbsentClient(),
             finalize_client=lambda client: None,
         ),
         "taskflow.utils.redis_utils": _stand_in(
