@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextvars
 import copy
-import inspect
 import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any

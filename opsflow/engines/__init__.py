@@ -34,7 +34,6 @@ from opsflow.engines.engine import (  # noqa: E402
     SerialActionEngine,
 )
 from opsflow.engines.helpers import (  # noqa: E402
-    FACTORY_META_KEY,
     flow_from_detail,
     load,
     load_from_detail,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import futurist

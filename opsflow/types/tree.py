@@ -23,7 +23,8 @@ class Node:
 
     A new child goes to the left of its siblings, so "right to left" means
     the oldest child first: the default of depth-first walks, while
-    breadth-first walks go left to right by default. ``freeze()`` makes a node and everything under it read-only.
+    breadth-first walks go left to right by default. ``freeze()`` makes a
+    node and everything under it read-only.
     """
 
     STARTING_PREFIX = ""

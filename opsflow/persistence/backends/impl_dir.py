@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
 import os
 import tempfile
-import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any

@@ -136,7 +136,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 "name": book.name,
                 "meta": codec.encode(book.meta),
                 "created_at": book.created_at,
-                "updated_at": book.updated_at or book.created_at,
+                "updated_at": book.updated_at,
             }
             done = conn.execute(
                 logbooks.update().where(logbooks.c.uuid == book.uuid), row

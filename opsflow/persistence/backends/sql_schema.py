@@ -31,7 +31,7 @@ logbooks = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("meta", _json),
     sa.Column("created_at", _time, nullable=False),
-    sa.Column("updated_at", _time, nullable=False),
+    sa.Column("updated_at", _time),
 )
 flowdetails = sa.Table(
     "opsflow_flowdetails",
@@ -175,7 +175,7 @@ def book_from_row(row: Any) -> models.LogBook:
         uuid=row.uuid,
         meta=codec.decode(row.meta) or {},
         created_at=aware(row.created_at),
-        updated_at=aware(row.updated_at),
+        updated_at=aware(row.updated_at) if row.updated_at is not None else None,
     )
 
 
