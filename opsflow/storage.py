@@ -111,6 +111,9 @@ class Storage:
         self._by_name: dict[str, models.AtomDetail] = {d.name: d for d in flow_detail}
         self._transient: dict[str, Any] = {}
         self._atom_transient: dict[str, dict[str, Any]] = {}
+        #: Whether any atom has values injected for it alone (the engine
+        #: looks them up for every argument only then).
+        self.has_atom_injections = any(d.meta.get(META_INJECTED) for d in flow_detail)
         self._save_as: dict[str, dict[str, Any]] = {}
         self.lock = threading.RLock()
 
@@ -229,10 +232,6 @@ class Storage:
         if update:
             detail.meta.update(update)
             self._save_atom(detail)
-
-    def save_atom_detail(self, detail: models.AtomDetail) -> None:
-        """Write ``detail``, changed in place by an engine stage, through."""
-        self._save_atom(detail)
 
     def reset(self, name: str, state: str = states.PENDING) -> None:
         """Forget an atom's outcome (nothing to do if it is in ``state``)."""
@@ -409,6 +408,7 @@ class Storage:
         detail = self.atom_detail(atom_name)
         pairs = _pairs(values)
         with self.lock:
+            self.has_atom_injections = True
             if transient:
                 self._atom_transient.setdefault(atom_name, {}).update(pairs)
             else:
@@ -554,9 +554,12 @@ class Storage:
         return missing
 
     # -- the persistence seam ----------------------------------------------
-    def _save_atom(self, detail: models.AtomDetail) -> None:
+    def save_atom_detail(self, detail: models.AtomDetail) -> None:
+        """Write ``detail`` (changed in place by an engine stage) through."""
         if self._saver is not None:
             self._saver(self._flow_detail, detail)
+
+    _save_atom = save_atom_detail
 
     def _save_flow(self) -> None:
         if self._saver is not None:

@@ -54,19 +54,19 @@ class _Action:
             return
         detail.state = state
         self._storage.save_atom_detail(detail)
-        self.announce(node, state, old_state)
+        if self._notifier.has_listeners(state):
+            self.announce(node, state, old_state)
 
     def announce(self, node: Node, state: str, old_state: str) -> None:
         """Announce a state (with no result) that storage has already recorded."""
-        if self._notifier.has_listeners(state):
-            self._notifier.notify(
-                state,
-                {
-                    self.name_key: node.name,
-                    self.uuid_key: self._runtime.details[node.index].uuid,
-                    "old_state": old_state,
-                },
-            )
+        self._notifier.notify(
+            state,
+            {
+                self.name_key: node.name,
+                self.uuid_key: self._runtime.details[node.index].uuid,
+                "old_state": old_state,
+            },
+        )
 
     def _announce(self, node: Node, state: str, old_state: str, result: Any) -> None:
         """Announce an outcome storage has already recorded."""

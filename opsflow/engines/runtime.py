@@ -78,7 +78,9 @@ class Runtime:
         inject = node.atom.inject
         storage = self.storage
         details = self.details
-        atom_injected = storage.atom_injected(node.name)
+        atom_injected = (
+            storage.atom_injected(node.name) if storage.has_atom_injections else None
+        )
         arguments: dict[str, Any] = {}
         for param, name in mapping.items():
             if inject and name in inject:

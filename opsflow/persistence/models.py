@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy as copy_mod
 import datetime
+import functools
 import os
 import uuid as uuid_mod
 from collections.abc import Iterator, Mapping
@@ -46,11 +47,19 @@ def new_uuid() -> str:
 
 def version_string(version: Any) -> str | None:
     """An atom's version (``(1, 0)``, ``"1.0"`` or None) as stored: ``"1.0"``."""
-    if version is None:
-        return None
-    if isinstance(version, list | tuple):
-        return ".".join(str(part) for part in version)
+    if version is None or type(version) is str:
+        return version
+    if isinstance(version, tuple):
+        return _dotted(version)
+    if isinstance(version, list):
+        return _dotted(tuple(version))
     return str(version)
+
+
+@functools.lru_cache(maxsize=64)
+def _dotted(version: tuple[Any, ...]) -> str:
+    # A flow's atoms share a handful of versions: each is joined once.
+    return ".".join(str(part) for part in version)
 
 
 def _copier(deep_copy: bool) -> Any:
@@ -142,34 +151,27 @@ class AtomDetail:
         result; REVERTED a revert result. Each clears what the new state
         makes stale (a new success forgets an old failure, and so on).
         """
-        before = self._outcome()
+        changed = self.state != state
         self.state = state
         if state == states.SUCCESS:
+            changed = changed or self.results is not result or self.failure is not None
             self.failure = self.revert_failure = self.revert_results = None
             self.results = result
         elif state == states.FAILURE:
+            changed = changed or self.failure is not result or self.results is not None
             self.failure = result
             self.results = self.revert_results = self.revert_failure = None
         elif state == states.REVERTED:
+            changed = changed or self.revert_results is not result
             self.revert_failure = None
             self.revert_results = result
         elif state == states.REVERT_FAILURE:
             # The execute result stays: a revert retried after a manual fix
             # (``engine.revert()``) is given it again.
+            changed = changed or self.revert_failure is not result
             self.revert_failure = result
             self.revert_results = None
-        return self._outcome() != before
-
-    def _outcome(self) -> tuple[Any, ...]:
-        return tuple(
-            id(value)
-            for value in (
-                self.results,
-                self.failure,
-                self.revert_results,
-                self.revert_failure,
-            )
-        ) + (self.state,)
+        return changed
 
     def update(self, other: AtomDetail) -> AtomDetail:
         """Take every field of ``other`` (the same objects); returns self."""

@@ -366,6 +366,11 @@ def report(
         rows.append(row)
         total.opsflow.update(row.opsflow)
         total.taskflow.update(row.taskflow)
+        if args.libraries == list(LIBRARIES) and tf.outcomes and row.taskflow[FAILED]:
+            stale.append(
+                f"TaskFlow itself fails {row.taskflow[FAILED]} test(s) of {module} "
+                "here: the environment lacks something its tests need"
+            )
         for run in (ops, tf):
             if run.crashed:
                 stale.append(f"{run.library} {module}: {run.crashed.splitlines()[0]}")
