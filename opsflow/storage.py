@@ -4,7 +4,11 @@ It wraps one :class:`~opsflow.persistence.models.FlowDetail` (flow state,
 store, one ``AtomDetail`` per atom) and is the only place that changes it.
 Every change goes through :meth:`Storage._save_atom` / ``_save_flow``, the
 seam where a persistence backend writes the record before the engine moves
-on. Transient values (secrets) live here only and are never saved.
+on. Transient values live here only and are never saved. Secrets
+(:meth:`Storage.inject_secrets`) are transient values whose text is also
+scrubbed from every result and ``Failure`` recorded here
+(:mod:`opsflow.redaction`), before the backend, the listeners or anyone
+reading this storage sees it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from opsflow import exceptions, states
 from opsflow.atom import WHOLE_RESULT, Atom
 from opsflow.persistence import models
+from opsflow.redaction import NO_SECRETS, Redactor
 from opsflow.retry import History, Retry
 from opsflow.types.failure import Failure
 
@@ -54,6 +59,7 @@ class Storage:
         self._saver = saver
         self._transient: dict[str, Any] = {}
         self._save_as: dict[str, dict[str, Any]] = {}
+        self._redactor: Redactor = NO_SECRETS
         self.lock = threading.RLock()
 
     # -- the run --------------------------------------------------------
@@ -81,6 +87,11 @@ class Storage:
     def update_flow_metadata(self, update: Mapping[str, Any]) -> None:
         self._flow_detail.meta.update(update)
         self._save_flow()
+
+    @property
+    def redactor(self) -> Redactor:
+        """Scrubs this run's secrets from what is recorded (none: a no-op)."""
+        return self._redactor
 
     # -- atoms ----------------------------------------------------------
     def ensure_atoms(self, atoms: Iterable[Atom]) -> None:
@@ -141,7 +152,7 @@ class Storage:
         if details:
             detail.meta["progress_details"] = {
                 "at_progress": progress,
-                "details": dict(details),
+                "details": self._redactor.value(dict(details)),
             }
         self._save_atom(detail)
 
@@ -149,8 +160,12 @@ class Storage:
         return float(self.atom_detail(name).meta.get("progress", 0.0))
 
     # -- results ----------------------------------------------------------
-    def save(self, name: str, result: Any, state: str = states.SUCCESS) -> None:
-        """Record an execute outcome: a result, or a ``Failure`` (state FAILURE)."""
+    def save(self, name: str, result: Any, state: str = states.SUCCESS) -> Any:
+        """Record an execute outcome: a result, or a ``Failure`` (state FAILURE).
+
+        Returns what was recorded: ``result`` with the run's secrets scrubbed.
+        """
+        result = self._redactor.outcome(result)
         detail = self.atom_detail(name)
         detail.state = state
         if isinstance(result, Failure):
@@ -164,9 +179,14 @@ class Storage:
             else:
                 detail.results = result
         self._save_atom(detail)
+        return result
 
-    def save_revert(self, name: str, result: Any, state: str) -> None:
-        """Record a revert outcome: a result, or a ``Failure`` (REVERT_FAILURE)."""
+    def save_revert(self, name: str, result: Any, state: str) -> Any:
+        """Record a revert outcome: a result, or a ``Failure`` (REVERT_FAILURE).
+
+        Returns what was recorded: ``result`` with the run's secrets scrubbed.
+        """
+        result = self._redactor.outcome(result)
         detail = self.atom_detail(name)
         detail.state = state
         if isinstance(result, Failure):
@@ -177,6 +197,7 @@ class Storage:
             if isinstance(detail, models.RetryDetail):
                 detail.results = []
         self._save_atom(detail)
+        return result
 
     def get(self, name: str) -> Any:
         """The atom's execute result (or its ``Failure``)."""
@@ -228,7 +249,7 @@ class Storage:
         """Add ``failure`` of ``atom_name`` to the latest attempt of ``retry_name``."""
         detail = self.atom_detail(retry_name)
         if detail.results:
-            detail.results[-1][1][atom_name] = failure
+            detail.results[-1][1][atom_name] = self._redactor.failure(failure)
             self._save_atom(detail)
 
     # -- the store ------------------------------------------------------
@@ -243,6 +264,12 @@ class Storage:
         else:
             self._store.update(values)
             self._save_flow()
+
+    def inject_secrets(self, values: Mapping[str, Any]) -> None:
+        """Add secrets: transient values whose text is scrubbed from every
+        result and failure recorded from now on (see :mod:`opsflow.redaction`)."""
+        self.inject(values, transient=True)
+        self._redactor = self._redactor.merged(Redactor.of_secrets(values))
 
     def injected(self, name: str) -> tuple[bool, Any]:
         """``(found, value)`` of a flow-wide injected value."""

@@ -40,8 +40,9 @@ def load_engine(
 ) -> Any:
     """An engine for ``flow`` with the whole store injected.
 
-    Secrets are injected as transient values: tasks see them, the flow
-    detail (and so any persistence backend) never holds them. With a
+    Secrets go in with :meth:`~opsflow.storage.Storage.inject_secrets`:
+    tasks see them, the flow detail (and so any persistence backend) never
+    holds them, and their text is scrubbed from every outcome. With a
     ``backend``, every state change is written there before the engine
     moves on; ``flow_detail`` (and its ``book``) resumes a stored run.
     """
@@ -66,7 +67,7 @@ def load_engine(
     )
     secrets = {key: value for key, value in store.items() if key in secret_keys}
     if secrets:
-        loaded.storage.inject(secrets, transient=True)
+        loaded.storage.inject_secrets(secrets)
     return loaded
 
 
