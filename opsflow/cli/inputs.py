@@ -16,9 +16,11 @@ from typing import Any
 
 from opsflow.cli.exits import UsageError
 
-__all__ = ["RunInputs", "parse_inputs", "parse_store_item"]
+__all__ = ["RunInputs", "check_secrets", "parse_inputs", "parse_store_item"]
 
 SECRETS_KEY = "secrets"
+#: A store file is read whole and kept with the run: larger ones are refused.
+MAX_STORE_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,17 @@ def parse_inputs(
         store[key] = value
         secret_keys.add(key)
     return RunInputs(store=store, secret_keys=frozenset(secret_keys))
+
+
+def check_secrets(inputs: RunInputs) -> None:
+    """Refuse secrets too short to be masked without mangling other text.
+
+    :raises UsageError: naming the secret (exit 64).
+    """
+    from opsflow.redaction import WeakSecret
+    from opsflow.redaction import check_secrets as check
+
+    try:
+        check(inputs.secrets)
+    except WeakSecret as exc:
+        raise UsageError(str(exc)) from exc

@@ -96,7 +96,9 @@ def run_flow(
     run_id = _run_id(engine)
     started = time.monotonic()
     worker = _EngineThread(engine, listeners, revert=revert)
-    with _Signals(engine, tty or sys.stderr) as signals:
+    # Tasks print through masking streams; the progress shown here and the
+    # signal messages go to the real ones (taken before the masking).
+    with _Signals(engine, tty or sys.stderr) as signals, masker.masking_std_streams():
         worker.start()
         while worker.is_alive():
             worker.join(0.1)

@@ -2,7 +2,7 @@
 
 The steps of :func:`run` are the whole command; each is one call into
 :mod:`opsflow.cli`, :mod:`opsflow.conf` or :mod:`opsflow.plugins`. Every error
-becomes one line on stderr and the exit code of SPEC section 7
+becomes one line on stderr and the exit code of the README's table
 (:mod:`opsflow.cli.exits`).
 """
 
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(argv: Sequence[str] | None) -> int:
     from opsflow.cli import plan, preflight, report
-    from opsflow.cli.inputs import parse_inputs
+    from opsflow.cli.inputs import check_secrets, parse_inputs
     from opsflow.cli.logs import setup_logging
     from opsflow.cli.masking import Masker
     from opsflow.conf import loader
@@ -58,8 +58,8 @@ def run(argv: Sequence[str] | None) -> int:
         inputs = dataclasses.replace(
             inputs, secret_keys=inputs.secret_keys | flows.declared_secrets(args.flow)
         )
+    check_secrets(inputs)
     masker = Masker(inputs.secrets)
-    masker.wrap_std_streams()
     setup_logging(conf, args.debug, masker)
     as_json = args.format == "json"
     if args.list:
@@ -76,15 +76,16 @@ def run(argv: Sequence[str] | None) -> int:
 
     if args.submit:
         return _submit(conf, args, inputs, as_json)
-    flow = preflight.load_flow(args.flow, inputs.store)
-    engine = preflight.checked_engine(
-        args.flow,
-        flow,
-        inputs.store,
-        conf,
-        executor_flag=args.executor,
-        secret_keys=inputs.secret_keys,
-    )
+    with masker.masking_std_streams():  # the flow plugin's own code runs here
+        flow = preflight.load_flow(args.flow, inputs.store, masker.redactor)
+        engine = preflight.checked_engine(
+            args.flow,
+            flow,
+            inputs.store,
+            conf,
+            executor_flag=args.executor,
+            secret_keys=inputs.secret_keys,
+        )
     if args.graph:
         from opsflow.views import pictures
 
