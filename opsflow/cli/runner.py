@@ -250,10 +250,11 @@ def failure_report(name: str, phase: str, failure: Any) -> FailureReport:
 
 def _write_tracebacks(directory: str, report: RunReport, masker: Masker) -> str | None:
     """Save the failures' tracebacks (masked) in a 0600 file; its path."""
+    from opsflow.privatefiles import open_private
+
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         path = os.path.join(directory, f"{report.run_id}.txt")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for failure in report.failures:
                 handle.write(f"step {failure.atom} ({failure.phase}): ")
