@@ -49,6 +49,17 @@ __all__ = [
 RUN_META_KEY = "run"
 #: States a run ends in; resuming such a run only reports it.
 FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
+#: Every state a run (a flow detail) can be in, for ``--history --state``.
+RUN_STATES = (
+    "PENDING",
+    "RUNNING",
+    "SUSPENDING",
+    "SUSPENDED",
+    "RESUMING",
+    "SUCCESS",
+    "REVERTED",
+    "FAILURE",
+)
 
 
 def describe(conf: cfg.ConfigOpts) -> str:
@@ -77,13 +88,21 @@ def store_exists(conf: cfg.ConfigOpts) -> bool:
     return not path or path == ":memory:" or os.path.exists(path)
 
 
-def open_backend(conf: cfg.ConfigOpts) -> Any:
+def open_backend(conf: cfg.ConfigOpts, read_only: bool = False) -> Any:
     """The configured backend, its schema upgraded (created on first use).
+
+    ``read_only`` is for commands that only read (``--history``, ``--show``):
+    a SQLite store this process cannot write to (a read-only file system,
+    someone else's directory) is then opened for reading, as it is.
 
     :raises Unavailable: the store cannot be reached or upgraded (exit 69).
     """
     from opsflow.persistence import backends
 
+    if read_only and not _sqlite_writable(conf):
+        return backends.fetch(
+            {"connection": conf.persistence.connection, "read_only": True}
+        )
     backend = backends.fetch({"connection": conf.persistence.connection})
     try:
         backend.get_connection().upgrade()
@@ -93,6 +112,21 @@ def open_backend(conf: cfg.ConfigOpts) -> Any:
             f"persistence store {describe(conf)} is unavailable: {exc}"
         ) from exc
     return backend
+
+
+def _sqlite_writable(conf: cfg.ConfigOpts) -> bool:
+    """False for a SQLite store whose file or directory this process cannot
+    write to; True otherwise (other stores say so when they are used)."""
+    from opsflow.persistence.backends.impl_sqlalchemy import make_url
+
+    connection = conf.persistence.connection
+    if not connection.startswith("sqlite"):
+        return True
+    path = make_url(connection).database
+    if not path or path == ":memory:":
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(directory, os.W_OK)
 
 
 # -- recording a run --------------------------------------------------------
@@ -380,7 +414,7 @@ def history(
     state: str | None = None,
     since: datetime.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """``--history``: every run, newest first (SPEC section 7), filtered."""
+    """``--history``: every run, newest first, filtered."""
     runs = [fd for fd, _book in runs_of(connection, flow, state, since)]
     return [
         {

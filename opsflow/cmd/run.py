@@ -198,7 +198,7 @@ def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
             print("[]" if as_json else "no runs recorded")
             return ExitCode.SUCCESS
         raise UsageError(f"no run {args.show}: no run was ever recorded here")
-    backend = runstore.open_backend(conf)
+    backend = runstore.open_backend(conf, read_only=True)
     try:
         connection = backend.get_connection()
         if args.history:
