@@ -234,12 +234,15 @@ def _draw_run(flow_detail: Any, args: Any, as_json: bool) -> int:
     import contextlib
 
     from opsflow.cli import plan, runstore
+    from opsflow.storage import STORE_META_KEY
 
     record = flow_detail.meta.get(runstore.RUN_META_KEY) or {}
     flow = None
     if record and not record.get("factory_secrets"):
         with contextlib.suppress(Exception):  # drawn from the stored steps then
-            flow = runstore.rebuild_flow(record, {})
+            flow = runstore.rebuild_flow(
+                record, {}, flow_detail.meta.get(STORE_META_KEY) or {}
+            )
     picture = plan.run_picture(flow_detail, flow)
     fmt = plan.write_graph(args.graph, picture, args.graph_format)
     if as_json:
@@ -296,7 +299,9 @@ def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
             )
         return _run(engine, record["flow"], conf, args, masker, as_json, estimates)
 
-    return _take_over(conf, args, inputs, args.resume, "--resume runs", settled, start)
+    return _take_over(
+        conf, args, inputs, masker, args.resume, "--resume runs", settled, start
+    )
 
 
 def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> int:
@@ -329,7 +334,14 @@ def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
         )
 
     return _take_over(
-        conf, args, inputs, args.revert, "--revert undoes the run", settled, start
+        conf,
+        args,
+        inputs,
+        masker,
+        args.revert,
+        "--revert undoes the run",
+        settled,
+        start,
     )
 
 
@@ -337,6 +349,7 @@ def _take_over(
     conf: Any,
     args: Any,
     inputs: Any,
+    masker: Any,
     run_id: str,
     doing: str,
     settled: Any,
@@ -352,6 +365,7 @@ def _take_over(
     from opsflow.cli.runner import load_engine
     from opsflow.persistence import leases
     from opsflow.plugins import flows
+    from opsflow.storage import STORE_META_KEY
 
     public = sorted(set(inputs.store) - inputs.secret_keys)
     if public:
@@ -382,8 +396,15 @@ def _take_over(
         code = settled(flow_detail)
         if code is not None:
             return code
+        with masker.masking_std_streams():  # the flow plugin's own code runs here
+            flow = runstore.rebuild_flow(
+                record,
+                inputs.secrets,
+                flow_detail.meta.get(STORE_META_KEY) or {},
+                masker.redactor,
+            )
         engine = load_engine(
-            runstore.rebuild_flow(record, inputs.secrets),
+            flow,
             inputs.secrets,
             engine=args.engine or record.get("engine") or conf.engine.engine,
             executor=args.executor or record.get("executor") or conf.engine.executor,
