@@ -48,6 +48,7 @@ def files_holding(root, needle: str) -> list[str]:
 def configure(cli, tmp_path, *lines: str) -> str:
     """Add ``lines`` to the test's config with a log file; its path."""
     log_file = tmp_path / "log" / "opsflow.log"
+    log_file.parent.mkdir()
     with open(cli.config, "a", encoding="utf-8") as handle:
         handle.write(f"log_file = {log_file}\n")
         for line in lines:
