@@ -138,8 +138,10 @@ class Retry(atom.Atom):
     ) -> None:
         if delay < 0 or backoff < 1:
             raise ValueError("delay must be >= 0 and backoff >= 1")
+        # Unnamed, it takes its flow's name: Flow("deploy", retry=...) names
+        # it "deploy_retry".
         super().__init__(
-            name=name or atom_name(type(self)),
+            name=name,
             provides=provides,
             requires=requires,
             auto_extract=auto_extract,
@@ -167,10 +169,6 @@ class Retry(atom.Atom):
     def on_failure(self, history: History, *args: Any, **kwargs: Any) -> Decision:
         """Decide what to do after a failure in the subflow."""
         raise NotImplementedError
-
-
-def atom_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__name__}"
 
 
 class AlwaysRevert(Retry):

@@ -383,7 +383,7 @@ def estimates_for(connection: Any, flow: str, exclude: str | None = None) -> Any
         if fd.uuid != exclude and str(fd.state) in FINAL_STATES
     ][:HISTORY]
     # The listing holds no atoms: read each run's steps.
-    return estimates_from(connection.get_flow_detail(uuid) for uuid in past)
+    return estimates_from(connection.get_flow_details(uuid) for uuid in past)
 
 
 def purge(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import states
@@ -44,17 +45,26 @@ class _Action:
         self._notifier = runtime.atom_notifier
 
     def change_state(self, node: Node, state: str) -> None:
-        """Record ``state`` (no result) and announce it."""
+        """Record ``state`` (no result) and announce it.
+
+        Staying in a state (a revert resumed in REVERTING) is no news.
+        """
         detail = self._runtime.details[node.index]
         old_state = detail.state
+        if old_state == state:
+            return
         detail.state = state
-        self._storage._save_atom(detail)
+        self._storage.save_atom_detail(detail)
+        self.announce(node, state, old_state)
+
+    def announce(self, node: Node, state: str, old_state: str) -> None:
+        """Announce a state (with no result) that storage has already recorded."""
         if self._notifier.has_listeners(state):
             self._notifier.notify(
                 state,
                 {
                     self.name_key: node.name,
-                    self.uuid_key: detail.uuid,
+                    self.uuid_key: self._runtime.details[node.index].uuid,
                     "old_state": old_state,
                 },
             )
@@ -83,10 +93,16 @@ class TaskAction(_Action):
         cast(Task, node.atom).notify_progress(value)
         self.on_progress(node, value)
 
-    def on_progress(self, node: Node, progress: float) -> None:
-        """Record a task's progress and announce it on the ``atom_notifier``."""
+    def on_progress(
+        self, node: Node, progress: float, details: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a task's progress and announce it on the ``atom_notifier``.
+
+        ``details`` as the task gave them (``{}``: none); None keeps the
+        details recorded last (the engine's own 0.0 and 1.0).
+        """
         detail = self._runtime.details[node.index]
-        self._storage.set_task_progress(node.name, progress)
+        self._storage.set_task_progress(node.name, progress, details)
         if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
             self._notifier.notify(
                 EVENT_UPDATE_PROGRESS,

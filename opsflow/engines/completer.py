@@ -74,10 +74,18 @@ class Completer:
                     # The flow was being undone meanwhile: undo what it may
                     # have done (reverts are idempotent; its result is unknown).
                     detail.state = states.SUCCESS
-                storage._save_atom(detail)
-            elif detail.state == states.REVERTING:
+                storage.save_atom_detail(detail)
+            elif (
+                detail.state == states.REVERTING and detail.intention == states.EXECUTE
+            ):
                 detail.state = states.FAILURE if detail.failure else states.SUCCESS
-                storage._save_atom(detail)
+                storage.save_atom_detail(detail)
+            elif detail.state == states.RETRYING:
+                # Caught restarting its subflow: finish resetting it.
+                runtime.reset(runtime.retry_scope(node))
+                if detail.intention != states.EXECUTE:
+                    detail.intention = states.EXECUTE
+                    storage.save_atom_detail(detail)
             elif detail.state == states.FAILURE and detail.intention == states.EXECUTE:
                 to_resolve.append(node)
         for node in to_resolve:
@@ -104,8 +112,9 @@ class Completer:
             self._mark(scope, states.REVERT)
         else:
             assert controller is not None
-            scope = [*controller.subflow, controller]
-            self._mark(controller.subflow, states.REVERT)
+            undone = runtime.retry_scope(controller)
+            scope = [*undone, controller]
+            self._mark(undone, states.REVERT)
             self._mark(
                 [controller], states.RETRY if strategy == "retry" else states.REVERT
             )
@@ -147,4 +156,4 @@ class Completer:
             if detail.intention == intention:
                 continue
             detail.intention = intention
-            runtime.storage._save_atom(detail)
+            runtime.storage.save_atom_detail(detail)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import futurist
 
@@ -27,8 +27,14 @@ __all__ = [
     "run_task",
 ]
 
-#: Called with each progress value a task reports while it runs.
-ProgressCallback = Callable[[float], None]
+
+class ProgressCallback(Protocol):
+    """Called with each progress value (and its details) a task reports."""
+
+    def __call__(
+        self, progress: float, details: Mapping[str, Any] | None = None
+    ) -> None: ...
+
 
 #: Outcomes a task future resolves with.
 EXECUTED = "executed"

@@ -209,7 +209,8 @@ class _Progress:
         self._last_sent = 0.0
         self._pending: float | None = None
 
-    def __call__(self, progress: float) -> None:
+    def __call__(self, progress: float, details: Any = None) -> None:
+        # Only the value travels back (details stay on the worker).
         now = time.monotonic()
         if now - self._last_sent >= self._min_interval:
             self._send(progress, now)

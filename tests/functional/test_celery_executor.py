@@ -320,7 +320,7 @@ def test_a_secret_is_scrubbed_by_the_worker_before_the_result_backend_stores_it(
         engine.run()
     # Then the workers got it, but neither Redis nor the run's record holds it
     assert env.markers("started", "boom")
-    assert engine.storage.get("echo")["value"] == "***"
+    assert engine.storage.atom_detail("echo").results["value"] == "***"
     stored = []
     for key in env.redis.keys("*"):
         kind = env.redis.type(key)

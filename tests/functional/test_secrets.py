@@ -83,7 +83,7 @@ def stored_results(cli, run_id, url=None) -> dict:
     url = url or f"sqlite:///{os.path.join(cli.state, 'opsflow.sqlite')}"
     backend = backends.fetch({"connection": url})
     try:
-        flow_detail = backend.get_connection().get_flow_detail(run_id)
+        flow_detail = backend.get_connection().get_flow_details(run_id)
     finally:
         backend.close()
     return {detail.name: detail.results for detail in flow_detail}

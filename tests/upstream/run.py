@@ -143,7 +143,9 @@ def _format(err: _ExcInfo) -> str:
     return "".join(traceback.format_exception(*err))
 
 
-def _flatten(suite: unittest.TestSuite | unittest.TestCase) -> Iterator[unittest.TestCase]:
+def _flatten(
+    suite: unittest.TestSuite | unittest.TestCase,
+) -> Iterator[unittest.TestCase]:
     if isinstance(suite, unittest.TestSuite):
         for item in suite:
             yield from _flatten(item)
@@ -157,16 +159,17 @@ def _in_scope(test: unittest.TestCase) -> bool:
 
 def run_child(library: str, module: str) -> int:
     """Run one module's tests, printing one JSON line per test on stdout."""
-    if library == "opsflow":
-        sys.path.insert(0, str(HERE))
-        import harness
-
-        harness.install_for_opsflow()
     name = f"taskflow.tests.unit.{module}"
     try:
+        if library == "opsflow":
+            sys.path.insert(0, str(HERE))
+            import harness
+
+            harness.install_for_opsflow()
         suite = unittest.defaultTestLoader.loadTestsFromName(name)
     except Exception:
-        print(json.dumps({"id": name, "outcome": FAILED, "detail": traceback.format_exc()}))
+        failed = {"id": name, "outcome": FAILED, "detail": traceback.format_exc()}
+        print(json.dumps(failed))
         return 0
     tests = unittest.TestSuite(t for t in _flatten(suite) if _in_scope(t))
     tests.run(_Recorder())
@@ -219,7 +222,9 @@ def _spawn(library: str, module: str) -> ModuleRun:
         run.crashed = f"exit {proc.returncode}: {proc.stderr[-3000:]}"
         if last_started:
             run.outcomes[last_started] = FAILED
-            run.details[last_started] = "hung or crashed the process\n" + proc.stderr[-3000:]
+            run.details[last_started] = (
+                "hung or crashed the process\n" + proc.stderr[-3000:]
+            )
     return run
 
 
@@ -245,15 +250,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-pass", type=float, default=100.0)
     parser.add_argument("--json", type=Path, help="write every outcome here")
     parser.add_argument("--show-failures", action="store_true")
+    parser.add_argument(
+        "--libraries",
+        nargs="+",
+        choices=LIBRARIES,
+        default=list(LIBRARIES),
+        help="run on these only (the table leaves the other side empty)",
+    )
     args = parser.parse_args(argv)
     if args.child:
         return run_child(*args.child)
 
-    modules = [m for m in MODULES if not args.only or _short(m) in args.only or m in args.only]
+    modules = [
+        m for m in MODULES if not args.only or _short(m) in args.only or m in args.only
+    ]
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [pool.submit(_spawn, lib, m) for m in modules for lib in LIBRARIES]
+        jobs = [pool.submit(_spawn, lib, m) for m in modules for lib in args.libraries]
         runs = [job.result() for job in jobs]
+    for lib in set(LIBRARIES) - set(args.libraries):
+        runs.extend(ModuleRun(lib, m) for m in modules)
     wall = time.monotonic() - started
     by_key = {(r.library, r.module): r for r in runs}
     listed = _load_listed()
@@ -292,8 +308,13 @@ def report(
             if outcome == FAILED:
                 unexpected.append((test_id, ops.details.get(test_id, "")))
             elif outcome == SKIPPED and tf.outcomes.get(test_id) == PASSED:
-                unexpected.append((test_id, "skipped on opsflow, passed on TaskFlow: "
-                                   + ops.details.get(test_id, "")))
+                unexpected.append(
+                    (
+                        test_id,
+                        "skipped on opsflow, passed on TaskFlow: "
+                        + ops.details.get(test_id, ""),
+                    )
+                )
         tf_row = _counts(tf.outcomes.values())
         totals["opsflow"].update(row)
         totals["taskflow"].update(tf_row)
@@ -324,9 +345,11 @@ def report(
         + f"; {wall:.0f} s wall"
     )
     if args.json:
-        args.json.write_text(json.dumps(
-            {f"{lib}:{m}": r.outcomes for (lib, m), r in runs.items()}, indent=1
-        ))
+        args.json.write_text(
+            json.dumps(
+                {f"{lib}:{m}": r.outcomes for (lib, m), r in runs.items()}, indent=1
+            )
+        )
     verdict = 0
     if os.environ.get("OPSFLOW_REQUIRE_SERVICES") == "1":
         for module in modules:

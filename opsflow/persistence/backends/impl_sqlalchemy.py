@@ -140,7 +140,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 "name": book.name,
                 "meta": codec.encode(book.meta),
                 "created_at": book.created_at,
-                "updated_at": models._now(),
+                "updated_at": book.updated_at or book.created_at,
             }
             done = conn.execute(
                 logbooks.update().where(logbooks.c.uuid == book.uuid), row
@@ -205,7 +205,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                     books[parent].add(flow_detail)
         return iter(list(books.values()))
 
-    def get_flow_details(
+    def get_flows_for_book(
         self, book_uuid: str, lazy: bool = False
     ) -> Iterator[models.FlowDetail]:
         self.flush()
@@ -217,7 +217,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
             return iter(self._flows(conn, [book_uuid], with_atoms=not lazy))
 
-    def get_flow_detail(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
+    def get_flow_details(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
         self.flush()
         with self._begin() as conn:
             found = self._flows_with_parent(
@@ -226,6 +226,19 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         if not found:
             raise exceptions.NotFound(f"No flow detail found with uuid '{flow_uuid}'")
         return found[0][0]
+
+    def get_atoms_for_flow(self, flow_uuid: str) -> Iterator[models.AtomDetail]:
+        return iter(self.get_flow_details(flow_uuid))
+
+    def get_atom_details(self, atom_uuid: str) -> models.AtomDetail:
+        self.flush()
+        with self._begin() as conn:
+            row = conn.execute(
+                atomdetails.select().where(atomdetails.c.uuid == atom_uuid)
+            ).first()
+        if row is None:
+            raise exceptions.NotFound(f"No atom detail found with uuid '{atom_uuid}'")
+        return atom_from_row(row)
 
     def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
         self.flush()
@@ -283,7 +296,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         return found
 
     # -- the engine's write path ----------------------------------------------
-    def update_flow_details(self, flow_detail: models.FlowDetail) -> None:
+    def save_flow_detail(self, flow_detail: models.FlowDetail) -> None:
         meta = codec.encode(flow_detail.meta)
         row: dict[str, Any] = {
             "state": text_or_none(flow_detail.state),
@@ -303,6 +316,29 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                     f"Flow detail '{flow_detail.uuid}' is in no saved logbook"
                 )
             self._flow_meta[flow_detail.uuid] = meta
+
+    def update_flow_details(self, flow_detail: models.FlowDetail) -> models.FlowDetail:
+        self.save_flow_detail(flow_detail)
+        with self._lock, self._write() as conn:
+            self._flush(conn)
+            for atom_detail in flow_detail:
+                self._save_atom(conn, flow_detail.uuid, atom_detail)
+        return flow_detail
+
+    def update_atom_details(self, atom_detail: models.AtomDetail) -> models.AtomDetail:
+        columns = atom_row(atom_detail)
+        with self._lock, self._write() as conn:
+            self._flush(conn)
+            done = conn.execute(
+                atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
+                columns,
+            ).rowcount
+            if not done:
+                raise exceptions.NotFound(
+                    f"No atom detail found with uuid '{atom_detail.uuid}'"
+                )
+            self._written[atom_detail.uuid] = columns
+        return atom_detail
 
     def save_atom_detail(
         self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail

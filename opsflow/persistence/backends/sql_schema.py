@@ -164,7 +164,7 @@ def atom_row(detail: models.AtomDetail) -> dict[str, Any]:
         "revert_results": codec.encode(detail.revert_results),
         "revert_failure": codec.encode(detail.revert_failure),
         "meta": codec.encode(detail.meta),
-        "version": list(detail.version) if detail.version is not None else None,
+        "version": detail.version,
     }
 
 
@@ -201,7 +201,7 @@ def atom_from_row(row: Any) -> models.AtomDetail:
         revert_results=codec.decode(row.revert_results),
         revert_failure=codec.decode(row.revert_failure),
         meta=codec.decode(row.meta) or {},
-        version=tuple(row.version) if row.version is not None else None,
+        version=row.version,
     )
     if isinstance(detail, models.RetryDetail):
         # History entries are (result, {atom: Failure}) pairs.

@@ -242,7 +242,8 @@ def test_a_secret_reaches_the_tasks_but_no_result_failure_or_listener(load, jour
         True,
         True,
     ]
-    assert engine.storage.get("returns") == {"token": "token-for-***"}
+    recorded = engine.storage.atom_detail("returns").results
+    assert recorded == {"token": "token-for-***"}
     [failure] = engine.storage.get_execute_failures().values()
     assert failure.exception_args == ("login refused for password ***",)
     assert "hunter2-Zq9" not in failure.traceback_str
