@@ -9,7 +9,11 @@ change a detail in place record it with :meth:`Storage.save_atom_detail`.
 Values injected for the whole flow are kept in the flow detail's metadata
 (``meta["store"]``); values injected for one atom in that atom's metadata
 (``meta["injected"]``). Transient values (secrets, live objects) live in
-this object only and are never saved.
+this object only and are never saved. Secrets
+(:meth:`Storage.inject_secrets`) are transient values whose text is also
+scrubbed from every result and ``Failure`` recorded here
+(:mod:`opsflow.redaction`), before the backend, the listeners or anyone
+reading this storage sees it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from opsflow import exceptions, states
 from opsflow.atom import WHOLE_RESULT, Atom
 from opsflow.persistence import models
+from opsflow.redaction import NO_SECRETS, Redactor
 from opsflow.retry import History, Retry
 from opsflow.types.failure import Failure
 
@@ -115,6 +120,7 @@ class Storage:
         #: looks them up for every argument only then).
         self.has_atom_injections = any(d.meta.get(META_INJECTED) for d in flow_detail)
         self._save_as: dict[str, dict[str, Any]] = {}
+        self._redactor: Redactor = NO_SECRETS
         self.lock = threading.RLock()
 
     # -- the run --------------------------------------------------------
@@ -165,6 +171,11 @@ class Storage:
         if update:
             self._flow_detail.meta.update(update)
             self._save_flow()
+
+    @property
+    def redactor(self) -> Redactor:
+        """Scrubs this run's secrets from what is recorded (none: a no-op)."""
+        return self._redactor
 
     # -- atoms ----------------------------------------------------------
     def ensure_atoms(self, atoms: Iterable[Atom]) -> list[str]:
@@ -251,7 +262,12 @@ class Storage:
         detail.meta[META_PROGRESS] = progress
         if details is not None:
             detail.meta[META_PROGRESS_DETAILS] = (
-                {"at_progress": progress, "details": dict(details)} if details else None
+                {
+                    "at_progress": progress,
+                    "details": self._redactor.value(dict(details)),
+                }
+                if details
+                else None
             )
         self._save_atom(detail)
 
@@ -266,29 +282,37 @@ class Storage:
         return details
 
     # -- results ----------------------------------------------------------
-    def save(self, name: str, result: Any, state: str = states.SUCCESS) -> None:
+    def save(self, name: str, result: Any, state: str = states.SUCCESS) -> Any:
         """Record an outcome reached in ``state``.
 
         SUCCESS and FAILURE are what ``execute`` did (a result, a
         ``Failure``), REVERTED and REVERT_FAILURE what ``revert`` did.
         ``save(injector_name, values)`` replaces the flow's injected values.
+        Returns what was recorded: ``result`` with the run's secrets scrubbed.
         """
         if name == self.injector_name:
             self._store.clear()
             self._store.update(result or {})
             self._save_flow()
-            return
+            return result
+        result = self._redactor.outcome(result)
         detail = self.atom_detail(name)
         detail.put(state, result)
         self._save_atom(detail)
+        return result
 
-    def save_revert(self, name: str, result: Any, state: str) -> None:
-        """Record a revert outcome: a result, or a ``Failure`` (REVERT_FAILURE)."""
+    def save_revert(self, name: str, result: Any, state: str) -> Any:
+        """Record a revert outcome: a result, or a ``Failure`` (REVERT_FAILURE).
+
+        Returns what was recorded: ``result`` with the run's secrets scrubbed.
+        """
+        result = self._redactor.outcome(result)
         detail = self.atom_detail(name)
         detail.put(state, result)
         if state == states.REVERTED and isinstance(detail, models.RetryDetail):
             detail.results = []  # a reverted controller starts its history anew
         self._save_atom(detail)
+        return result
 
     def get_execute_result(self, name: str) -> Any:
         """The atom's execute result, or its ``Failure``; ``NotFound`` if none yet."""
@@ -369,7 +393,7 @@ class Storage:
         """Add ``failure`` of ``atom_name`` to the latest attempt of ``retry_name``."""
         detail = self._retry_detail(retry_name)
         if detail.results and atom_name not in detail.results[-1][1]:
-            detail.results[-1][1][atom_name] = failure
+            detail.results[-1][1][atom_name] = self._redactor.failure(failure)
             self._save_atom(detail)
 
     def cleanup_retry_history(self, name: str, state: str) -> None:
@@ -425,6 +449,12 @@ class Storage:
         if not transient:
             return persistent or {}
         return {**(persistent or {}), **transient}
+
+    def inject_secrets(self, values: Mapping[str, Any]) -> None:
+        """Add secrets: transient values whose text is scrubbed from every
+        result and failure recorded from now on (see :mod:`opsflow.redaction`)."""
+        self.inject(values, transient=True)
+        self._redactor = self._redactor.merged(Redactor.of_secrets(values))
 
     def injected(self, name: str) -> tuple[bool, Any]:
         """``(found, value)`` of a flow-wide injected value."""

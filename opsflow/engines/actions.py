@@ -3,7 +3,8 @@
 ``TaskAction`` hands tasks to the executor; ``RetryAction`` runs retry
 controllers in the engine's own thread (they only decide, they do no work).
 Each state change is written to storage first, then announced on the
-``atom_notifier``, so listeners never see a state that was not recorded.
+``atom_notifier``, so listeners never see a state that was not recorded, and
+an outcome is announced as storage recorded it (secrets scrubbed).
 """
 
 from __future__ import annotations
@@ -133,15 +134,18 @@ class TaskAction(_Action):
             functools.partial(self.on_progress, node),
         )
 
-    def complete_execution(self, node: Node, result: Any) -> None:
+    def complete_execution(self, node: Node, result: Any) -> Any:
+        """Record and announce an execute outcome; returns what was recorded
+        (secrets scrubbed), which is all anyone sees of it from then on."""
         storage = self._storage
         if isinstance(result, Failure):
-            storage.save(node.name, result, states.FAILURE)
+            result = storage.save(node.name, result, states.FAILURE)
             self._announce(node, states.FAILURE, states.RUNNING, result)
         else:
-            storage.save(node.name, result, states.SUCCESS)
+            result = storage.save(node.name, result, states.SUCCESS)
             self._announce(node, states.SUCCESS, states.RUNNING, result)
             self._progress(node, 1.0)
+        return result
 
     def schedule_reversion(
         self, node: Node
@@ -166,14 +170,16 @@ class TaskAction(_Action):
             functools.partial(self.on_progress, node),
         )
 
-    def complete_reversion(self, node: Node, result: Any) -> None:
+    def complete_reversion(self, node: Node, result: Any) -> Any:
+        """Record and announce a revert outcome; returns what was recorded."""
         if isinstance(result, Failure):
-            self._storage.save_revert(node.name, result, states.REVERT_FAILURE)
+            result = self._storage.save_revert(node.name, result, states.REVERT_FAILURE)
             self._announce(node, states.REVERT_FAILURE, states.REVERTING, result)
         else:
-            self._storage.save_revert(node.name, result, states.REVERTED)
+            result = self._storage.save_revert(node.name, result, states.REVERTED)
             self._announce(node, states.REVERTED, states.REVERTING, result)
             self._progress(node, 1.0)
+        return result
 
 
 class RetryAction(_Action):
@@ -201,10 +207,11 @@ class RetryAction(_Action):
             value = Failure()
         return _done(EXECUTED, value)
 
-    def complete_execution(self, node: Node, result: Any) -> None:
+    def complete_execution(self, node: Node, result: Any) -> Any:
         state = states.FAILURE if isinstance(result, Failure) else states.SUCCESS
-        self._storage.save(node.name, result, state)
+        result = self._storage.save(node.name, result, state)
         self._announce(node, state, states.RUNNING, result)
+        return result
 
     def schedule_reversion(
         self, node: Node
@@ -221,12 +228,13 @@ class RetryAction(_Action):
             value = Failure()
         return _done(REVERTED, value)
 
-    def complete_reversion(self, node: Node, result: Any) -> None:
+    def complete_reversion(self, node: Node, result: Any) -> Any:
         state = (
             states.REVERT_FAILURE if isinstance(result, Failure) else states.REVERTED
         )
-        self._storage.save_revert(node.name, result, state)
+        result = self._storage.save_revert(node.name, result, state)
         self._announce(node, state, states.REVERTING, result)
+        return result
 
     def on_failure(self, node: Node) -> Any:
         """Ask the controller what to do about a failure in its subflow."""

@@ -49,7 +49,8 @@ class Completer:
         runtime = self._runtime
         action = runtime.action_for(node)
         if outcome == EXECUTED:
-            action.complete_execution(node, result)
+            # From here on only the recorded outcome (secrets scrubbed) is used.
+            result = action.complete_execution(node, result)
             if isinstance(result, Failure):
                 runtime.failed[node.name] = result
                 return self._resolve(node, result)

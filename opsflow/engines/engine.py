@@ -183,6 +183,7 @@ class ActionEngine:
         started = time.perf_counter()
         final = None
         closed = False
+        self._executor.redactor = self.storage.redactor
         self._executor.start()
         try:
             for state in builder.run_iter():

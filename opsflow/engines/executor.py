@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import futurist
 
+from opsflow.redaction import NO_SECRETS, Redactor
 from opsflow.task import PROGRESS_SINK, Task
 from opsflow.types.failure import Failure
 
@@ -88,6 +89,12 @@ def _run(
 
 class TaskExecutor(abc.ABC):
     """Runs tasks and hands back futures of ``(outcome, result or Failure)``."""
+
+    #: The run's secrets, set by the engine before ``start()``. The engine's
+    #: storage scrubs every outcome it records; a driver whose results pass
+    #: through a store of their own on the way back (a remote result
+    #: backend) has its workers scrub them with it before they reply.
+    redactor: Redactor = NO_SECRETS
 
     @abc.abstractmethod
     def execute_task(

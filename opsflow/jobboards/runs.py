@@ -18,6 +18,7 @@ from typing import Any
 
 from opsflow import exceptions, states
 from opsflow.persistence import leases, models
+from opsflow.storage import STORE_META_KEY
 
 __all__ = ["JOBBOARD_META_KEY", "give_up", "run_stored", "store_run"]
 
@@ -94,7 +95,7 @@ def run_stored(
     flow_detail.meta[JOBBOARD_META_KEY] = board
     connection.save_flow_detail(flow_detail)  # fenced: the claim is ours
     engine = load_engine(
-        runstore.rebuild_flow(record, {}),
+        runstore.rebuild_flow(record, {}, flow_detail.meta.get(STORE_META_KEY) or {}),
         {},
         engine=record.get("engine") or conf.engine.engine,
         executor=record.get("executor") or conf.engine.executor,

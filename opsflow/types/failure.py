@@ -14,7 +14,7 @@ import os
 import pickle
 import sys
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -348,6 +348,36 @@ class Failure:
         clone = self.copy()
         if clone._exc_info is not None:
             clone._exc_info = (clone._exc_info[0], clone._exc_info[1], None)
+        return clone
+
+    def redacted(
+        self, text: Callable[[str], str], value: Callable[[Any], Any]
+    ) -> Failure:
+        """A copy whose message and traceback went through ``text``, whose
+        arguments went through ``value``, and whose causes were redacted alike.
+
+        The copy keeps an exception object only if one with the new
+        arguments can be made and reads exactly as the new message (so that
+        ``reraise()`` raises the same type); otherwise it holds none, like a
+        failure rebuilt with :meth:`from_dict`.
+        """
+        clone = Failure(
+            exception_str=text(self._exception_str),
+            traceback_str=text(self._traceback_str),
+            exc_type_names=self._exc_type_names,
+            exc_args=tuple(value(arg) for arg in self._exc_args),
+            causes=[cause.redacted(text, value) for cause in self._causes],
+        )
+        if self._exc_info is not None:
+            exc_type, exc_value, exc_tb = self._exc_info
+            try:
+                exception = copy_module.copy(exc_value)
+                exception.args = clone._exc_args
+                readable = str(exception) == clone._exception_str
+            except Exception:  # an exception class that cannot be copied
+                readable = False
+            if readable:
+                clone._exc_info = (exc_type, exception, exc_tb)
         return clone
 
     def __getstate__(self) -> dict[str, Any]:

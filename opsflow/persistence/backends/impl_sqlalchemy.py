@@ -11,7 +11,10 @@ before moving on survives a SIGKILL. SQLite runs in WAL mode with
 ``synchronous=NORMAL`` by default: a killed process loses nothing, a power
 cut may lose the last transactions but never corrupts the file (add
 ``?synchronous=FULL`` to the URL to sync every commit). The SQLite file is
-created 0600 in a 0700 directory.
+created 0600 in a 0700 directory. With ``read_only`` in the backend's
+configuration a SQLite store is opened for reading only: nothing is
+created, migrated or locked (``--history`` and ``--show`` of a store on a
+read-only file system, or of someone else's).
 
 Results, failures and metadata are JSON columns (``codec`` turns tuples,
 ``Failure`` objects and the like into tagged JSON), never truncated.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -494,6 +498,8 @@ class SQLAlchemyBackend(base.Backend):
         if not self._sqlite:
             return sa.create_engine(self.url, pool_pre_ping=True)
         path = self.url.database
+        if self._conf.get("read_only") and path and path != ":memory:":
+            return _read_only_sqlite(path)
         if path and path != ":memory:":
             prepare_sqlite_file(path)
         engine = sa.create_engine(self.url, connect_args={"timeout": 30})
@@ -585,6 +591,37 @@ class SQLAlchemyBackend(base.Backend):
                 with contextlib.suppress(sa.exc.SQLAlchemyError):
                     held.close()
         self.engine.dispose()
+
+
+def _read_only_sqlite(path: str) -> sa.Engine:
+    """An engine that only reads the SQLite file ``path`` (nothing created).
+
+    A store in WAL mode needs its ``-shm`` file even to be read; where
+    there is none and none can be made (a read-only directory or file
+    system), no process can be writing to it either, so it is read as an
+    immutable file.
+    """
+    import urllib.parse
+
+    directory = os.path.dirname(os.path.abspath(path))
+    immutable = not os.path.exists(path + "-wal") and not os.access(directory, os.W_OK)
+    query = {"mode": "ro", "uri": "true", **({"immutable": "1"} if immutable else {})}
+    url = sa.URL.create(
+        "sqlite",
+        database="file:" + urllib.parse.quote(os.path.abspath(path)),
+        query=query,
+    )
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 @contextlib.contextmanager

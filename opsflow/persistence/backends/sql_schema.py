@@ -123,13 +123,12 @@ def make_url(connection: str) -> sa.URL:
 
 
 def prepare_sqlite_file(path: str) -> None:
-    """Create the SQLite file 0600 in a 0700 directory (the store holds run data)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+    """Create the SQLite file 0600, and each missing directory above it 0700
+    (the store holds run data)."""
+    from opsflow.privatefiles import open_private
+
     if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(fd)
+        os.close(open_private(path))
 
 
 def aware(value: datetime.datetime | None) -> datetime.datetime:
