@@ -171,3 +171,35 @@ def test_the_environment_variable_installs_it_through_install_from_environment()
         """
     assert run_python(program, OPSFLOW_AS_TASKFLOW="1").stdout.strip() == "True"
     assert run_python(program).stdout.strip() == "False"
+
+
+def test_the_helper_modules_taskflow_programs_import_are_there():
+    done = run_python(
+        """
+        import opsflow.compat
+        opsflow.compat.install_as_taskflow()
+        from taskflow import logging as tf_logging
+        from taskflow.types import sets, timing, tree
+        from taskflow.utils import iter_utils, misc, threading_utils
+        import taskflow.engines
+
+        log = tf_logging.getLogger("demo")
+        log.trace("fine detail")
+        assert tf_logging.TRACE == 5 < tf_logging.DEBUG
+        assert list(sets.OrderedSet([3, 1, 3])) == [3, 1]
+        assert timing.convert_to_timeout(0.5).value == 0.5
+        assert list(iter_utils.fill([1], 3, 0)) == [1, 0, 0]
+        assert misc.clamp(7, 0, 5) == 5
+        assert threading_utils.daemon_thread(print).daemon
+        root = tree.Node("a")
+        root.add(tree.Node("b"))
+        assert root.pformat().splitlines() == ["a", "|__b"]
+        engine = taskflow.engines.load(
+            taskflow.task.FunctorTask(lambda: 1, name="one"), executor="greenthreaded"
+        )
+        assert engine.options["executor"] == "greenthreaded"
+        print("ok")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
