@@ -136,8 +136,8 @@ def raise_with_cause(
     """
     if not (isinstance(exc_cls, type) and issubclass(exc_cls, OpsflowException)):
         raise ValueError("Subclass of opsflow exception is required")
-    cause = kwargs.pop("cause", None) or sys.exc_info()[1]
-    raise exc_cls(message, *args, cause=cause, **kwargs) from cause
+    kwargs["cause"] = kwargs.get("cause") or sys.exc_info()[1]
+    raise exc_cls(message, *args, **kwargs) from kwargs["cause"]
 
 
 class StorageFailure(OpsflowException):

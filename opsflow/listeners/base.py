@@ -145,7 +145,7 @@ class DumpingListener(Listener):
     def _task_receiver(self, state: str, details: dict[str, Any]) -> None:
         result = details.get("result")
         if state in FINISH_STATES:
-            failed = isinstance(result, Failure)
+            exc_info = result.exc_info if isinstance(result, Failure) else None
             # A failure's live exception goes with it, so that its traceback
             # is written too.
             self._dump(
@@ -157,8 +157,8 @@ class DumpingListener(Listener):
                 state,
                 details["old_state"],
                 result,
-                failed,
-                exc_info=result.exc_info if failed else None,
+                isinstance(result, Failure),
+                exc_info=exc_info,
             )
         else:
             self._dump(

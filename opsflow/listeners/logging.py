@@ -76,11 +76,11 @@ class DynamicLoggingListener(base.Listener):
             mask_inputs_keys=mask_inputs_keys,
             mask_outputs_keys=self._mask_outputs,
         )
-        self._atom_levels = dict.fromkeys(
+        self._atom_levels: dict[str, int] = dict.fromkeys(
             (states.FAILURE, states.REVERTED, states.RETRYING, states.REVERT_FAILURE),
             failure_level,
         )
-        self._flow_levels = dict.fromkeys(
+        self._flow_levels: dict[str, int] = dict.fromkeys(
             (states.FAILURE, states.REVERTED), failure_level
         )
 
