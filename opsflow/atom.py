@@ -241,7 +241,8 @@ class Atom:
         """Called just after ``revert``, on the same worker."""
 
     def __str__(self) -> str:
-        return f"{self.name}=={'.'.join(str(v) for v in self.version)}"
+        version = ".".join(str(v) for v in self.version)
+        return f'"{self.name}=={version}"'
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self}>"
+        return f"<{type(self).__module__}.{type(self).__qualname__} {self}>"

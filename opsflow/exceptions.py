@@ -34,8 +34,11 @@ Task errors never travel as exceptions inside the engine: they become
 
 from __future__ import annotations
 
+import os
+import sys
+import traceback
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from opsflow.types.failure import Failure
@@ -67,18 +70,78 @@ __all__ = [
     "WorkerLost",
     "WorkerMisconfigured",
     "WrappedFailure",
+    "raise_with_cause",
 ]
 
 
 class OpsflowException(Exception):
-    """Base of every error opsflow raises on its own account."""
+    """Base of every error opsflow raises on its own account.
+
+    ``cause`` is the error that led to this one (also its ``__cause__`` when
+    raised with :func:`raise_with_cause`); ``str()`` and :meth:`pformat`
+    show the chain of causes after the message.
+    """
 
     def __init__(self, message: str = "", cause: BaseException | None = None) -> None:
         super().__init__(message)
-        self.cause = cause
+        self._cause = cause
+
+    @property
+    def cause(self) -> BaseException | None:
+        """The error that led to this one, or None."""
+        return self._cause
+
+    def _message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def pformat(
+        self, indent: int = 2, indent_text: str = " ", show_root_class: bool = False
+    ) -> str:
+        """The message, then each cause on a line of its own, indented deeper."""
+        if indent < 0:
+            raise ValueError(
+                f"Provided 'indent' must be greater than or equal to zero, not {indent}"
+            )
+        lines = [
+            f"{type(self).__name__}: {self._message()}"
+            if show_root_class
+            else self._message()
+        ]
+        depth = indent
+        seen: set[int] = set()
+        cause = self._cause
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            pad = indent_text * depth
+            if isinstance(cause, OpsflowException):
+                lines.append(f"{pad}{type(cause).__name__}: {cause._message()}")
+                cause = cause._cause
+                depth += indent
+            else:
+                only = traceback.format_exception_only(type(cause), cause)
+                lines.extend(pad + line.rstrip("\n") for line in only)
+                break  # what other exceptions call a cause is unknown
+        return os.linesep.join(lines)
+
+    def __str__(self) -> str:
+        return self.pformat() if self._cause is not None else self._message()
 
 
 TaskFlowException = OpsflowException
+
+
+def raise_with_cause(
+    exc_cls: type[OpsflowException], message: str, *args: Any, **kwargs: Any
+) -> NoReturn:
+    """Raise ``exc_cls(message, ...)`` caused by the exception being handled.
+
+    The handled exception (or ``cause=``) becomes both the new error's
+    ``cause`` and its ``__cause__``.
+    """
+    if not (isinstance(exc_cls, type) and issubclass(exc_cls, OpsflowException)):
+        raise ValueError("Subclass of opsflow exception is required")
+    kwargs["cause"] = kwargs.get("cause") or sys.exc_info()[1]
+    raise exc_cls(message, *args, **kwargs) from kwargs["cause"]
 
 
 class StorageFailure(OpsflowException):
@@ -218,7 +281,8 @@ class WrappedFailure(OpsflowException):
                 self._causes.extend(inner)
             else:
                 self._causes.append(cause)
-        super().__init__(f"WrappedFailure: {[str(c) for c in self._causes]}")
+        listed = ", ".join(str(cause) for cause in self._causes)
+        super().__init__(f"WrappedFailure: [{listed}]")
 
     def __len__(self) -> int:
         return len(self._causes)
@@ -240,4 +304,4 @@ class WrappedFailure(OpsflowException):
         return None
 
     def __str__(self) -> str:
-        return f"WrappedFailure: {[str(c) for c in self._causes]}"
+        return self._message()

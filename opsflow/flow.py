@@ -15,11 +15,16 @@ __all__ = [
     "LINK_DECIDER",
     "LINK_DECIDER_DEPTH",
     "LINK_INVARIANT",
+    "LINK_MANUAL",
     "LINK_REASONS",
 ]
 
 #: Keys of the metadata attached to a link between two items.
+#: The link is part of the pattern (linear flows: each item after the last).
 LINK_INVARIANT = "invariant"
+#: The link was made by ``graph_flow.Flow.link``.
+LINK_MANUAL = "manual"
+#: The value names that made the link (one item needs what the other provides).
 LINK_REASONS = "reasons"
 LINK_DECIDER = "decider"
 LINK_DECIDER_DEPTH = "decider_depth"
@@ -95,10 +100,10 @@ class Flow:
 
     def __str__(self) -> str:
         kind = type(self).__module__.rsplit(".", 1)[-1]
-        return f"{kind}.{type(self).__name__}: {self.name}({len(self)})"
+        return f'"{kind}.{type(self).__name__}: {self.name}(len={len(self)})"'
 
     def __repr__(self) -> str:
-        return f"<{self}>"
+        return f"<{type(self).__module__}.{type(self).__qualname__} {self}>"
 
 
 class ItemsFlow(Flow):

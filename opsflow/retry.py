@@ -87,14 +87,14 @@ class History:
         for outcome, _failures in self._contents:
             yield outcome
 
-    def outcomes_iter(
-        self, index: int | None = None
-    ) -> Iterator[tuple[Any, dict[str, Failure]]]:
-        """``(outcome, failures)`` of every attempt, or of attempt ``index`` only."""
-        if index is None:
-            yield from self._contents
-        else:
-            yield self._contents[index]
+    def outcomes_iter(self, index: int | None = None) -> Iterator[tuple[str, Failure]]:
+        """``(atom name, Failure)`` of every attempt's failures, or attempt ``index``'s.
+
+        The controller's own failure is not among them: see ``failure``.
+        """
+        attempts = self._contents if index is None else [self._contents[index]]
+        for _outcome, failures in attempts:
+            yield from failures.items()
 
     def caused_by(
         self,
@@ -109,10 +109,9 @@ class History:
             and self.failure.check(exception_cls)
         ):
             return True
-        for _outcome, failures in self.outcomes_iter(index):
-            if any(f.check(exception_cls) for f in failures.values()):
-                return True
-        return False
+        return any(
+            failure.check(exception_cls) for _name, failure in self.outcomes_iter(index)
+        )
 
     def to_list(self) -> list[tuple[Any, dict[str, Failure]]]:
         return [(outcome, dict(failures)) for outcome, failures in self._contents]
@@ -138,8 +137,10 @@ class Retry(atom.Atom):
     ) -> None:
         if delay < 0 or backoff < 1:
             raise ValueError("delay must be >= 0 and backoff >= 1")
+        # Unnamed, it takes its flow's name: Flow("deploy", retry=...) names
+        # it "deploy_retry".
         super().__init__(
-            name=name or atom_name(type(self)),
+            name=name,
             provides=provides,
             requires=requires,
             auto_extract=auto_extract,
@@ -167,10 +168,6 @@ class Retry(atom.Atom):
     def on_failure(self, history: History, *args: Any, **kwargs: Any) -> Decision:
         """Decide what to do after a failure in the subflow."""
         raise NotImplementedError
-
-
-def atom_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__name__}"
 
 
 class AlwaysRevert(Retry):

@@ -14,6 +14,9 @@ Atoms (tasks and retries) move through::
 Flows move through PENDING, RUNNING, SUCCESS, REVERTED, FAILURE, SUSPENDING,
 SUSPENDED and RESUMING. ``GAME_OVER`` and ``UNDEFINED`` exist only inside the
 engine's state machine and are never stored.
+
+Jobs (a run posted to a jobboard) go UNCLAIMED -> CLAIMED -> COMPLETE, or
+back to UNCLAIMED when their claim is given up.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from opsflow import exceptions
 
 __all__ = [
     "ANALYZING",
+    "CLAIMED",
+    "COMPLETE",
     "EXECUTE",
     "FAILURE",
+    "FINAL_STATES",
     "GAME_OVER",
     "IGNORE",
     "INTENTIONS",
@@ -42,10 +48,12 @@ __all__ = [
     "SUCCESS",
     "SUSPENDED",
     "SUSPENDING",
+    "UNCLAIMED",
     "UNDEFINED",
     "WAITING",
     "State",
     "check_flow_transition",
+    "check_job_transition",
     "check_retry_transition",
     "check_task_transition",
 ]
@@ -76,6 +84,10 @@ class State(enum.StrEnum):
     EXECUTE = "EXECUTE"
     REVERT = "REVERT"
     RETRY = "RETRY"
+    # Jobs on a jobboard.
+    UNCLAIMED = "UNCLAIMED"
+    CLAIMED = "CLAIMED"
+    COMPLETE = "COMPLETE"
 
 
 PENDING = State.PENDING
@@ -98,10 +110,16 @@ UNDEFINED = State.UNDEFINED
 EXECUTE = State.EXECUTE
 REVERT = State.REVERT
 RETRY = State.RETRY
+UNCLAIMED = State.UNCLAIMED
+CLAIMED = State.CLAIMED
+COMPLETE = State.COMPLETE
 
 INTENTIONS = (EXECUTE, IGNORE, REVERT, RETRY)
 
-_FLOW_TRANSITIONS = frozenset(
+#: The states a run ends in (a SUSPENDED run may be resumed).
+FINAL_STATES = frozenset({SUCCESS, REVERTED, FAILURE, SUSPENDED})
+
+_ALLOWED_FLOW_TRANSITIONS = frozenset(
     {
         (PENDING, RUNNING),
         (RUNNING, SUCCESS),
@@ -130,7 +148,7 @@ _IGNORED_FLOW_TRANSITIONS = frozenset(
     if old != new
 )
 
-_TASK_TRANSITIONS = frozenset(
+_ALLOWED_TASK_TRANSITIONS = frozenset(
     {
         (PENDING, RUNNING),
         (PENDING, IGNORE),
@@ -144,7 +162,13 @@ _TASK_TRANSITIONS = frozenset(
         (IGNORE, PENDING),
     }
 )
-_RETRY_TRANSITIONS = _TASK_TRANSITIONS | {(SUCCESS, RETRYING), (RETRYING, RUNNING)}
+_ALLOWED_RETRY_TRANSITIONS = _ALLOWED_TASK_TRANSITIONS | {
+    (SUCCESS, RETRYING),
+    (RETRYING, RUNNING),
+}
+_ALLOWED_JOB_TRANSITIONS = frozenset(
+    {(UNCLAIMED, CLAIMED), (CLAIMED, UNCLAIMED), (CLAIMED, COMPLETE)}
+)
 
 
 def check_flow_transition(old_state: str, new_state: str) -> bool:
@@ -157,7 +181,7 @@ def check_flow_transition(old_state: str, new_state: str) -> bool:
     if old_state == new_state:
         return False
     pair = (old_state, new_state)
-    if pair in _FLOW_TRANSITIONS:
+    if pair in _ALLOWED_FLOW_TRANSITIONS:
         return True
     if pair in _IGNORED_FLOW_TRANSITIONS:
         return False
@@ -168,9 +192,23 @@ def check_flow_transition(old_state: str, new_state: str) -> bool:
 
 def check_task_transition(old_state: str, new_state: str) -> bool:
     """Whether a task may go from ``old_state`` to ``new_state``."""
-    return (old_state, new_state) in _TASK_TRANSITIONS
+    return (old_state, new_state) in _ALLOWED_TASK_TRANSITIONS
 
 
 def check_retry_transition(old_state: str, new_state: str) -> bool:
     """Whether a retry controller may go from ``old_state`` to ``new_state``."""
-    return (old_state, new_state) in _RETRY_TRANSITIONS
+    return (old_state, new_state) in _ALLOWED_RETRY_TRANSITIONS
+
+
+def check_job_transition(old_state: str, new_state: str) -> bool:
+    """Whether a job may go from ``old_state`` to ``new_state``.
+
+    False for staying in the same state; ``InvalidState`` for a forbidden move.
+    """
+    if old_state == new_state:
+        return False
+    if (old_state, new_state) in _ALLOWED_JOB_TRANSITIONS:
+        return True
+    raise exceptions.InvalidState(
+        f"Job transition from '{old_state}' to '{new_state}' is not allowed"
+    )

@@ -1,31 +1,59 @@
 """Storage: the run's memory, read and written by every engine stage.
 
 It wraps one :class:`~opsflow.persistence.models.FlowDetail` (flow state,
-store, one ``AtomDetail`` per atom) and is the only place that changes it.
-Every change goes through :meth:`Storage._save_atom` / ``_save_flow``, the
-seam where a persistence backend writes the record before the engine moves
-on. Transient values (secrets) live here only and are never saved.
+metadata, one ``AtomDetail`` per atom) and is the only place that changes
+it. Every change is handed to the persistence seam (a backend's connection,
+when the storage has one) before the engine moves on; engine stages that
+change a detail in place record it with :meth:`Storage.save_atom_detail`.
+
+Values injected for the whole flow are kept in the flow detail's metadata
+(``meta["store"]``); values injected for one atom in that atom's metadata
+(``meta["injected"]``). Transient values (secrets, live objects) live in
+this object only and are never saved. Secrets
+(:meth:`Storage.inject_secrets`) are transient values whose text is also
+scrubbed from every result and ``Failure`` recorded here
+(:mod:`opsflow.redaction`), before the backend, the listeners or anyone
+reading this storage sees it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions, states
 from opsflow.atom import WHOLE_RESULT, Atom
 from opsflow.persistence import models
+from opsflow.redaction import NO_SECRETS, Redactor
 from opsflow.retry import History, Retry
 from opsflow.types.failure import Failure
+
+if TYPE_CHECKING:
+    from opsflow.persistence.base import Backend
 
 __all__ = ["Storage"]
 
 #: States in which an atom's execute result is readable.
-_RESULT_STATES = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING})
+_EXECUTE_STATES_WITH_RESULTS = frozenset(
+    {states.SUCCESS, states.FAILURE, states.REVERTING}
+)
+#: States in which an atom's revert result is readable.
+_REVERT_STATES_WITH_RESULTS = frozenset(
+    {states.REVERTED, states.REVERT_FAILURE, states.REVERTING}
+)
 
-#: Store key of the flow detail's meta under which injected values are kept.
+#: Flow detail meta key holding the values injected for the whole flow.
 STORE_META_KEY = "store"
+#: Atom detail meta keys: values injected for that atom, its progress.
+META_INJECTED = "injected"
+META_PROGRESS = "progress"
+META_PROGRESS_DETAILS = "progress_details"
+
+#: ``(flow detail, atom detail or None for the flow's own fields)``
+Saver = Callable[[models.FlowDetail, models.AtomDetail | None], None]
+#: Atom name -> the names of the atoms it may read from, nearest scope first.
+ScopeFetcher = Callable[[str], Iterable[Iterable[str]]]
 
 
 def extract(result: Any, key: Any, atom_name: str, value_name: str) -> Any:
@@ -41,19 +69,58 @@ def extract(result: Any, key: Any, atom_name: str, value_name: str) -> Any:
         ) from exc
 
 
+def _pairs(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(values.items() if isinstance(values, Mapping) else values)
+
+
+def backend_saver(backend: Backend) -> Saver:
+    """Write-through to ``backend``: each atom as it changes, the flow's fields."""
+    connection = backend.get_connection()
+
+    def save(
+        flow_detail: models.FlowDetail, atom_detail: models.AtomDetail | None
+    ) -> None:
+        if atom_detail is None:
+            connection.save_flow_detail(flow_detail)
+        else:
+            connection.save_atom_detail(flow_detail, atom_detail)
+
+    return save
+
+
 class Storage:
-    """Reads and writes the details of one run."""
+    """Reads and writes the details of one run.
+
+    ``backend`` (a persistence backend) makes every change write through to
+    it; ``saver`` does the same with any callable. With neither, the run is
+    kept in memory only.
+    """
+
+    #: Name under which :meth:`save` and :meth:`get` reach the values
+    #: injected for the whole flow (``save(injector_name, {})`` forgets them).
+    injector_name = "_opsflow_injector"
 
     def __init__(
         self,
         flow_detail: models.FlowDetail,
-        saver: Callable[[models.FlowDetail, models.AtomDetail | None], None]
-        | None = None,
+        backend: Backend | None = None,
+        scope_fetcher: ScopeFetcher | None = None,
+        saver: Saver | None = None,
     ) -> None:
         self._flow_detail = flow_detail
+        self._backend = backend
+        if saver is None and backend is not None:
+            saver = backend_saver(backend)
         self._saver = saver
+        self._scope_fetcher = scope_fetcher
+        self._by_name: dict[str, models.AtomDetail] = {d.name: d for d in flow_detail}
         self._transient: dict[str, Any] = {}
+        self._atom_transient: dict[str, dict[str, Any]] = {}
+        #: Whether any atom has values injected for it alone (the engine
+        #: looks them up for every argument only then).
+        self.has_atom_injections = any(d.meta.get(META_INJECTED) for d in flow_detail)
         self._save_as: dict[str, dict[str, Any]] = {}
+        self._redactor: Redactor = NO_SECRETS
         self.lock = threading.RLock()
 
     # -- the run --------------------------------------------------------
@@ -61,6 +128,14 @@ class Storage:
     def flow_detail(self) -> models.FlowDetail:
         """The record of this run."""
         return self._flow_detail
+
+    # The record under the name TaskFlow's own tests and programs read.
+    _flowdetail = flow_detail
+
+    @property
+    def backend(self) -> Backend | None:
+        """The persistence backend written through to (None: memory only)."""
+        return self._backend
 
     @property
     def flow_uuid(self) -> str:
@@ -70,6 +145,11 @@ class Storage:
     def flow_name(self) -> str:
         return self._flow_detail.name
 
+    @property
+    def flow_meta(self) -> dict[str, Any]:
+        """The run's metadata (a copy)."""
+        return dict(self._flow_detail.meta)
+
     def get_flow_state(self) -> str:
         """The flow's state (PENDING before the first run)."""
         return self._flow_detail.state or states.PENDING
@@ -78,27 +158,56 @@ class Storage:
         self._flow_detail.state = state
         self._save_flow()
 
-    def update_flow_metadata(self, update: Mapping[str, Any]) -> None:
-        self._flow_detail.meta.update(update)
-        self._save_flow()
+    def change_flow_state(self, state: str) -> tuple[bool, str]:
+        """Move the flow to ``state`` if allowed: ``(moved, old state)``."""
+        with self.lock:
+            old_state = self.get_flow_state()
+            if not states.check_flow_transition(old_state, state):
+                return False, old_state
+            self.set_flow_state(state)
+            return True, old_state
+
+    def update_flow_metadata(self, update: Mapping[str, Any] | None) -> None:
+        if update:
+            self._flow_detail.meta.update(update)
+            self._save_flow()
+
+    @property
+    def redactor(self) -> Redactor:
+        """Scrubs this run's secrets from what is recorded (none: a no-op)."""
+        return self._redactor
 
     # -- atoms ----------------------------------------------------------
-    def ensure_atoms(self, atoms: Iterable[Atom]) -> None:
-        """Make sure each atom has a detail record (kept as is when resuming)."""
-        for atom in atoms:
-            assert atom.name is not None  # the compiler refuses nameless atoms
-            self._save_as[atom.name] = atom.save_as
-            detail = self._flow_detail.atoms.get(atom.name)
-            if detail is None:
-                kind = (
-                    models.RetryDetail if isinstance(atom, Retry) else models.TaskDetail
-                )
-                detail = kind(name=atom.name, version=tuple(atom.version))
-                self._flow_detail.add(detail)
-                self._save_atom(detail)
+    def ensure_atoms(self, atoms: Iterable[Atom]) -> list[str]:
+        """A detail record for each atom (kept as is when resuming); their uuids."""
+        uuids = []
+        with self.lock:
+            for atom in atoms:
+                kind = _detail_class(atom)
+                name = atom.name
+                if not name:
+                    raise ValueError(f"{kind.kind.capitalize()} name must be non-empty")
+                self._save_as[name] = atom.save_as
+                detail = self._by_name.get(name)
+                if detail is None:
+                    detail = kind(name, version=atom.version)
+                    self._flow_detail.add(detail)
+                    self._by_name[name] = detail
+                    self._save_atom(detail)
+                elif not isinstance(detail, kind):
+                    raise exceptions.Duplicate(
+                        f"Atom detail '{name}' already exists in flow detail "
+                        f"'{self.flow_name}' as a {type(detail).__name__}"
+                    )
+                uuids.append(detail.uuid)
+        return uuids
+
+    def ensure_atom(self, atom: Atom) -> str:
+        """A detail record for ``atom``; returns its uuid."""
+        return self.ensure_atoms([atom])[0]
 
     def atom_detail(self, name: str) -> models.AtomDetail:
-        detail = self._flow_detail.atoms.get(name)
+        detail = self._by_name.get(name)
         if detail is None:
             raise exceptions.NotFound(f"Unknown atom name '{name}'")
         return detail
@@ -110,6 +219,7 @@ class Storage:
         return self.atom_detail(name).state
 
     def get_atoms_states(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """``{name: (state, intention)}``."""
         return {
             name: (self.atom_detail(name).state, self.atom_detail(name).intention)
             for name in names
@@ -128,76 +238,112 @@ class Storage:
         detail.intention = intention
         self._save_atom(detail)
 
-    def update_atom_metadata(self, name: str, update: Mapping[str, Any]) -> None:
+    def update_atom_metadata(self, name: str, update: Mapping[str, Any] | None) -> None:
         detail = self.atom_detail(name)
-        detail.meta.update(update)
-        self._save_atom(detail)
+        if update:
+            detail.meta.update(update)
+            self._save_atom(detail)
 
+    def reset(self, name: str, state: str = states.PENDING) -> None:
+        """Forget an atom's outcome (nothing to do if it is in ``state``)."""
+        if name == self.injector_name:
+            return
+        detail = self.atom_detail(name)
+        if detail.state != state:
+            detail.reset(state)
+            self._save_atom(detail)
+
+    # -- progress ---------------------------------------------------------
     def set_task_progress(
         self, name: str, progress: float, details: Mapping[str, Any] | None = None
     ) -> None:
+        """Record progress; ``details`` ``{}`` forgets earlier details."""
         detail = self.atom_detail(name)
-        detail.meta["progress"] = progress
-        if details:
-            detail.meta["progress_details"] = {
-                "at_progress": progress,
-                "details": dict(details),
-            }
+        detail.meta[META_PROGRESS] = progress
+        if details is not None:
+            detail.meta[META_PROGRESS_DETAILS] = (
+                {
+                    "at_progress": progress,
+                    "details": self._redactor.value(dict(details)),
+                }
+                if details
+                else None
+            )
         self._save_atom(detail)
 
     def get_task_progress(self, name: str) -> float:
-        return float(self.atom_detail(name).meta.get("progress", 0.0))
+        return float(self.atom_detail(name).meta.get(META_PROGRESS, 0.0))
+
+    def get_task_progress_details(self, name: str) -> dict[str, Any] | None:
+        """``{"at_progress", "details"}`` of the last progress with details."""
+        details: dict[str, Any] | None = self.atom_detail(name).meta.get(
+            META_PROGRESS_DETAILS
+        )
+        return details
 
     # -- results ----------------------------------------------------------
-    def save(self, name: str, result: Any, state: str = states.SUCCESS) -> None:
-        """Record an execute outcome: a result, or a ``Failure`` (state FAILURE)."""
-        detail = self.atom_detail(name)
-        detail.state = state
-        if isinstance(result, Failure):
-            detail.failure = result
-            if not isinstance(detail, models.RetryDetail):  # a history stays
-                detail.results = None
-        else:
-            detail.failure = None
-            if isinstance(detail, models.RetryDetail):
-                detail.results.append((result, {}))
-            else:
-                detail.results = result
-        self._save_atom(detail)
+    def save(self, name: str, result: Any, state: str = states.SUCCESS) -> Any:
+        """Record an outcome reached in ``state``.
 
-    def save_revert(self, name: str, result: Any, state: str) -> None:
-        """Record a revert outcome: a result, or a ``Failure`` (REVERT_FAILURE)."""
+        SUCCESS and FAILURE are what ``execute`` did (a result, a
+        ``Failure``), REVERTED and REVERT_FAILURE what ``revert`` did.
+        ``save(injector_name, values)`` replaces the flow's injected values.
+        Returns what was recorded: ``result`` with the run's secrets scrubbed.
+        """
+        if name == self.injector_name:
+            self._store.clear()
+            self._store.update(result or {})
+            self._save_flow()
+            return result
+        result = self._redactor.outcome(result)
         detail = self.atom_detail(name)
-        detail.state = state
-        if isinstance(result, Failure):
-            detail.revert_failure = result
-        else:
-            detail.revert_results = result
-            detail.revert_failure = None
-            if isinstance(detail, models.RetryDetail):
-                detail.results = []
+        detail.put(state, result)
         self._save_atom(detail)
+        return result
 
-    def get(self, name: str) -> Any:
-        """The atom's execute result (or its ``Failure``)."""
+    def save_revert(self, name: str, result: Any, state: str) -> Any:
+        """Record a revert outcome: a result, or a ``Failure`` (REVERT_FAILURE).
+
+        Returns what was recorded: ``result`` with the run's secrets scrubbed.
+        """
+        result = self._redactor.outcome(result)
+        detail = self.atom_detail(name)
+        detail.put(state, result)
+        if state == states.REVERTED and isinstance(detail, models.RetryDetail):
+            detail.results = []  # a reverted controller starts its history anew
+        self._save_atom(detail)
+        return result
+
+    def get_execute_result(self, name: str) -> Any:
+        """The atom's execute result, or its ``Failure``; ``NotFound`` if none yet."""
+        if name == self.injector_name:
+            return dict(self._store)
         detail = self.atom_detail(name)
         if detail.failure is not None:
             return detail.failure
-        if isinstance(detail, models.RetryDetail):
-            return detail.last_outcome
-        return detail.results
+        if detail.state not in _EXECUTE_STATES_WITH_RESULTS:
+            why = " (as it was ignored)" if detail.state == states.IGNORE else ""
+            raise exceptions.NotFound(
+                f"Result for atom '{name}' execution is not known{why}"
+            )
+        return detail.last_results
+
+    get = get_execute_result
 
     def has_result(self, name: str) -> bool:
-        detail = self._flow_detail.atoms.get(name)
+        detail = self._by_name.get(name)
         return detail is not None and detail.state == states.SUCCESS
 
     def get_revert_result(self, name: str) -> Any:
-        """What ``revert`` returned (or its ``Failure``); ``NotFound`` if none."""
+        """What ``revert`` returned (or its ``Failure``); ``NotFound`` if none yet."""
         detail = self.atom_detail(name)
         if detail.revert_failure is not None:
             return detail.revert_failure
-        if detail.state != states.REVERTED:
-            raise exceptions.NotFound(f"Atom {name!r} has not been reverted")
+        if detail.state not in _REVERT_STATES_WITH_RESULTS:
+            why = " (as it was ignored)" if detail.state == states.IGNORE else ""
+            raise exceptions.NotFound(
+                f"Result for atom '{name}' revert is not known{why}"
+            )
         return detail.revert_results
 
     def get_execute_failures(self) -> dict[str, Failure]:
@@ -214,35 +360,101 @@ class Storage:
             if d.revert_failure is not None
         }
 
+    def has_failures(self) -> bool:
+        """Whether any execute or revert failure is recorded."""
+        return any(
+            d.failure is not None or d.revert_failure is not None
+            for d in self._flow_detail
+        )
+
     # -- retries ----------------------------------------------------------
-    def get_retry_history(self, name: str) -> History:
-        """The attempts so far of retry controller ``name``."""
+    def _retry_detail(self, name: str) -> models.RetryDetail:
         detail = self.atom_detail(name)
         if not isinstance(detail, models.RetryDetail):
             raise exceptions.NotFound(f"Atom '{name}' is not a retry controller")
+        return detail
+
+    def get_retry_history(self, name: str) -> History:
+        """The attempts so far of retry controller ``name``."""
+        detail = self._retry_detail(name)
         return History(detail.results, failure=detail.failure)
+
+    def get_retry_histories(self) -> list[tuple[str, History]]:
+        """``(name, history)`` of every retry controller."""
+        return [
+            (d.name, History(d.results, failure=d.failure))
+            for d in self._flow_detail
+            if isinstance(d, models.RetryDetail)
+        ]
 
     def save_retry_failure(
         self, retry_name: str, atom_name: str, failure: Failure
     ) -> None:
         """Add ``failure`` of ``atom_name`` to the latest attempt of ``retry_name``."""
-        detail = self.atom_detail(retry_name)
-        if detail.results:
-            detail.results[-1][1][atom_name] = failure
+        detail = self._retry_detail(retry_name)
+        if detail.results and atom_name not in detail.results[-1][1]:
+            detail.results[-1][1][atom_name] = self._redactor.failure(failure)
             self._save_atom(detail)
 
-    # -- the store ------------------------------------------------------
+    def cleanup_retry_history(self, name: str, state: str) -> None:
+        """Forget a controller's attempts and put it in ``state``."""
+        detail = self._retry_detail(name)
+        detail.state = state
+        detail.results = []
+        self._save_atom(detail)
+
+    # -- injected values --------------------------------------------------
     @property
     def _store(self) -> dict[str, Any]:
         return self._flow_detail.meta.setdefault(STORE_META_KEY, {})
 
-    def inject(self, values: Mapping[str, Any], transient: bool = False) -> None:
+    def inject(
+        self,
+        values: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        transient: bool = False,
+    ) -> None:
         """Add flow-wide values; ``transient`` ones (secrets) are never saved."""
-        if transient:
-            self._transient.update(values)
-        else:
-            self._store.update(values)
-            self._save_flow()
+        pairs = _pairs(values)
+        with self.lock:
+            if transient:
+                self._transient.update(pairs)
+            else:
+                self._store.update(pairs)
+                self._save_flow()
+
+    def inject_atom_args(
+        self,
+        atom_name: str,
+        values: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        transient: bool = True,
+    ) -> None:
+        """Add values only ``atom_name`` sees; they win over every other source."""
+        detail = self.atom_detail(atom_name)
+        pairs = _pairs(values)
+        with self.lock:
+            self.has_atom_injections = True
+            if transient:
+                self._atom_transient.setdefault(atom_name, {}).update(pairs)
+            else:
+                injected = dict(detail.meta.get(META_INJECTED) or {})
+                injected.update(pairs)
+                detail.meta[META_INJECTED] = injected
+                self._save_atom(detail)
+
+    def atom_injected(self, atom_name: str) -> Mapping[str, Any]:
+        """The values injected for ``atom_name`` only (transient ones first)."""
+        detail = self._by_name.get(atom_name)
+        persistent = detail.meta.get(META_INJECTED) if detail is not None else None
+        transient = self._atom_transient.get(atom_name)
+        if not transient:
+            return persistent or {}
+        return {**(persistent or {}), **transient}
+
+    def inject_secrets(self, values: Mapping[str, Any]) -> None:
+        """Add secrets: transient values whose text is scrubbed from every
+        result and failure recorded from now on (see :mod:`opsflow.redaction`)."""
+        self.inject(values, transient=True)
+        self._redactor = self._redactor.merged(Redactor.of_secrets(values))
 
     def injected(self, name: str) -> tuple[bool, Any]:
         """``(found, value)`` of a flow-wide injected value."""
@@ -257,15 +469,23 @@ class Storage:
         """Every flow-wide injected value, transient ones included."""
         return {**self._store, **self._transient}
 
+    # -- looking values up --------------------------------------------------
+    def _provided(self, detail: models.AtomDetail, name: str) -> tuple[bool, Any]:
+        """``(found, value)`` of ``name`` in what ``detail``'s atom produced."""
+        key = self._save_as.get(detail.name, {})
+        if name not in key or detail.state != states.SUCCESS:
+            return False, None
+        return True, extract(self.get(detail.name), key[name], detail.name, name)
+
     def fetch(self, name: str) -> Any:
         """The value named ``name``: injected, else the first atom providing it."""
         found, value = self.injected(name)
         if found:
             return value
         for detail in self._flow_detail:
-            key = self._save_as.get(detail.name, {})
-            if name in key and detail.state == states.SUCCESS:
-                return extract(self.get(detail.name), key[name], detail.name, name)
+            found, value = self._provided(detail, name)
+            if found:
+                return value
         raise exceptions.NotFound(f"Name {name!r} is not mapped")
 
     def fetch_all(self) -> dict[str, Any]:
@@ -276,7 +496,10 @@ class Storage:
         for detail in self._flow_detail:
             # A failure stays visible under the names its atom would have
             # provided; a result only while it stands (not once reverted).
-            if detail.failure is None and detail.state not in _RESULT_STATES:
+            if (
+                detail.failure is None
+                and detail.state not in _EXECUTE_STATES_WITH_RESULTS
+            ):
                 continue
             result = self.get(detail.name)
             for name, key in self._save_as.get(detail.name, {}).items():
@@ -287,11 +510,95 @@ class Storage:
                 values.setdefault(name, []).append(value)
         return {name: v[0] if len(v) == 1 else v for name, v in values.items()}
 
+    def _visible_providers(self, atom_name: str | None) -> list[str]:
+        if atom_name is None or self._scope_fetcher is None:
+            return []
+        return [name for level in self._scope_fetcher(atom_name) for name in level]
+
+    def fetch_mapped_args(
+        self,
+        args_mapping: Mapping[str, str],
+        atom_name: str | None = None,
+        scope_walker: Iterable[Iterable[str]] | None = None,
+        optional_args: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Arguments ``{parameter: value}`` for ``{parameter: value name}``.
+
+        Sources, first found wins: values injected for ``atom_name``, values
+        injected for the flow, then the atoms ``atom_name`` may read from
+        (``scope_walker``, or the engine's scopes), nearest first.
+        """
+        optional = set(optional_args or ())
+        atom_values = self.atom_injected(atom_name) if atom_name else {}
+        if scope_walker is not None:
+            visible = [name for level in scope_walker for name in level]
+        else:
+            visible = self._visible_providers(atom_name)
+        arguments: dict[str, Any] = {}
+        for param, name in args_mapping.items():
+            if name in atom_values:
+                arguments[param] = atom_values[name]
+                continue
+            found, value = self.injected(name)
+            if not found:
+                for provider in visible:
+                    detail = self._by_name.get(provider)
+                    if detail is not None:
+                        found, value = self._provided(detail, name)
+                        if found:
+                            break
+            if found:
+                arguments[param] = value
+            elif param not in optional:
+                raise exceptions.NotFound(
+                    f"Mapped argument {param!r} <= {name!r} was not produced by any"
+                    " accessible provider"
+                )
+        return arguments
+
+    def fetch_unsatisfied_args(
+        self,
+        atom_name: str,
+        args_mapping: Mapping[str, str],
+        scope_walker: Iterable[Iterable[str]] | None = None,
+        optional_args: Iterable[str] | None = None,
+    ) -> set[str]:
+        """Parameters of ``args_mapping`` that no source will be able to give.
+
+        A visible atom that provides the name counts, whether or not it has
+        run yet.
+        """
+        self.atom_detail(atom_name)
+        optional = set(optional_args or ())
+        atom_values = self.atom_injected(atom_name)
+        if scope_walker is not None:
+            visible = [name for level in scope_walker for name in level]
+        else:
+            visible = self._visible_providers(atom_name)
+        missing = set()
+        for param, name in args_mapping.items():
+            if param in optional or name in atom_values or self.injected(name)[0]:
+                continue
+            if not any(name in self._save_as.get(p, {}) for p in visible):
+                missing.add(param)
+        return missing
+
     # -- the persistence seam ----------------------------------------------
-    def _save_atom(self, detail: models.AtomDetail) -> None:
+    def save_atom_detail(self, detail: models.AtomDetail) -> None:
+        """Write ``detail`` (changed in place by an engine stage) through."""
         if self._saver is not None:
             self._saver(self._flow_detail, detail)
+
+    _save_atom = save_atom_detail
 
     def _save_flow(self) -> None:
         if self._saver is not None:
             self._saver(self._flow_detail, None)
+
+
+def _detail_class(atom: Atom) -> type[models.AtomDetail]:
+    if isinstance(atom, Retry):
+        return models.RetryDetail
+    if isinstance(atom, Atom):
+        return models.TaskDetail
+    raise TypeError(f"Unknown atom '{atom}' ({type(atom)}) requested to ensure")

@@ -8,12 +8,15 @@ functions with :class:`FunctorTask`; :class:`MapFunctorTask` and
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opsflow import atom
+from opsflow.types import notifier as notifier_mod
 
 __all__ = [
     "EVENT_UPDATE_PROGRESS",
@@ -30,7 +33,7 @@ EVENT_UPDATE_PROGRESS = "update_progress"
 
 #: Where ``update_progress`` reports to while a task runs: set by the executor
 #: around each call, per thread, so one task object needs no engine wiring.
-PROGRESS_SINK: contextvars.ContextVar[Callable[[float], None] | None] = (
+PROGRESS_SINK: contextvars.ContextVar[Callable[..., None] | None] = (
     contextvars.ContextVar("opsflow_progress_sink", default=None)
 )
 
@@ -84,12 +87,35 @@ class Task(atom.Atom):
         if timeout is not None:
             self.timeout = timeout
 
+    def copy(self, retain_listeners: bool = True) -> Task:
+        """A shallow copy; its progress listeners are copied too unless told not."""
+        clone = copy.copy(self)
+        own = self.__dict__.get("_notifier")
+        clone.__dict__.pop("_notifier", None)
+        if own is not None and retain_listeners:
+            clone.__dict__["_notifier"] = own.copy()
+        return clone
+
     def __getstate__(self) -> dict[str, Any]:
         # A task's own listeners stay where they were registered: a copy sent
         # to a worker process reports progress through the executor instead.
         state = self.__dict__.copy()
         state.pop("_notifier", None)
         return state
+
+    @property
+    def notifier(self) -> notifier_mod.Notifier:
+        """This task's own notifier, made on first use.
+
+        An ``EVENT_UPDATE_PROGRESS`` notified on it while the task runs
+        (``update_progress`` does it, a task may do it itself with more
+        details) also reaches the engine, which records the progress and
+        its details.
+        """
+        own = self.__dict__.get("_notifier")
+        if own is None:
+            own = self.__dict__["_notifier"] = _ProgressNotifier()
+        return own
 
     def update_progress(self, progress: float) -> None:
         """Report how far ``execute``/``revert`` has got, from 0.0 to 1.0."""
@@ -99,16 +125,36 @@ class Task(atom.Atom):
         elif progress < 0.0:
             LOG.warning("Progress must be >= 0.0, clamping %s to 0.0", progress)
             progress = 0.0
-        self.notify_progress(progress)
-        sink = PROGRESS_SINK.get()
-        if sink is not None:
-            sink(progress)
+        if "_notifier" in self.__dict__:
+            self.notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
+        else:
+            sink = PROGRESS_SINK.get()
+            if sink is not None:
+                sink(progress, {})
 
     def notify_progress(self, progress: float) -> None:
-        """Tell this task's own progress listeners (if any) of ``progress``."""
-        notifier = self.__dict__.get("_notifier")
-        if notifier is not None:
-            notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
+        """Tell this task's own progress listeners (not the engine) of ``progress``.
+
+        The engine announces its own 0.0 and 1.0 this way.
+        """
+        own = self.__dict__.get("_notifier")
+        if own is not None:
+            notifier_mod.Notifier.notify(
+                own, EVENT_UPDATE_PROGRESS, {"progress": progress}
+            )
+
+
+class _ProgressNotifier(notifier_mod.Notifier):
+    """A task's notifier: progress notified on it also goes to the engine."""
+
+    def notify(self, event_type: Any, details: dict[str, Any] | None) -> None:
+        super().notify(event_type, details)
+        if event_type == EVENT_UPDATE_PROGRESS:
+            sink = PROGRESS_SINK.get()
+            extra = dict(details or {})
+            progress = extra.pop("progress", None)
+            if sink is not None and progress is not None:
+                sink(progress, extra)
 
 
 class FunctorTask(Task):
@@ -160,6 +206,9 @@ class FunctorTask(Task):
 class _OverInputsTask(Task):
     """A task applying a function over the values of its ``requires``, in order."""
 
+    #: How many positional arguments the function must take.
+    functor_arity: int
+
     def __init__(
         self,
         functor: Callable[..., Any],
@@ -172,6 +221,12 @@ class _OverInputsTask(Task):
     ) -> None:
         if not callable(functor):
             raise ValueError("Function to use for the task must be callable")
+        arity = _positional_arity(functor)
+        if arity is not None and arity != self.functor_arity:
+            raise ValueError(
+                f"{type(self).__name__} needs a function of exactly "
+                f"{self.functor_arity} argument(s); {functor!r} takes {arity}"
+            )
         if isinstance(requires, str) or not isinstance(requires, Iterable):
             raise TypeError("requires must be a list or tuple of names")
         self._functor = functor
@@ -192,6 +247,8 @@ class _OverInputsTask(Task):
 class MapFunctorTask(_OverInputsTask):
     """Applies ``functor`` to each required value; the result is the list of outputs."""
 
+    functor_arity = 1
+
     def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
         return [self._functor(value) for value in self._inputs(kwargs)]
 
@@ -199,13 +256,32 @@ class MapFunctorTask(_OverInputsTask):
 class ReduceFunctorTask(_OverInputsTask):
     """Folds the required values with a two-argument ``functor``."""
 
+    functor_arity = 2
+
     def __init__(
         self, functor: Callable[[Any, Any], Any], requires: Iterable[str], **kw: Any
     ):
-        requires = list(requires)
-        if len(requires) < 2:
-            raise ValueError("ReduceFunctorTask needs at least two requirements")
         super().__init__(functor, requires, **kw)
+        if len(self._input_names) < 2:
+            raise ValueError("ReduceFunctorTask needs at least two requirements")
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         return functools.reduce(self._functor, self._inputs(kwargs))
+
+
+def _positional_arity(function: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``function`` takes (None: any number)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    positional = 0
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return None
+        if parameter.kind in (
+            parameter.POSITIONAL_ONLY,
+            parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            positional += 1
+    return positional

@@ -191,6 +191,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UsageError("--force goes with --resume or --revert")
     if (args.state or args.since) and not args.history:
         raise UsageError("--state and --since go with --history")
+    if args.state:
+        from opsflow.cli.runstore import RUN_STATES
+
+        if args.state not in RUN_STATES:
+            raise UsageError(
+                f"--state {args.state}: no run can be in that state; "
+                f"give one of: {', '.join(RUN_STATES)}"
+            )
     if args.graph_format and not args.graph:
         raise UsageError("--graph-format goes with --graph")
     if args.graph and (args.history or args.list or args.resume or args.revert):

@@ -96,14 +96,18 @@ class StoreLost(Unavailable):
 def for_error(exc: BaseException) -> ExitCode:
     """The exit code for an error raised before or around a run.
 
-    An unknown flow or a missing input is the operator's to fix (64); a
-    plugin that cannot load or build a valid flow, or a persistence store
-    that cannot be read or written, is unavailable (69); an exception
-    opsflow does not know is a bug (70).
+    An unknown flow, a missing input or one the flow's factory refused is
+    the operator's to fix (64); a plugin that cannot load or build a valid
+    flow, a persistence store that cannot be read or written, or a missing
+    optional package or service, is unavailable (69); an exception opsflow
+    does not know is a bug (70).
     """
+    from opsflow.plugins.flows import FlowInputsRejected
     from opsflow.plugins.loader import PluginNotFound
 
-    if isinstance(exc, UsageError | MissingDependencies | PluginNotFound):
+    if isinstance(
+        exc, UsageError | MissingDependencies | PluginNotFound | FlowInputsRejected
+    ):
         return ExitCode.USAGE
     if isinstance(exc, ConfigurationError):
         return ExitCode.CONFIG

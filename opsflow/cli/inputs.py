@@ -2,8 +2,10 @@
 
 Later sources win: the file, then each ``--store``, then each ``--secret``.
 ``--store`` values are JSON when they parse, else strings; ``--secret``
-values stay strings. Every problem is a :class:`UsageError` naming the
-argument or file, raised before anything runs.
+values stay strings. A store file is loaded within the limits of
+:mod:`opsflow.safeyaml` (size, alias expansion). Every problem is a
+:class:`UsageError` naming the argument or file, raised before anything
+runs.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 
 from opsflow.cli.exits import UsageError
 
-__all__ = ["RunInputs", "parse_inputs", "parse_store_item"]
+__all__ = ["RunInputs", "check_secrets", "parse_inputs", "parse_store_item"]
 
 SECRETS_KEY = "secrets"
+#: A store file is read whole and kept with the run: larger ones are refused.
+MAX_STORE_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,23 +61,24 @@ def _shown(item: str, flag: str) -> str:
 
 
 def _read_store_file(path: str) -> tuple[dict[str, Any], list[str]]:
+    from opsflow import safeyaml
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        raw = safeyaml.read_limited(path, MAX_STORE_FILE_BYTES)
+        text = raw.decode("utf-8")
+    except safeyaml.YamlLimitExceeded as exc:
+        raise UsageError(f"--store-file {path}: {exc.problem}") from exc
     except OSError as exc:
         raise UsageError(f"--store-file {path}: {exc.strerror or exc}") from exc
-    try:
-        if os.path.splitext(path)[1].lower() == ".json":
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--store-file {path}: not UTF-8 text: {exc}") from exc
+    if os.path.splitext(path)[1].lower() == ".json":
+        try:
             data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise UsageError(f"--store-file {path}: not valid JSON: {exc}") from exc
-    except Exception as exc:  # yaml.YAMLError and its subclasses
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"--store-file {path}: not valid YAML: {first}") from exc
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            raise UsageError(f"--store-file {path}: not valid JSON: {exc}") from exc
+    else:
+        data = _load_yaml(path, text)
     if data is None:
         data = {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
@@ -90,6 +95,28 @@ def _read_store_file(path: str) -> tuple[dict[str, Any], list[str]]:
             f"file: {', '.join(unknown)}"
         )
     return data, secrets
+
+
+def _load_yaml(path: str, text: str) -> Any:
+    """The YAML document of a store file, loaded safely and within limits."""
+    import yaml
+
+    from opsflow import safeyaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        return safeyaml.load(loader)
+    except safeyaml.YamlLimitExceeded as exc:
+        raise UsageError(
+            f"--store-file {path}:{exc.line}:{exc.column}: {exc.problem}"
+        ) from exc
+    except RecursionError as exc:
+        raise UsageError(f"--store-file {path}: nested too deeply; refused") from exc
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--store-file {path}: not valid YAML: {first}") from exc
+    finally:
+        loader.dispose()
 
 
 def parse_inputs(
@@ -112,3 +139,17 @@ def parse_inputs(
         store[key] = value
         secret_keys.add(key)
     return RunInputs(store=store, secret_keys=frozenset(secret_keys))
+
+
+def check_secrets(inputs: RunInputs) -> None:
+    """Refuse secrets too short to be masked without mangling other text.
+
+    :raises UsageError: naming the secret (exit 64).
+    """
+    from opsflow.redaction import WeakSecret
+    from opsflow.redaction import check_secrets as check
+
+    try:
+        check(inputs.secrets)
+    except WeakSecret as exc:
+        raise UsageError(str(exc)) from exc

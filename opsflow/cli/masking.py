@@ -1,59 +1,55 @@
-"""Secrets reach the tasks but never an output: this replaces them by ``***``.
+"""What ``opsflow-run`` shows of a run's secrets: ``***``.
 
-A :class:`Masker` knows the secret keys and their values. It masks values
-stored under a secret key, any value equal to a secret, and any text that
-contains one (exception messages, log lines, results).
+Results and failures come out of storage already scrubbed
+(:mod:`opsflow.redaction`); a :class:`Masker` covers what the CLI shows
+besides: values of the store under a secret key, text that plugin code
+prints or logs while it runs, and records made before scrubbing existed.
+It masks *values* only. opsflow's own output (run ids, states, keys of the
+JSON document, timestamps) is written around the masked values, never
+passed through a text replace, so a secret that happens to occur in an id
+or a date cannot mangle it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
+
+from opsflow.redaction import MASK, Redactor
 
 __all__ = ["MASK", "Masker", "MaskingFilter", "MaskingStream"]
 
-MASK = "***"
-
 
 class Masker:
-    """Replaces the secrets of one run wherever they appear."""
+    """Masks the secrets of one run in what the CLI prints and logs."""
 
     def __init__(self, secrets: Mapping[str, Any]) -> None:
         self.keys = frozenset(secrets)
-        texts = {str(value) for value in secrets.values() if str(value)}
-        # Longest first, so a secret that contains another is masked whole.
-        self._texts = sorted(texts, key=len, reverse=True)
+        self.redactor = Redactor.of_secrets(secrets)
 
     def __bool__(self) -> bool:
         return bool(self.keys)
 
     def text(self, text: str) -> str:
-        """``text`` with every secret value replaced."""
-        for secret in self._texts:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        """``text`` (a value from a task or an input) with every secret masked."""
+        return self.redactor.text(text)
 
     def value(self, value: Any) -> Any:
-        """A copy of ``value`` (dicts, lists, strings...) with secrets masked."""
-        if not self._texts:
+        """A copy of ``value`` (dicts, lists, strings...) with secrets masked;
+        in a mapping, whatever is under a secret key is masked whole."""
+        if not self.redactor:
             return value
-        if isinstance(value, str):
-            return self.text(value)
         if isinstance(value, Mapping):
             return {
-                key: MASK if key in self.keys else self.value(item)
+                self.redactor.value(key): MASK if key in self.keys else self.value(item)
                 for key, item in value.items()
             }
         if isinstance(value, list | tuple | set | frozenset):
             return [self.value(item) for item in value]
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, int | float):
-            return MASK if str(value) in self._texts else value
-        return self.text(repr(value))
+        return self.redactor.value(value)
 
     def store(self, store: Mapping[str, Any]) -> dict[str, Any]:
         """The store as it may be shown: secret keys masked."""
@@ -61,11 +57,21 @@ class Masker:
             key: MASK if key in self.keys else value for key, value in store.items()
         }
 
-    def wrap_std_streams(self) -> None:
-        """Mask whatever anyone writes to stdout/stderr (tasks, listeners)."""
-        if self:
-            sys.stdout = MaskingStream(sys.stdout, self)
-            sys.stderr = MaskingStream(sys.stderr, self)
+    @contextlib.contextmanager
+    def masking_std_streams(self) -> Iterator[None]:
+        """While plugin code runs (flow factories, tasks): mask what it
+        prints to stdout/stderr. opsflow's own output keeps the real
+        streams, taken before this and restored after."""
+        if not self:
+            yield
+            return
+        saved = sys.stdout, sys.stderr
+        sys.stdout = MaskingStream(sys.stdout, self)
+        sys.stderr = MaskingStream(sys.stderr, self)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
     def install(self, handlers: Iterable[logging.Handler]) -> None:
         """Mask every record that goes through ``handlers``."""
@@ -74,23 +80,49 @@ class Masker:
                 handler.addFilter(MaskingFilter(self))
 
 
+def _is_own(logger_name: str) -> bool:
+    return logger_name == "opsflow" or logger_name.startswith("opsflow.")
+
+
 class MaskingFilter(logging.Filter):
-    """A logging filter that masks secrets in the message and traceback."""
+    """A logging filter that masks secrets in values, never in opsflow's text.
+
+    A record from a plugin or a library is task-side text: its whole message
+    is masked. A record of opsflow's own loggers is opsflow's text around
+    values (ids, states, names, and results and failures storage already
+    scrubbed): only an argument that is a secret, or an object (exception,
+    container) whose rendering shows one, is masked. Tracebacks are masked.
+    The timestamp and the other fields a formatter adds come after this, so
+    they are never touched.
+    """
 
     def __init__(self, masker: Masker) -> None:
         super().__init__()
         self._masker = masker
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._masker.text(record.getMessage())
-        record.args = None
+        masker = self._masker
+        if not _is_own(record.name):
+            record.msg = masker.text(record.getMessage())
+            record.args = None
+        elif isinstance(record.args, tuple):
+            record.args = tuple(self._argument(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: self._argument(arg) for key, arg in record.args.items()}
         if record.exc_info:
             formatter = logging.Formatter()
-            record.exc_text = self._masker.text(
-                formatter.formatException(record.exc_info)
-            )
+            record.exc_text = masker.text(formatter.formatException(record.exc_info))
             record.exc_info = None
         return True
+
+    def _argument(self, arg: Any) -> Any:
+        if isinstance(arg, str):
+            return MASK if arg in self._masker.redactor.texts else arg
+        if arg is None or isinstance(arg, bool | int | float):
+            return self._masker.redactor.value(arg)
+        shown = str(arg)
+        masked = self._masker.text(shown)
+        return arg if masked == shown else masked
 
 
 class MaskingStream:

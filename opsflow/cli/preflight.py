@@ -17,17 +17,23 @@ from oslo_config import cfg
 
 from opsflow.cli.exits import UsageError
 from opsflow.exceptions import MissingDependencies
+from opsflow.redaction import NO_SECRETS, Redactor
 
 __all__ = ["attach_listeners", "check_store", "checked_engine", "load_flow"]
 
 
-def load_flow(name: str, store: Mapping[str, Any]) -> Any:
-    """The flow built by the ``opsflow.flows`` plugin ``name``."""
+def load_flow(
+    name: str, store: Mapping[str, Any], redactor: Redactor = NO_SECRETS
+) -> Any:
+    """The flow built by the ``opsflow.flows`` plugin ``name``.
+
+    ``redactor`` scrubs the run's secrets from the factory's error messages.
+    """
     from opsflow.plugins import flows
 
     factory = flows.load_factory(name)
     try:
-        return flows.build_flow(factory, name, store)
+        return flows.build_flow(factory, name, store, redactor)
     except MissingDependencies as exc:
         raise _missing_inputs(name, exc) from exc
 

@@ -45,8 +45,9 @@ def load_engine(
 ) -> Any:
     """An engine for ``flow`` with the whole store injected.
 
-    Secrets are injected as transient values: tasks see them, the flow
-    detail (and so any persistence backend) never holds them. With a
+    Secrets go in with :meth:`~opsflow.storage.Storage.inject_secrets`:
+    tasks see them, the flow detail (and so any persistence backend) never
+    holds them, and their text is scrubbed from every outcome. With a
     ``backend``, every state change is written there before the engine
     moves on; ``flow_detail`` (and its ``book``) resumes a stored run.
     """
@@ -71,7 +72,7 @@ def load_engine(
     )
     secrets = {key: value for key, value in store.items() if key in secret_keys}
     if secrets:
-        loaded.storage.inject(secrets, transient=True)
+        loaded.storage.inject_secrets(secrets)
     return loaded
 
 
@@ -105,7 +106,9 @@ def run_flow(
     run_id = _run_id(engine)
     started = time.monotonic()
     worker = _EngineThread(engine, listeners, revert=revert)
-    with _Signals(engine, tty or sys.stderr) as signals:
+    # Tasks print through masking streams; the progress shown here and the
+    # signal messages go to the real ones (taken before the masking).
+    with _Signals(engine, tty or sys.stderr) as signals, masker.masking_std_streams():
         ENGINE_STARTED.set()
         worker.start()
         while worker.is_alive():
@@ -268,10 +271,11 @@ def failure_report(name: str, phase: str, failure: Any) -> FailureReport:
 
 def _write_tracebacks(directory: str, report: RunReport, masker: Masker) -> str | None:
     """Save the failures' tracebacks (masked) in a 0600 file; its path."""
+    from opsflow.privatefiles import open_private
+
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         path = os.path.join(directory, f"{report.run_id}.txt")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for failure in report.failures:
                 handle.write(f"step {failure.atom} ({failure.phase}): ")

@@ -4,8 +4,10 @@ Each run is one flow detail (in its own logbook) in the store named by
 ``[persistence] connection`` (default: ``$state_path/opsflow.sqlite``). At
 start, ``opsflow-run`` records in the flow detail's meta (key ``run``) what
 is needed to rebuild the flow later: the ``opsflow.flows`` entry-point name,
-the factory's keyword arguments (secrets by name only), the engine options,
+the names of the factory's keyword arguments, the engine options,
 and the versions of the plugin distributions whose code the flow runs.
+The factory's arguments are recorded by name: their values are the run's
+store, kept once in the flow detail's meta (key ``store``) beside the record.
 ``--resume`` rebuilds the flow from that record, refuses different plugin
 versions unless ``--force``, asks for the secrets again, and takes the run's
 lease (:mod:`opsflow.persistence.leases`) so that one process runs it.
@@ -26,10 +28,12 @@ from opsflow.cli.exits import Unavailable, UsageError
 from opsflow.cli.progress import StepRecord
 from opsflow.cli.report import RunReport
 from opsflow.persistence import models
+from opsflow.redaction import NO_SECRETS, Redactor
 
 __all__ = [
     "FINAL_STATES",
     "RUN_META_KEY",
+    "RUN_STATES",
     "SETTLED_STATES",
     "describe",
     "estimates_for",
@@ -55,6 +59,17 @@ RUN_META_KEY = "run"
 FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 #: States in which a run waits for nothing: ended, or suspended cleanly.
 SETTLED_STATES = FINAL_STATES | {"SUSPENDED"}
+#: Every state a run (a flow detail) can be in, for ``--history --state``.
+RUN_STATES = (
+    "PENDING",
+    "RUNNING",
+    "SUSPENDING",
+    "SUSPENDED",
+    "RESUMING",
+    "SUCCESS",
+    "REVERTED",
+    "FAILURE",
+)
 
 
 def describe(conf: cfg.ConfigOpts) -> str:
@@ -83,13 +98,21 @@ def store_exists(conf: cfg.ConfigOpts) -> bool:
     return not path or path == ":memory:" or os.path.exists(path)
 
 
-def open_backend(conf: cfg.ConfigOpts) -> Any:
+def open_backend(conf: cfg.ConfigOpts, read_only: bool = False) -> Any:
     """The configured backend, its schema upgraded (created on first use).
+
+    ``read_only`` is for commands that only read (``--history``, ``--show``):
+    a SQLite store this process cannot write to (a read-only file system,
+    someone else's directory) is then opened for reading, as it is.
 
     :raises Unavailable: the store cannot be reached or upgraded (exit 69).
     """
     from opsflow.persistence import backends
 
+    if read_only and not _sqlite_writable(conf):
+        return backends.fetch(
+            {"connection": conf.persistence.connection, "read_only": True}
+        )
     backend = backends.fetch({"connection": conf.persistence.connection})
     try:
         backend.get_connection().upgrade()
@@ -99,6 +122,21 @@ def open_backend(conf: cfg.ConfigOpts) -> Any:
             f"persistence store {describe(conf)} is unavailable: {exc}"
         ) from exc
     return backend
+
+
+def _sqlite_writable(conf: cfg.ConfigOpts) -> bool:
+    """False for a SQLite store whose file or directory this process cannot
+    write to; True otherwise (other stores say so when they are used)."""
+    from opsflow.persistence.backends.impl_sqlalchemy import make_url
+
+    connection = conf.persistence.connection
+    if not connection.startswith("sqlite"):
+        return True
+    path = make_url(connection).database
+    if not path or path == ":memory:":
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(directory, os.W_OK)
 
 
 # -- recording a run --------------------------------------------------------
@@ -137,9 +175,8 @@ def run_record(
         opsflow_version = None
     return {
         "flow": flow_name,
-        "factory_kwargs": {
-            k: v for k, v in factory_kwargs.items() if k not in secret_keys
-        },
+        # Names only: the values are the run's store, saved once beside this.
+        "factory_inputs": sorted(k for k in factory_kwargs if k not in secret_keys),
         "factory_secrets": sorted(k for k in factory_kwargs if k in secret_keys),
         "secrets": sorted(secret_keys),
         "versions": dict(versions),
@@ -262,24 +299,29 @@ def check_resumable(
         )
 
 
-def rebuild_flow(record: Mapping[str, Any], secrets: Mapping[str, Any]) -> Any:
-    """The run's flow, built again by its ``opsflow.flows`` plugin."""
+def rebuild_flow(
+    record: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    stored: Mapping[str, Any],
+    redactor: Redactor = NO_SECRETS,
+) -> Any:
+    """The run's flow, built again by its ``opsflow.flows`` plugin.
+
+    ``stored`` is the run's saved store (where the factory's recorded
+    inputs are), ``secrets`` those given again; ``redactor`` scrubs them
+    from the factory's error messages.
+    """
     from opsflow.plugins import flows
-    from opsflow.plugins.flows import FlowFactoryFailed
 
     name = record["flow"]
     factory = flows.load_factory(name)
+    # Runs recorded before inputs were kept by name carry their values.
     kwargs = dict(record.get("factory_kwargs", {}))
+    kwargs.update(
+        {k: stored[k] for k in record.get("factory_inputs", ()) if k in stored}
+    )
     kwargs.update({k: secrets[k] for k in record.get("factory_secrets", [])})
-    try:
-        flow = factory(**kwargs)
-    except Exception as exc:
-        raise FlowFactoryFailed(
-            f"flow plugin {name!r} could not rebuild its flow: "
-            f"{type(exc).__name__}: {exc}",
-            exc,
-        ) from exc
-    return flow
+    return flows.call_factory(factory, name, kwargs, redactor, doing="rebuild")
 
 
 # -- reporting stored runs ----------------------------------------------------
@@ -347,7 +389,7 @@ def estimates_for(connection: Any, flow: str, exclude: str | None = None) -> Any
         if fd.uuid != exclude and str(fd.state) in FINAL_STATES
     ][:HISTORY]
     # The listing holds no atoms: read each run's steps.
-    return estimates_from(connection.get_flow_detail(uuid) for uuid in past)
+    return estimates_from(connection.get_flow_details(uuid) for uuid in past)
 
 
 def purge(

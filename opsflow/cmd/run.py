@@ -2,7 +2,7 @@
 
 The steps of :func:`run` are the whole command; each is one call into
 :mod:`opsflow.cli`, :mod:`opsflow.conf` or :mod:`opsflow.plugins`. Every error
-becomes one line on stderr and the exit code of README's table
+becomes one line on stderr and the exit code of the README's table
 (:mod:`opsflow.cli.exits`).
 """
 
@@ -81,7 +81,7 @@ def _interrupt_once() -> None:
 
 def run(argv: Sequence[str] | None) -> int:
     from opsflow.cli import plan, preflight, report
-    from opsflow.cli.inputs import parse_inputs
+    from opsflow.cli.inputs import check_secrets, parse_inputs
     from opsflow.cli.logs import setup_logging
     from opsflow.cli.masking import Masker
     from opsflow.conf import loader
@@ -107,8 +107,8 @@ def run(argv: Sequence[str] | None) -> int:
         inputs = dataclasses.replace(
             inputs, secret_keys=inputs.secret_keys | flows.declared_secrets(args.flow)
         )
+    check_secrets(inputs)
     masker = Masker(inputs.secrets)
-    masker.wrap_std_streams()
     setup_logging(conf, args.debug, masker)
     as_json = args.format == "json"
     if args.list:
@@ -125,15 +125,16 @@ def run(argv: Sequence[str] | None) -> int:
 
     if args.submit:
         return _submit(conf, args, inputs, as_json)
-    flow = preflight.load_flow(args.flow, inputs.store)
-    engine = preflight.checked_engine(
-        args.flow,
-        flow,
-        inputs.store,
-        conf,
-        executor_flag=args.executor,
-        secret_keys=inputs.secret_keys,
-    )
+    with masker.masking_std_streams():  # the flow plugin's own code runs here
+        flow = preflight.load_flow(args.flow, inputs.store, masker.redactor)
+        engine = preflight.checked_engine(
+            args.flow,
+            flow,
+            inputs.store,
+            conf,
+            executor_flag=args.executor,
+            secret_keys=inputs.secret_keys,
+        )
     if args.graph:
         from opsflow.views import pictures
 
@@ -283,7 +284,7 @@ def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
             print("[]" if as_json else "no runs recorded")
             return ExitCode.SUCCESS
         raise UsageError(f"no run {args.show}: no run was ever recorded here")
-    backend = runstore.open_backend(conf)
+    backend = runstore.open_backend(conf, read_only=True)
     try:
         connection = backend.get_connection()
         if args.history:
@@ -321,12 +322,15 @@ def _draw_run(flow_detail: Any, args: Any, as_json: bool) -> int:
     import contextlib
 
     from opsflow.cli import plan, runstore
+    from opsflow.storage import STORE_META_KEY
 
     record = flow_detail.meta.get(runstore.RUN_META_KEY) or {}
     flow = None
     if record and not record.get("factory_secrets"):
         with contextlib.suppress(Exception):  # drawn from the stored steps then
-            flow = runstore.rebuild_flow(record, {})
+            flow = runstore.rebuild_flow(
+                record, {}, flow_detail.meta.get(STORE_META_KEY) or {}
+            )
     picture = plan.run_picture(flow_detail, flow)
     fmt = plan.write_graph(args.graph, picture, args.graph_format)
     if as_json:
@@ -383,7 +387,9 @@ def _resume(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
             )
         return _run(engine, record["flow"], conf, args, masker, as_json, estimates)
 
-    return _take_over(conf, args, inputs, args.resume, "--resume runs", settled, start)
+    return _take_over(
+        conf, args, inputs, masker, args.resume, "--resume runs", settled, start
+    )
 
 
 def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> int:
@@ -416,7 +422,14 @@ def _revert(conf: Any, args: Any, inputs: Any, masker: Any, as_json: bool) -> in
         )
 
     return _take_over(
-        conf, args, inputs, args.revert, "--revert undoes the run", settled, start
+        conf,
+        args,
+        inputs,
+        masker,
+        args.revert,
+        "--revert undoes the run",
+        settled,
+        start,
     )
 
 
@@ -424,6 +437,7 @@ def _take_over(
     conf: Any,
     args: Any,
     inputs: Any,
+    masker: Any,
     run_id: str,
     doing: str,
     settled: Any,
@@ -439,6 +453,7 @@ def _take_over(
     from opsflow.cli.runner import load_engine
     from opsflow.persistence import leases, runlock
     from opsflow.plugins import flows
+    from opsflow.storage import STORE_META_KEY
 
     public = sorted(set(inputs.store) - inputs.secret_keys)
     if public:
@@ -472,8 +487,15 @@ def _take_over(
         code = settled(flow_detail)
         if code is not None:
             return code
+        with masker.masking_std_streams():  # the flow plugin's own code runs here
+            flow = runstore.rebuild_flow(
+                record,
+                inputs.secrets,
+                flow_detail.meta.get(STORE_META_KEY) or {},
+                masker.redactor,
+            )
         engine = load_engine(
-            runstore.rebuild_flow(record, inputs.secrets),
+            flow,
             inputs.secrets,
             engine=args.engine or record.get("engine") or conf.engine.engine,
             executor=args.executor or record.get("executor") or conf.engine.executor,

@@ -9,8 +9,10 @@ through a run.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +27,7 @@ __all__ = [
     "invalid_value",
     "load",
     "load_active",
+    "unknown_options",
     "where_set",
 ]
 
@@ -67,12 +70,15 @@ def load(
     config_files: Sequence[str] = (),
     config_dirs: Sequence[str] = (),
     overrides: Mapping[tuple[str | None, str], tuple[str, Any]] | None = None,
+    warn: bool = True,
 ) -> cfg.ConfigOpts:
     """A fully validated :class:`~oslo_config.cfg.ConfigOpts` for one run.
 
     ``overrides`` maps ``(group, option)`` to ``(flag, value)``: command-line
     flags such as ``--engine`` that win over the files; ``flag`` names the
-    source in error messages.
+    source in error messages. With ``warn``, each option of a known group
+    that no code reads (a typo, most often) is one warning line on stderr
+    naming the file, the group, the option and the closest valid name.
     """
     conf = cfg.ConfigOpts()
     opts.register_opts(conf)
@@ -103,6 +109,11 @@ def load(
                 flag, f"{value!r} is not valid", allowed=allowed_values(opt)
             ) from exc
     _validate_all(conf)
+    _check_state_path(conf)
+    if warn:
+        for warning in unknown_options(conf):
+            prog = os.path.basename(sys.argv[0]) or PROJECT
+            print(f"{prog}: warning: {warning}", file=sys.stderr)
     global _active_sources
     _active_sources = (tuple(config_files), tuple(config_dirs))
     return conf
@@ -115,7 +126,49 @@ _active_sources: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 def load_active() -> cfg.ConfigOpts:
     """The configuration from where this program loaded its own (``--config-file``
     of ``opsflow-run``, say), for drivers that read their own groups."""
-    return load(*_active_sources)
+    return load(*_active_sources, warn=False)  # warned when first loaded
+
+
+def unknown_options(conf: cfg.ConfigOpts) -> list[str]:
+    """``FILE: [group] name ...`` for each option set in a file that is no
+    option of its group, with the closest valid name when there is one.
+
+    oslo.config ignores such options silently, so ``executer = process``
+    would leave the run on the default executor without a word. Sections
+    that are no group of opsflow's are left alone (other programs may
+    share the file), unless their name is close to one of opsflow's.
+    """
+    known: dict[str, set[str]] = {"DEFAULT": {"config_file", "config_dir"}}
+    for group, opt in _iter_opts():
+        names = known.setdefault(group or "DEFAULT", set())
+        names.add(opt.dest)
+        names.update(d.name.replace("-", "_") for d in opt.deprecated_opts if d.name)
+    warnings = []
+    for path in _config_files_in_order(conf):
+        sections: dict[str, dict[str, list[str]]] = {}
+        try:
+            cfg.ConfigParser(path, sections).parse()
+        except (OSError, cfg.Error):
+            continue  # reported by oslo.config already, or unreadable
+        for section, values in sections.items():
+            if section not in known:
+                close = difflib.get_close_matches(section, list(known), n=1)
+                if close:
+                    warnings.append(
+                        f"{path}: [{section}] is not a group of opsflow.conf and is "
+                        f"ignored; did you mean [{close[0]}]?"
+                    )
+                continue
+            for name in values:
+                if name.replace("-", "_") in known[section]:
+                    continue
+                close = difflib.get_close_matches(name, sorted(known[section]), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                warnings.append(
+                    f"{path}: [{section}] {name} is not an option of [{section}] "
+                    f"and is ignored{hint}"
+                )
+    return warnings
 
 
 def allowed_values(opt: cfg.Opt) -> str:
@@ -188,6 +241,31 @@ def _validate_all(conf: cfg.ConfigOpts) -> None:
                 option=label,
                 allowed=allowed_values(opt),
             ) from exc
+
+
+def _check_state_path(conf: cfg.ConfigOpts) -> None:
+    """``state_path`` is a directory, or can become one (made on first use).
+
+    Checked here, without creating anything, so that a path naming a file
+    is a configuration error before a run starts, not a crash half-way.
+    """
+    wanted = os.path.abspath(os.path.expanduser(conf.state_path))
+    existing = wanted
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if os.path.isdir(existing):
+        return
+    source, _raw = where_set(conf, None, "state_path")
+    if existing == wanted:
+        problem = "is not a directory"
+    else:
+        problem = f"cannot be created: {existing} is not a directory"
+    raise ConfigError(
+        source,
+        f"= {conf.state_path!r} {problem}",
+        option="[DEFAULT] state_path",
+        allowed="a directory (created on first use if missing)",
+    )
 
 
 def _config_files_in_order(conf: cfg.ConfigOpts) -> list[str]:

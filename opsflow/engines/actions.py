@@ -3,13 +3,15 @@
 ``TaskAction`` hands tasks to the executor; ``RetryAction`` runs retry
 controllers in the engine's own thread (they only decide, they do no work).
 Each state change is written to storage first, then announced on the
-``atom_notifier``, so listeners never see a state that was not recorded.
+``atom_notifier``, so listeners never see a state that was not recorded, and
+an outcome is announced as storage recorded it (secrets scrubbed).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import states
@@ -43,20 +45,29 @@ class _Action:
         self._notifier = runtime.atom_notifier
 
     def change_state(self, node: Node, state: str) -> None:
-        """Record ``state`` (no result) and announce it."""
+        """Record ``state`` (no result) and announce it.
+
+        Staying in a state (a revert resumed in REVERTING) is no news.
+        """
         detail = self._runtime.details[node.index]
         old_state = detail.state
+        if old_state == state:
+            return
         detail.state = state
-        self._storage._save_atom(detail)
+        self._storage.save_atom_detail(detail)
         if self._notifier.has_listeners(state):
-            self._notifier.notify(
-                state,
-                {
-                    self.name_key: node.name,
-                    self.uuid_key: detail.uuid,
-                    "old_state": old_state,
-                },
-            )
+            self.announce(node, state, old_state)
+
+    def announce(self, node: Node, state: str, old_state: str) -> None:
+        """Announce a state (with no result) that storage has already recorded."""
+        self._notifier.notify(
+            state,
+            {
+                self.name_key: node.name,
+                self.uuid_key: self._runtime.details[node.index].uuid,
+                "old_state": old_state,
+            },
+        )
 
     def _announce(self, node: Node, state: str, old_state: str, result: Any) -> None:
         """Announce an outcome storage has already recorded."""
@@ -82,10 +93,16 @@ class TaskAction(_Action):
         cast(Task, node.atom).notify_progress(value)
         self.on_progress(node, value)
 
-    def on_progress(self, node: Node, progress: float) -> None:
-        """Record a task's progress and announce it on the ``atom_notifier``."""
+    def on_progress(
+        self, node: Node, progress: float, details: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a task's progress and announce it on the ``atom_notifier``.
+
+        ``details`` as the task gave them (``{}``: none); None keeps the
+        details recorded last (the engine's own 0.0 and 1.0).
+        """
         detail = self._runtime.details[node.index]
-        self._storage.set_task_progress(node.name, progress)
+        self._storage.set_task_progress(node.name, progress, details)
         if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
             self._notifier.notify(
                 EVENT_UPDATE_PROGRESS,
@@ -117,15 +134,18 @@ class TaskAction(_Action):
             functools.partial(self.on_progress, node),
         )
 
-    def complete_execution(self, node: Node, result: Any) -> None:
+    def complete_execution(self, node: Node, result: Any) -> Any:
+        """Record and announce an execute outcome; returns what was recorded
+        (secrets scrubbed), which is all anyone sees of it from then on."""
         storage = self._storage
         if isinstance(result, Failure):
-            storage.save(node.name, result, states.FAILURE)
+            result = storage.save(node.name, result, states.FAILURE)
             self._announce(node, states.FAILURE, states.RUNNING, result)
         else:
-            storage.save(node.name, result, states.SUCCESS)
+            result = storage.save(node.name, result, states.SUCCESS)
             self._announce(node, states.SUCCESS, states.RUNNING, result)
             self._progress(node, 1.0)
+        return result
 
     def schedule_reversion(
         self, node: Node
@@ -150,14 +170,16 @@ class TaskAction(_Action):
             functools.partial(self.on_progress, node),
         )
 
-    def complete_reversion(self, node: Node, result: Any) -> None:
+    def complete_reversion(self, node: Node, result: Any) -> Any:
+        """Record and announce a revert outcome; returns what was recorded."""
         if isinstance(result, Failure):
-            self._storage.save_revert(node.name, result, states.REVERT_FAILURE)
+            result = self._storage.save_revert(node.name, result, states.REVERT_FAILURE)
             self._announce(node, states.REVERT_FAILURE, states.REVERTING, result)
         else:
-            self._storage.save_revert(node.name, result, states.REVERTED)
+            result = self._storage.save_revert(node.name, result, states.REVERTED)
             self._announce(node, states.REVERTED, states.REVERTING, result)
             self._progress(node, 1.0)
+        return result
 
 
 class RetryAction(_Action):
@@ -185,10 +207,11 @@ class RetryAction(_Action):
             value = Failure()
         return _done(EXECUTED, value)
 
-    def complete_execution(self, node: Node, result: Any) -> None:
+    def complete_execution(self, node: Node, result: Any) -> Any:
         state = states.FAILURE if isinstance(result, Failure) else states.SUCCESS
-        self._storage.save(node.name, result, state)
+        result = self._storage.save(node.name, result, state)
         self._announce(node, state, states.RUNNING, result)
+        return result
 
     def schedule_reversion(
         self, node: Node
@@ -205,12 +228,13 @@ class RetryAction(_Action):
             value = Failure()
         return _done(REVERTED, value)
 
-    def complete_reversion(self, node: Node, result: Any) -> None:
+    def complete_reversion(self, node: Node, result: Any) -> Any:
         state = (
             states.REVERT_FAILURE if isinstance(result, Failure) else states.REVERTED
         )
-        self._storage.save_revert(node.name, result, state)
+        result = self._storage.save_revert(node.name, result, state)
         self._announce(node, state, states.REVERTING, result)
+        return result
 
     def on_failure(self, node: Node) -> Any:
         """Ask the controller what to do about a failure in its subflow."""

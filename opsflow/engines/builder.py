@@ -61,7 +61,8 @@ TRANSITIONS = (
     (states.GAME_OVER, FAILED, states.FAILURE),
     (states.GAME_OVER, SUSPENDED, states.SUSPENDED),
 )
-FINAL_STATES = (states.SUCCESS, states.REVERTED, states.FAILURE, states.SUSPENDED)
+#: The machine's terminal states, in the order the table reaches them.
+FINAL_STATES = tuple(t for _s, _e, t in TRANSITIONS if t in states.FINAL_STATES)
 
 
 class MachineBuilder:

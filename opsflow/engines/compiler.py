@@ -114,6 +114,38 @@ class Compilation:
     def __len__(self) -> int:
         return len(self.order)
 
+    def visible_to(self, name: str) -> list[list[str]]:
+        """The atoms whose results atom ``name`` may read, nearest first.
+
+        One atom a level, in the shape of a storage scope walker (computed
+        when asked; the engine's own lookups use ``Node.providers``).
+        """
+        consumer = self.nodes[name]
+        visible = [
+            (nearness, node)
+            for node in self
+            if node is not consumer
+            and (nearness := _nearness(node, consumer)) is not None
+        ]
+        visible.sort(key=lambda pair: (pair[0], pair[1].index), reverse=True)
+        return [[node.name] for _, node in visible]
+
+    @property
+    def execution_graph(self) -> Any:
+        """The atoms and their ordering as a :class:`opsflow.types.graph.DiGraph`.
+
+        Built when asked (it needs networkx); the engine itself never uses it.
+        """
+        from opsflow.types import graph
+
+        digraph = graph.DiGraph(name=self.flow.name)
+        for node in self:
+            digraph.add_node(node.atom, kind="retry" if node.is_retry else "task")
+        for node in self:
+            for successor in node.successors:
+                digraph.add_edge(node.atom, successor.atom)
+        return digraph.freeze()
+
 
 def _kind_of(pattern: flow.Flow) -> str:
     if isinstance(pattern, linear_flow.Flow):
@@ -135,6 +167,11 @@ class Compiler:
         """Compile once; raises ``Duplicate``/``CompilationFailure`` on bad input."""
         root = self._root
         pattern: flow.Flow
+        if isinstance(root, retry.Retry):
+            raise TypeError(
+                f"A retry controller ({root}) cannot be run on its own: give it "
+                "to a flow (Flow(name, retry=...))"
+            )
         if isinstance(root, Atom):
             pattern = linear_flow.Flow(root.name or "flow").add(root)
         elif isinstance(root, flow.Flow):
@@ -193,6 +230,11 @@ class Compiler:
     ) -> tuple[list[Node], list[Node]]:
         """Compile one item of ``scope``; returns its (entry nodes, exit nodes)."""
         item_path = (*path, (scope, position))
+        if isinstance(item, retry.Retry):
+            raise TypeError(
+                f"Retry controller {item} is an item of flow {scope.flow.name!r}: "
+                "a retry controls a flow (Flow(name, retry=...)), it is not a task"
+            )
         if isinstance(item, flow.Flow):
             return self._compile_flow(item, scope, item_path, retry_node)
         node = self._add_node(item, item_path, retry_node)

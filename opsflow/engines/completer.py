@@ -49,7 +49,8 @@ class Completer:
         runtime = self._runtime
         action = runtime.action_for(node)
         if outcome == EXECUTED:
-            action.complete_execution(node, result)
+            # From here on only the recorded outcome (secrets scrubbed) is used.
+            result = action.complete_execution(node, result)
             if isinstance(result, Failure):
                 runtime.failed[node.name] = result
                 return self._resolve(node, result)
@@ -73,10 +74,18 @@ class Completer:
                     # The flow was being undone meanwhile: undo what it may
                     # have done (reverts are idempotent; its result is unknown).
                     detail.state = states.SUCCESS
-                storage._save_atom(detail)
-            elif detail.state == states.REVERTING:
+                storage.save_atom_detail(detail)
+            elif (
+                detail.state == states.REVERTING and detail.intention == states.EXECUTE
+            ):
                 detail.state = states.FAILURE if detail.failure else states.SUCCESS
-                storage._save_atom(detail)
+                storage.save_atom_detail(detail)
+            elif detail.state == states.RETRYING:
+                # Caught restarting its subflow: finish resetting it.
+                runtime.reset(runtime.retry_scope(node))
+                if detail.intention != states.EXECUTE:
+                    detail.intention = states.EXECUTE
+                    storage.save_atom_detail(detail)
             elif detail.state == states.FAILURE and detail.intention == states.EXECUTE:
                 to_resolve.append(node)
         for node in to_resolve:
@@ -105,8 +114,9 @@ class Completer:
             self._mark(scope, states.REVERT)
         else:
             assert controller is not None
-            scope = [*controller.subflow, controller]
-            self._mark(controller.subflow, states.REVERT)
+            undone = runtime.retry_scope(controller)
+            scope = [*undone, controller]
+            self._mark(undone, states.REVERT)
             self._mark(
                 [controller], states.RETRY if strategy == "retry" else states.REVERT
             )
@@ -148,4 +158,4 @@ class Completer:
             if detail.intention == intention:
                 continue
             detail.intention = intention
-            runtime.storage._save_atom(detail)
+            runtime.storage.save_atom_detail(detail)

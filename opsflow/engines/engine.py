@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, cast
 
 from opsflow import exceptions, states
@@ -34,9 +34,10 @@ NO_RERAISING_STATES = frozenset({states.SUCCESS, states.SUSPENDED})
 class ActionEngine:
     """Runs one flow, recording everything in one flow detail.
 
-    Options: ``defer_reverts`` (default True: an exhausted retry with no
-    parent reverts the whole flow), ``never_resolve`` (default False: when
-    True, a failure reverts nothing and the flow ends FAILURE).
+    Options (None means the default): ``defer_reverts`` (default True: an
+    exhausted retry with no parent reverts the whole flow), ``never_resolve``
+    (default False: when True, a failure reverts nothing and the flow ends
+    FAILURE).
     """
 
     def __init__(
@@ -52,11 +53,20 @@ class ActionEngine:
         self._options = dict(options or {})
         self.notifier = Notifier()
         self.atom_notifier = Notifier()
-        self.storage = Storage(flow_detail, saver=_saver_for(backend))
+        self.storage = Storage(
+            flow_detail,
+            backend=backend,
+            scope_fetcher=lambda atom_name: self.compilation.visible_to(atom_name),
+        )
         self.statistics: dict[str, Any] = {}
         self._compilation: Compilation | None = None
         self._runtime: Runtime | None = None
         self._executor: TaskExecutor | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options the engine was loaded with (``executor``, ``max_workers``...)."""
+        return self._options
 
     # -- the stages, each callable on its own ------------------------------
     @property
@@ -75,7 +85,11 @@ class ActionEngine:
             self.statistics["compilation"] = {"seconds": time.perf_counter() - started}
 
     def prepare(self) -> None:
-        """Create (or find, when resuming) the record of every atom."""
+        """Create (or find, when resuming) the record of every atom.
+
+        A run that ended REVERTED is reset, so that running it again starts
+        over.
+        """
         self.compile()
         if self._runtime is not None:
             return
@@ -83,18 +97,18 @@ class ActionEngine:
         compilation = self.compilation
         with _collector_paused():
             self.storage.ensure_atoms(node.atom for node in compilation)
-        if self.storage.get_flow_state() == states.REVERTED:
-            self.reset()
         self._executor = self._task_executor()
         self._runtime = Runtime(
             compilation,
             self.storage,
             self.atom_notifier,
             self._executor,
-            defer_reverts=bool(self._options.get("defer_reverts", True)),
-            never_resolve=bool(self._options.get("never_resolve", False)),
+            defer_reverts=_option(self._options, "defer_reverts", True),
+            never_resolve=_option(self._options, "never_resolve", False),
             task_timeout=self._options.get("task_timeout"),
         )
+        if self.storage.get_flow_state() == states.REVERTED:
+            self.reset()
         self.statistics["preparation"] = {"seconds": time.perf_counter() - started}
 
     def validate(self) -> None:
@@ -108,9 +122,15 @@ class ActionEngine:
         assert self._runtime is not None
         missing = self._runtime.missing_requirements()
         if missing:
+            # Each atom's own error is chained as the cause of the next, the
+            # last one becoming the cause of the flow's.
+            cause = None
+            for atom, names in missing.items():
+                cause = exceptions.MissingDependencies(atom, names, cause=cause)
             raise exceptions.MissingDependencies(
                 self._flow.name,
                 set().union(*missing.values()),
+                cause=cause,
                 by_atom={atom: sorted(names) for atom, names in missing.items()},
             )
         assert self._executor is not None
@@ -134,11 +154,13 @@ class ActionEngine:
         for _state in self.run_iter(timeout=timeout):
             pass
 
-    def run_iter(self, timeout: float | None = None) -> Iterator[str]:
+    def run_iter(self, timeout: float | None = None) -> Generator[str, Any, None]:
         """Run, yielding each state the engine machine enters.
 
-        Closing the iterator part-way suspends the run: running atoms finish
-        and nothing new starts.
+        Closing the iterator part-way, or sending it a true value
+        (``it.send(True)``), suspends the run: running atoms finish and
+        nothing new starts. An exception thrown into it (``it.throw(exc)``)
+        ends the flow FAILURE and comes back out.
         """
         return self._drive(timeout, reraise=self._reraise)
 
@@ -161,21 +183,16 @@ class ActionEngine:
                 detail.state = states.FAILURE if detail.failure else states.SUCCESS
             if detail.state in (states.SUCCESS, states.FAILURE):
                 detail.intention = states.REVERT
-            storage._save_atom(detail)
+            storage.save_atom_detail(detail)
         self._runtime = None
         for _state in self._drive(timeout, reraise=self._reraise_revert_failures):
             pass
 
-    def _drive(self, timeout: float | None, reraise: Any) -> Iterator[str]:
+    def _drive(self, timeout: float | None, reraise: Any) -> Generator[str, Any, None]:
         self.validate()
         runtime = self._runtime
         assert runtime is not None and self._executor is not None
-        if self.storage.get_flow_state() == states.REVERTED:
-            self.reset()
-            self._runtime = None
-            self.prepare()
-            runtime = self._runtime
-            assert runtime is not None
+        self._executor.redactor = self.storage.redactor
         # Started before RUNNING is recorded: a driver that cannot start (its
         # broker is down) leaves the run as it was.
         self._executor.start()
@@ -195,10 +212,14 @@ class ActionEngine:
                     self._change_flow_state(state)
                 if not closed:
                     try:
-                        yield state
+                        if (yield state):
+                            self.suspend()
                     except GeneratorExit:
                         closed = True
                         self.suspend()
+                    except BaseException:
+                        self._change_flow_state(states.FAILURE)
+                        raise
         finally:
             self._executor.stop()
             # The next run prepares a fresh runtime from what storage holds.
@@ -234,13 +255,10 @@ class ActionEngine:
 
     def reset(self) -> None:
         """Forget every outcome: all atoms PENDING, the flow PENDING."""
-        self.compile()
-        self.storage.ensure_atoms(node.atom for node in self.compilation)
-        for detail in self.storage.flow_detail:
-            detail.reset()
-            self.storage._save_atom(detail)
+        self.prepare()
+        assert self._runtime is not None
+        self._runtime.reset(self._runtime.nodes)
         self._change_flow_state(states.PENDING)
-        self._runtime = None
 
     # -- helpers ------------------------------------------------------------
     def _change_flow_state(self, state: str) -> bool:
@@ -305,18 +323,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _saver_for(backend: Any) -> Any:
-    """Write-through to a persistence backend's connection (None: memory only)."""
-    if backend is None:
-        return None
-    connection = backend.get_connection()
-
-    def save(
-        flow_detail: models.FlowDetail, atom_detail: models.AtomDetail | None
-    ) -> None:
-        if atom_detail is None:
-            connection.update_flow_details(flow_detail)
-        else:
-            connection.save_atom_detail(flow_detail, atom_detail)
-
-    return save
+def _option(options: dict[str, Any], name: str, default: bool) -> bool:
+    """A boolean engine option; given as None, it is its default."""
+    value = options.get(name)
+    return default if value is None else bool(value)

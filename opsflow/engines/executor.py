@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 import futurist
 
+from opsflow.redaction import NO_SECRETS, Redactor
 from opsflow.task import PROGRESS_SINK, Task
 from opsflow.types.failure import Failure
 
@@ -26,8 +27,14 @@ __all__ = [
     "run_task",
 ]
 
-#: Called with each progress value a task reports while it runs.
-ProgressCallback = Callable[[float], None]
+
+class ProgressCallback(Protocol):
+    """Called with each progress value (and its details) a task reports."""
+
+    def __call__(
+        self, progress: float, details: Mapping[str, Any] | None = None
+    ) -> None: ...
+
 
 #: Outcomes a task future resolves with.
 EXECUTED = "executed"
@@ -88,6 +95,12 @@ def _run(
 
 class TaskExecutor(abc.ABC):
     """Runs tasks and hands back futures of ``(outcome, result or Failure)``."""
+
+    #: The run's secrets, set by the engine before ``start()``. The engine's
+    #: storage scrubs every outcome it records; a driver whose results pass
+    #: through a store of their own on the way back (a remote result
+    #: backend) has its workers scrub them with it before they reply.
+    redactor: Redactor = NO_SECRETS
 
     @abc.abstractmethod
     def execute_task(

@@ -70,14 +70,24 @@ class Runtime:
     def fetch_args(
         self, node: Node, mapping: Mapping[str, str], optional: Mapping[str, str]
     ) -> dict[str, Any]:
-        """Arguments for ``node``: its inject, then the store, then its providers."""
+        """Arguments for ``node``.
+
+        Sources, first found wins: the atom's own ``inject``, values injected
+        for this atom in storage, the flow's store, then its providers.
+        """
         inject = node.atom.inject
         storage = self.storage
         details = self.details
+        atom_injected = (
+            storage.atom_injected(node.name) if storage.has_atom_injections else None
+        )
         arguments: dict[str, Any] = {}
         for param, name in mapping.items():
             if inject and name in inject:
                 arguments[param] = inject[name]
+                continue
+            if atom_injected and name in atom_injected:
+                arguments[param] = atom_injected[name]
                 continue
             found, value = storage.injected(name)
             if found:
@@ -115,8 +125,9 @@ class Runtime:
                 if param not in atom.optional_mapping
                 and param not in atom.revert_optional_mapping
             ]
+            atom_injected = self.storage.atom_injected(node.name)
             for name in needed:
-                if atom.inject and name in atom.inject:
+                if atom.inject and name in atom.inject or name in atom_injected:
                     continue
                 if node.providers.get(name) or self.storage.injected(name)[0]:
                     continue
@@ -124,12 +135,44 @@ class Runtime:
         return missing
 
     def reset(self, nodes: Iterable[Node]) -> None:
-        """Make ``nodes`` PENDING with intention EXECUTE and no outcome."""
+        """Make ``nodes`` PENDING with intention EXECUTE and no outcome.
+
+        Each atom that was not PENDING already is announced PENDING.
+        """
         for node in nodes:
             detail = self.details[node.index]
+            old_state = detail.state
             detail.reset()
             self.failed.pop(node.name, None)
-            self.storage._save_atom(detail)
+            self.storage.save_atom_detail(detail)
+            if old_state != states.PENDING:
+                self.action_for(node).announce(node, states.PENDING, old_state)
+
+    def retry_scope(self, controller: Node) -> list[Node]:
+        """What a retry of ``controller`` undoes and runs again.
+
+        Its subflow, and every atom after the controller that started since
+        (outside the subflow, an atom that ran on its results): they cannot
+        stand once the subflow is undone. Ignored atoms outside the subflow
+        stay ignored.
+        """
+        inside = {node.index for node in controller.subflow}
+        scope = list(controller.subflow)
+        seen = set(inside)
+        stack = [
+            succ
+            for node in (controller, *controller.subflow)
+            for succ in node.successors
+        ]
+        while stack:
+            node = stack.pop()
+            if node.index in seen:
+                continue
+            seen.add(node.index)
+            if self.details[node.index].state not in (states.PENDING, states.IGNORE):
+                scope.append(node)
+            stack.extend(node.successors)
+        return scope
 
     def is_success(self) -> bool:
         return all(d.state in (states.SUCCESS, states.IGNORE) for d in self.details)

@@ -100,10 +100,10 @@ class Scheduler:
         runtime = self._runtime
         action = runtime.action_for(controller)
         action.change_state(controller, states.RETRYING)
-        runtime.reset(controller.subflow)
+        runtime.reset(runtime.retry_scope(controller))
         detail = runtime.details[controller.index]
         detail.intention = states.EXECUTE
-        runtime.storage._save_atom(detail)
+        runtime.storage.save_atom_detail(detail)
         attempt = len(detail.results) + 1
         delay = cast(Retry, controller.atom).delay_before(attempt)
         if delay > 0:

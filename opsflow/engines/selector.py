@@ -36,7 +36,8 @@ _EXECUTE = states.EXECUTE
 _REVERT = states.REVERT
 _RETRY = states.RETRY
 _UNDONE_OR_NEVER_RAN = frozenset({states.PENDING, states.REVERTED, states.IGNORE})
-_REVERTIBLE = frozenset({states.SUCCESS, states.FAILURE})
+#: States an atom to be reverted may be in (REVERTING: caught by a crash).
+_REVERTIBLE = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING})
 
 
 class Selector:
@@ -145,19 +146,24 @@ class Selector:
 
     # -- deciders -----------------------------------------------------------
     def _vote(self, node: Node) -> list[Node] | None:
-        """None when every decider says yes, else the atoms now ignored."""
+        """None when every decider says yes, else the atoms now ignored.
+
+        Every decider of ``node`` sees the same history: the results of the
+        sources of all its links that ran.
+        """
         details = self._details
         storage = self._runtime.storage
+        history = {
+            source.name: storage.get(source.name)
+            for decider in node.deciders
+            for source in decider.history_from
+            if details[source.index].state == _SUCCESS
+        }
         vetoes: list[Decider] = []
         for decider in node.deciders:
             if all(details[s.index].state == _IGNORE for s in decider.sources):
                 continue  # nothing it could judge ran
-            history = {
-                source.name: storage.get(source.name)
-                for source in decider.history_from
-                if details[source.index].state == _SUCCESS
-            }
-            if not decider.function(history):
+            if not decider.function(dict(history)):
                 vetoes.append(decider)
         if not vetoes:
             return None

@@ -287,6 +287,11 @@ class CeleryTaskExecutor(TaskExecutor):
             "atom_uuid": task_uuid,
             "attempt": attempt,
         }
+        # The secrets this call's arguments carry (no others): the worker
+        # scrubs them from its reply before it reaches the result backend.
+        secrets = self.redactor.found_in(document["arguments"], plugin["init"])
+        if secrets:
+            document[celery_app.SECRETS_KEY] = secrets
         call = _Call(f"{task_uuid}:{action}:{attempt}", outcome, document, progress)
         with self._lock:
             self._by_future[call.future] = call.task_id

@@ -9,7 +9,9 @@ The one task a worker registers, ``opsflow.atom``, runs one execute or
 revert of a task plugin loaded by its ``opsflow.tasks`` entry-point name; a
 worker never imports flow code. A task's exception is a *result* (a
 ``Failure`` dict), never a Celery failure: Celery-level failures are kept for
-infrastructure faults (a lost worker, a time limit, a revoked task).
+infrastructure faults (a lost worker, a time limit, a revoked task). Every
+reply is scrubbed of the secrets the message names (``secrets``: those its
+arguments carry) before Celery stores it in the result backend.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from opsflow import exceptions
 from opsflow.engines.executor import EXECUTED, REVERTED, run_task
+from opsflow.redaction import Redactor
 from opsflow.types.failure import Failure
 
 __all__ = [
@@ -43,6 +46,8 @@ __all__ = [
 ATOM_TASK = "opsflow.atom"
 #: Message document version.
 WIRE_VERSION = 1
+#: Message key listing the secret values the call's arguments carry.
+SECRETS_KEY = "secrets"
 #: Redis key prefix of task ids an engine gave up on (timed out, killed):
 #: a worker that receives one later skips it.
 REVOKED_PREFIX = "opsflow-revoked-"
@@ -204,7 +209,8 @@ class _Progress:
         self._last_sent = 0.0
         self._pending: float | None = None
 
-    def __call__(self, progress: float) -> None:
+    def __call__(self, progress: float, details: Any = None) -> None:
+        # Only the value travels back (details stay on the worker).
         now = time.monotonic()
         if now - self._last_sent >= self._min_interval:
             self._send(progress, now)
@@ -269,7 +275,24 @@ def _allowed(name: str, patterns: Sequence[str]) -> bool:
 def run_atom(
     settings: CelerySettings, document: dict[str, Any], progress: Any = None
 ) -> dict[str, Any]:
-    """Run one execute or revert a message asks for; always returns a result dict."""
+    """Run one execute or revert a message asks for; always returns a result dict.
+
+    The reply holds no secret the message names: results and failures are
+    scrubbed here, before Celery stores them in the result backend.
+    """
+    redactor = Redactor(str(text) for text in document.get(SECRETS_KEY) or ())
+    reply = _run_atom(settings, document, progress)
+    if not redactor:
+        return reply
+    if "failure" in reply:
+        scrubbed = redactor.failure(Failure.from_dict(reply["failure"]))
+        return {**reply, "failure": scrubbed.to_dict("exc_args" in reply["failure"])}
+    return {**reply, "result": redactor.value(reply.get("result"))}
+
+
+def _run_atom(
+    settings: CelerySettings, document: dict[str, Any], progress: Any
+) -> dict[str, Any]:
     name = str(document.get("plugin"))
     if not _allowed(name, settings.allowed_plugins):
         return _refuse(

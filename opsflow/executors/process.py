@@ -150,7 +150,8 @@ def _run_in_worker(
             arguments,
             result,
             failures,
-            lambda progress: events.put(("progress", call_id, progress)),
+            # Progress details stay in the worker: only the value travels.
+            lambda progress, details=None: events.put(("progress", call_id, progress)),
         )
     finally:
         events.put(("done", call_id, None))

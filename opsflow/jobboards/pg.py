@@ -223,7 +223,7 @@ class ProcrastinateJobboard(Jobboard):
         """The job: claim the run's lease, run it fenced, report its end."""
         connection = self.backend.get_connection()
         try:
-            flow_detail = connection.get_flow_detail(flow_uuid, lazy=True)
+            flow_detail = connection.get_flow_details(flow_uuid, lazy=True)
         except exceptions.NotFound:
             LOG.warning("job %s: no run %s in the store", context.job.id, flow_uuid)
             return {"run_id": flow_uuid, "state": None}

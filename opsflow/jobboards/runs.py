@@ -18,6 +18,7 @@ from typing import Any
 
 from opsflow import exceptions, states
 from opsflow.persistence import leases, models
+from opsflow.storage import STORE_META_KEY
 
 __all__ = ["JOBBOARD_META_KEY", "give_up", "run_stored", "store_run"]
 
@@ -92,9 +93,9 @@ def run_stored(
         claims=leases.generation(lease.token),
     )
     flow_detail.meta[JOBBOARD_META_KEY] = board
-    connection.update_flow_details(flow_detail)  # fenced: the claim is ours
+    connection.save_flow_detail(flow_detail)  # fenced: the claim is ours
     engine = load_engine(
-        runstore.rebuild_flow(record, {}),
+        runstore.rebuild_flow(record, {}, flow_detail.meta.get(STORE_META_KEY) or {}),
         {},
         engine=record.get("engine") or conf.engine.engine,
         executor=record.get("executor") or conf.engine.executor,
@@ -128,12 +129,12 @@ def give_up(backend: Any, flow_uuid: str, reason: str) -> None:
     connection = backend.get_connection()
     lease = leases.claim(connection, flow_uuid)
     fenced = leases.FencedBackend(backend, flow_uuid, lease.token).get_connection()
-    flow_detail = fenced.get_flow_detail(flow_uuid, lazy=True)
+    flow_detail = fenced.get_flow_details(flow_uuid, lazy=True)
     if str(flow_detail.state) in FINAL_STATES:
         return
     board = dict(flow_detail.meta.get(JOBBOARD_META_KEY) or {})
     board.update(failed_reason=reason, failed_at=_now())
     flow_detail.meta[JOBBOARD_META_KEY] = board
     flow_detail.state = states.FAILURE
-    fenced.update_flow_details(flow_detail)
+    fenced.save_flow_detail(flow_detail)
     connection.delete_lease(flow_uuid, lease.token)

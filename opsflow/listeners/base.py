@@ -144,27 +144,21 @@ class DumpingListener(Listener):
 
     def _task_receiver(self, state: str, details: dict[str, Any]) -> None:
         result = details.get("result")
-        if state in FINISH_STATES and isinstance(result, Failure):
+        if state in FINISH_STATES:
+            exc_info = result.exc_info if isinstance(result, Failure) else None
+            # A failure's live exception goes with it, so that its traceback
+            # is written too.
             self._dump(
                 "%s has moved task '%s' (%s) into state '%s' from state '%s'"
-                " with failure %s",
-                self._engine,
-                details["task_name"],
-                details["task_uuid"],
-                state,
-                details["old_state"],
-                result.pformat(traceback=True),
-            )
-        elif state in FINISH_STATES and "result" in details:
-            self._dump(
-                "%s has moved task '%s' (%s) into state '%s' from state '%s'"
-                " with result '%s'",
+                " with result '%s' (failure=%s)",
                 self._engine,
                 details["task_name"],
                 details["task_uuid"],
                 state,
                 details["old_state"],
                 result,
+                isinstance(result, Failure),
+                exc_info=exc_info,
             )
         else:
             self._dump(

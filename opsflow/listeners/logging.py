@@ -1,11 +1,19 @@
-"""Listeners that log state changes through the ``logging`` module."""
+"""Listeners that log state changes through the ``logging`` module.
+
+``LoggingListener`` logs every change at one level; a failure is logged
+with its exception (``exc_info``). ``DynamicLoggingListener`` picks the
+level by what happened: failures, reverts and retries at ``failure_level``
+(WARNING by default), the rest at ``level`` (DEBUG), and describes a
+failure with the atoms that ran before it (:mod:`opsflow.formatters`).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
-from opsflow import states
+from opsflow import formatters, states
 from opsflow.listeners import base
 from opsflow.types.failure import Failure
 
@@ -35,7 +43,12 @@ class LoggingListener(base.DumpingListener):
 
 
 class DynamicLoggingListener(base.Listener):
-    """Logs at a level that fits the state: failures as warnings, the rest as debug."""
+    """Logs at a level that fits the state: failures as warnings, the rest as debug.
+
+    ``hide_inputs_outputs_of`` names atoms whose arguments and results are
+    never logged; ``mask_inputs_keys``/``mask_outputs_keys`` are keys whose
+    values are shown as ``***`` wherever they appear in them.
+    """
 
     def __init__(
         self,
@@ -46,18 +59,30 @@ class DynamicLoggingListener(base.Listener):
         log: logging.Logger | None = None,
         failure_level: int = logging.WARNING,
         level: int = logging.DEBUG,
-        hide_inputs_outputs_of: Any = (),
-        fail_formatter: Any = None,
+        hide_inputs_outputs_of: Iterable[str] = (),
+        fail_formatter: formatters.FailureFormatter | None = None,
+        mask_inputs_keys: Iterable[str] = (),
+        mask_outputs_keys: Iterable[str] = (),
     ) -> None:
         super().__init__(engine, task_listen_for, flow_listen_for, retry_listen_for)
         self._logger = log or LOG
         self._failure_level = failure_level
         self._level = level
         self._hidden = frozenset(hide_inputs_outputs_of)
-        self._flow_levels: dict[str, int] = {
-            states.FAILURE: failure_level,
-            states.REVERTED: failure_level,
-        }
+        self._mask_outputs = frozenset(mask_outputs_keys)
+        self._fail_formatter = fail_formatter or formatters.FailureFormatter(
+            engine,
+            hide_inputs_outputs_of=self._hidden,
+            mask_inputs_keys=mask_inputs_keys,
+            mask_outputs_keys=self._mask_outputs,
+        )
+        self._atom_levels: dict[str, int] = dict.fromkeys(
+            (states.FAILURE, states.REVERTED, states.RETRYING, states.REVERT_FAILURE),
+            failure_level,
+        )
+        self._flow_levels: dict[str, int] = dict.fromkeys(
+            (states.FAILURE, states.REVERTED), failure_level
+        )
 
     def _flow_receiver(self, state: str, details: dict[str, Any]) -> None:
         self._logger.log(
@@ -71,42 +96,28 @@ class DynamicLoggingListener(base.Listener):
 
     def _atom(self, kind: str, state: str, details: dict[str, Any]) -> None:
         name = details[f"{kind}_name"]
-        uuid = details[f"{kind}_uuid"]
+        head = "%s '%s' (%s) transitioned into state '%s' from state '%s'"
+        args = [kind.capitalize(), name, details[f"{kind}_uuid"], state]
+        args.append(details.get("old_state"))
         result = details.get("result")
-        if isinstance(result, Failure):
-            self._logger.log(
-                self._failure_level,
-                "%s '%s' (%s) transitioned into state '%s' from state '%s'\n%s",
-                kind.capitalize(),
-                name,
-                uuid,
-                state,
-                details.get("old_state"),
-                result.pformat(traceback=True),
+        if state in base.FINISH_STATES and isinstance(result, Failure):
+            exc_info, text = self._fail_formatter.format(
+                result, lambda atom: atom.name == name
             )
-        elif state in base.FINISH_STATES and "result" in details:
-            shown = "<hidden>" if name in self._hidden else result
             self._logger.log(
-                self._level,
-                "%s '%s' (%s) transitioned into state '%s' from state '%s'"
-                " with result '%s'",
-                kind.capitalize(),
-                name,
-                uuid,
-                state,
-                details.get("old_state"),
-                shown,
+                self._failure_level, head + "\n%s", *args, text, exc_info=exc_info
             )
+            return
+        level = self._atom_levels.get(state, self._level)
+        if (
+            state in base.FINISH_STATES
+            and "result" in details
+            and name not in self._hidden
+        ):
+            shown = formatters.mask_keys(result, self._mask_outputs)
+            self._logger.log(level, head + " with result '%s'", *args, shown)
         else:
-            self._logger.log(
-                self._level,
-                "%s '%s' (%s) transitioned into state '%s' from state '%s'",
-                kind.capitalize(),
-                name,
-                uuid,
-                state,
-                details.get("old_state"),
-            )
+            self._logger.log(level, head, *args)
 
     def _task_receiver(self, state: str, details: dict[str, Any]) -> None:
         self._atom("task", state, details)

@@ -45,16 +45,7 @@ class DurationListener(base.Listener):
         self._started.clear()
 
     def _record_ending(self, elapsed: float, kind: str, name: str, state: str) -> None:
-        storage = self._engine.storage
-        try:
-            if kind == "flow":
-                storage.update_flow_metadata({"duration": elapsed})
-            else:
-                storage.update_atom_metadata(name, {"duration": elapsed})
-        except Exception:
-            LOG.warning(
-                "Failed storing the duration of %s %s", kind, name, exc_info=True
-            )
+        _store(self._engine.storage, kind, name, {"duration": elapsed})
 
     def _receiver(self, kind: str, name: str, state: str) -> None:
         key = (kind, name)
@@ -87,14 +78,24 @@ class EventTimeListener(base.Listener):
     """Stores the wall-clock time of each state change as ``<STATE>-timestamp``."""
 
     def _task_receiver(self, state: str, details: dict[str, Any]) -> None:
-        self._engine.storage.update_atom_metadata(
-            details["task_name"], {f"{state}-timestamp": time.time()}
-        )
+        update = {f"{state}-timestamp": time.time()}
+        _store(self._engine.storage, "task", details["task_name"], update)
 
     def _retry_receiver(self, state: str, details: dict[str, Any]) -> None:
-        self._engine.storage.update_atom_metadata(
-            details["retry_name"], {f"{state}-timestamp": time.time()}
-        )
+        update = {f"{state}-timestamp": time.time()}
+        _store(self._engine.storage, "retry", details["retry_name"], update)
 
     def _flow_receiver(self, state: str, details: dict[str, Any]) -> None:
-        self._engine.storage.update_flow_metadata({f"{state}-timestamp": time.time()})
+        update = {f"{state}-timestamp": time.time()}
+        _store(self._engine.storage, "flow", details["flow_name"], update)
+
+
+def _store(storage: Any, kind: str, name: str, update: dict[str, float]) -> None:
+    """Add ``update`` to the metadata of the flow or atom; a failure is only logged."""
+    try:
+        if kind == "flow":
+            storage.update_flow_metadata(update)
+        else:
+            storage.update_atom_metadata(name, update)
+    except Exception:
+        LOG.warning("Failed storing %s for %s %s", update, kind, name, exc_info=True)

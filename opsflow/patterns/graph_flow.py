@@ -108,16 +108,20 @@ class Flow(flow.Flow):
         decider_depth: deciders_mod.Depth | str | None = None,
     ) -> Flow:
         """Run ``v`` after ``u``; with ``decider``, only when it returns True."""
-        for item in (u, v):
+        for item, direction in ((u, "from"), (v, "to")):
             if id(item) not in self._index:
-                raise ValueError(f"Item {item!r} not found to link from/to")
+                raise ValueError(f"Node '{item}' not found to link {direction}")
         if decider is not None and not callable(decider):
             raise ValueError("Decider boolean callback must be callable")
-        metadata: dict[str, Any] = {flow.LINK_INVARIANT: True, "manual": True}
+        if decider_depth is not None and decider is None:
+            raise ValueError(
+                "Decider depth requires a decider to be provided along with it"
+            )
+        metadata: dict[str, Any] = {flow.LINK_MANUAL: True}
         if decider is not None:
             metadata[flow.LINK_DECIDER] = decider
             metadata[flow.LINK_DECIDER_DEPTH] = deciders_mod.Depth.translate(
-                decider_depth or deciders_mod.Depth.ALL
+                deciders_mod.Depth.ALL if decider_depth is None else decider_depth
             )
         self._add_edges([(self._index[id(u)], self._index[id(v)], None)], metadata)
         return self
@@ -204,10 +208,22 @@ class Flow(flow.Flow):
 
     @property
     def requires(self) -> frozenset[str]:
-        inner = set(self.provides)
+        """Names an item needs that no item linked before it provides."""
+        retry_provides = set(self._retry.provides) if self._retry else set()
         needed = set(self._retry.requires) if self._retry is not None else set()
-        for item in self._items:
-            needed.update(item.requires - inner)
+        kept = {id(item) for item in self}
+        for position, item in enumerate(self._items):
+            if id(item) not in kept:
+                continue
+            missing = set(item.requires) - retry_provides
+            stack, seen = list(self._pred.get(position, ())), set()
+            while missing and stack:
+                pred = stack.pop()
+                if pred not in seen:
+                    seen.add(pred)
+                    missing -= self._items[pred].provides
+                    stack.extend(self._pred.get(pred, ()))
+            needed |= missing
         return frozenset(needed)
 
 
@@ -221,7 +237,7 @@ class TargetedFlow(Flow):
     def set_target(self, target: Any) -> None:
         """Run only ``target`` and the items it depends on."""
         if id(target) not in self._index:
-            raise ValueError(f"Item {target!r} not found")
+            raise ValueError(f"Node '{target}' not found")
         self._target = target
 
     def reset_target(self) -> None:

@@ -3,7 +3,7 @@
 A backend is built from a configuration mapping (``{"connection": URL,
 ...}``); ``get_connection()`` gives a :class:`Connection` that reads and
 writes logbooks, flow details and atom details. Engines write through
-``update_flow_details`` and ``save_atom_detail`` on every state change.
+``save_atom_detail`` and ``save_flow_detail`` on every state change.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ __all__ = ["Backend", "Connection"]
 
 
 class Connection(abc.ABC):
-    """One connection to a backend's store."""
+    """One connection to a backend's store.
+
+    The methods keep TaskFlow's names and meanings, so that programs and
+    tools written for TaskFlow's persistence work unchanged; opsflow's
+    engine writes through the two cheaper ones at the end
+    (:meth:`save_atom_detail`, :meth:`save_flow_detail`), which touch one
+    record each.
+    """
 
     @abc.abstractmethod
     def upgrade(self) -> None:
@@ -26,31 +33,58 @@ class Connection(abc.ABC):
 
     @abc.abstractmethod
     def save_logbook(self, book: models.LogBook) -> models.LogBook:
-        """Save a logbook with its flow and atom details."""
+        """Save a logbook with its flow and atom details.
+
+        Flow and atom details already stored and not in ``book`` are kept:
+        saving merges.
+        """
 
     @abc.abstractmethod
     def get_logbook(self, book_uuid: str, lazy: bool = False) -> models.LogBook:
-        """The logbook with this uuid (``NotFound`` if none)."""
+        """The logbook with this uuid (``NotFound`` if none); ``lazy``: no flows."""
 
     @abc.abstractmethod
     def get_logbooks(self, lazy: bool = False) -> Iterator[models.LogBook]:
         """Every logbook."""
 
     @abc.abstractmethod
-    def get_flow_details(
+    def get_flows_for_book(
         self, book_uuid: str, lazy: bool = False
     ) -> Iterator[models.FlowDetail]:
-        """The flow details of one logbook."""
+        """The flow details of one logbook (``NotFound`` if there is no such book)."""
 
     @abc.abstractmethod
-    def update_flow_details(self, flow_detail: models.FlowDetail) -> None:
-        """Save a flow detail's own fields (state, meta)."""
+    def get_flow_details(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
+        """The flow detail (run) with this uuid (``NotFound``); ``lazy``: no atoms."""
+
+    @abc.abstractmethod
+    def get_atoms_for_flow(self, flow_uuid: str) -> Iterator[models.AtomDetail]:
+        """The atom details of one flow detail (``NotFound`` if there is none)."""
+
+    @abc.abstractmethod
+    def get_atom_details(self, atom_uuid: str) -> models.AtomDetail:
+        """The atom detail with this uuid (``NotFound`` if none)."""
+
+    @abc.abstractmethod
+    def update_flow_details(self, flow_detail: models.FlowDetail) -> models.FlowDetail:
+        """Save a stored flow detail and its atom details (new ones are added).
+
+        ``NotFound`` if the flow detail was never saved in a logbook.
+        """
+
+    @abc.abstractmethod
+    def update_atom_details(self, atom_detail: models.AtomDetail) -> models.AtomDetail:
+        """Save a stored atom detail (``NotFound`` if it was never saved)."""
 
     @abc.abstractmethod
     def save_atom_detail(
         self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
     ) -> None:
-        """Save one atom detail of ``flow_detail`` (added if new)."""
+        """Save one atom detail of a stored ``flow_detail`` (added if new)."""
+
+    @abc.abstractmethod
+    def save_flow_detail(self, flow_detail: models.FlowDetail) -> None:
+        """Save a stored flow detail's own fields (state, meta), not its atoms."""
 
     @abc.abstractmethod
     def destroy_logbook(self, book_uuid: str) -> None:
@@ -61,10 +95,6 @@ class Connection(abc.ABC):
         """Delete every logbook."""
 
     # -- finding runs (defaults walk every logbook; SQL backends query) ----
-    def get_flow_detail(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
-        """The flow detail (run) with this uuid (``NotFound`` if none)."""
-        return self.get_logbook_of(flow_uuid).flows[flow_uuid]
-
     def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
         """The logbook holding the flow detail ``flow_uuid`` (``NotFound``)."""
         from opsflow.exceptions import NotFound

@@ -54,8 +54,9 @@ def encode(value: Any) -> Any:
         return {TAG: "datetime", "iso": value.isoformat()}
     if kind is datetime.date:
         return {TAG: "date", "iso": value.isoformat()}
-    if isinstance(value, _SCALARS):  # str/int/float subclasses (enums, ...)
-        return encode(kind.__mro__[1](value) if kind is not bool else bool(value))
+    for scalar in (bool, int, float, str):  # subclasses of these (enums, ...)
+        if isinstance(value, scalar):
+            return scalar(value)
     LOG.warning(
         "a %s value cannot be stored as JSON; its repr is stored instead",
         kind.__name__,

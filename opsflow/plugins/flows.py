@@ -16,12 +16,14 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from opsflow.exceptions import MissingDependencies, PluginError
+from opsflow.exceptions import MissingDependencies, OpsflowException, PluginError
 from opsflow.plugins.loader import BrokenPlugin, LoadedPlugin, Namespace
+from opsflow.redaction import NO_SECRETS, Redactor
 
 __all__ = [
     "NAMESPACE",
     "FlowFactoryFailed",
+    "FlowInputsRejected",
     "FlowNamespace",
     "build_flow",
     "check_source",
@@ -40,6 +42,19 @@ FlowFactory = Callable[..., Any]
 
 class FlowFactoryFailed(PluginError):
     """A flow factory raised, or returned something that is not a flow."""
+
+
+class FlowInputsRejected(OpsflowException):
+    """A flow factory refused the inputs it was given (ValueError, TypeError)."""
+
+    def __init__(self, message: str, inputs: Iterable[str]) -> None:
+        self.inputs = sorted(inputs)
+        super().__init__(message)
+
+
+#: Exceptions by which a factory says its arguments are wrong (the operator's
+#: to fix), as opposed to any other, which is the plugin's fault.
+INPUT_ERRORS = (ValueError, TypeError)
 
 
 def _is_factory(obj: Any) -> str | None:
@@ -268,26 +283,55 @@ def factory_arguments(
     return {key: value for key, value in store.items() if key in accepted}
 
 
-def build_flow(factory: FlowFactory, name: str, store: Mapping[str, Any]) -> Any:
-    """Call ``factory`` with what it accepts from ``store``; return the flow.
+def call_factory(
+    factory: FlowFactory,
+    name: str,
+    kwargs: Mapping[str, Any],
+    redactor: Redactor = NO_SECRETS,
+    doing: str = "build",
+) -> Any:
+    """``factory(**kwargs)``, its errors translated; ``redactor`` scrubs the
+    run's secrets from the factory's error message.
 
-    :raises MissingDependencies: the factory needs a key the store lacks.
-    :raises FlowFactoryFailed: the factory raised or returned no flow.
+    :raises FlowInputsRejected: it raised ``ValueError`` or ``TypeError``
+        about the inputs it was given (exit 64, naming them).
+    :raises FlowFactoryFailed: it raised anything else (exit 69).
     """
-    from opsflow.flow import Flow
     from opsflow.yamlflows.errors import FlowFileError, MissingInputs, TaskPluginBroken
 
-    kwargs = factory_arguments(factory, name, store)
     try:
-        flow = factory(**kwargs)
+        return factory(**kwargs)
     except (FlowFileError, TaskPluginBroken, MissingInputs):
         raise  # already names the file, line and column (YAML flows)
     except Exception as exc:
+        error = f"{type(exc).__name__}: {redactor.text(str(exc))}"
+        if isinstance(exc, INPUT_ERRORS) and kwargs:
+            given = ", ".join(sorted(kwargs))
+            raise FlowInputsRejected(
+                f"flow {name} refused its inputs ({given}): {error}", kwargs
+            ) from exc
         raise FlowFactoryFailed(
-            f"flow plugin {name!r} could not build its flow: "
-            f"{type(exc).__name__}: {exc}",
-            exc,
+            f"flow plugin {name!r} could not {doing} its flow: {error}", exc
         ) from exc
+
+
+def build_flow(
+    factory: FlowFactory,
+    name: str,
+    store: Mapping[str, Any],
+    redactor: Redactor = NO_SECRETS,
+) -> Any:
+    """Call ``factory`` with what it accepts from ``store``; return the flow.
+
+    :raises MissingDependencies: the factory needs a key the store lacks.
+    :raises FlowInputsRejected: the factory refused its inputs.
+    :raises FlowFactoryFailed: the factory raised or returned no flow.
+    """
+    from opsflow.flow import Flow
+
+    flow = call_factory(
+        factory, name, factory_arguments(factory, name, store), redactor
+    )
     if not isinstance(flow, Flow):
         raise FlowFactoryFailed(
             f"flow plugin {name!r} returned {type(flow).__name__}, not a Flow"

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from opsflow import exceptions
 from opsflow.conf.loader import ConfigError
 from opsflow.plugins.loader import Namespace
 
-__all__ = ["NAMESPACE", "backend_name", "load_backend", "namespace"]
+__all__ = ["NAMESPACE", "UnknownBackend", "backend_name", "load_backend", "namespace"]
 
 NAMESPACE = "opsflow.persistence"
 
 namespace: Namespace[object] = Namespace(NAMESPACE)
+
+
+class UnknownBackend(ConfigError, exceptions.NotFound):
+    """No installed persistence backend handles a connection's scheme."""
 
 
 def backend_name(connection: str) -> str:
@@ -27,13 +32,14 @@ def backend_name(connection: str) -> str:
 def load_backend(connection: str, source: str = "[persistence] connection") -> object:
     """The backend class or factory for ``connection``.
 
-    :raises ConfigError: no installed backend handles the URL's scheme.
+    :raises UnknownBackend: no installed backend handles the URL's scheme (a
+        ``ConfigError`` for opsflow.conf, a ``NotFound`` for TaskFlow programs).
     :raises PluginBroken: the backend is installed but fails to load.
     """
     name = backend_name(connection)
     available = namespace.names()
     if name not in available:
-        raise ConfigError(
+        raise UnknownBackend(
             source,
             f"scheme {name!r} has no installed persistence backend",
             allowed=", ".join(available) or "none installed",

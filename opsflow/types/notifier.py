@@ -133,8 +133,12 @@ class Notifier:
         """Drop every callback of ``event_type``; how many there were."""
         return len(self._topics.pop(event_type, []))
 
-    def notify(self, event_type: Any, details: dict[str, Any]) -> None:
-        """Call the callbacks of ``ANY``, then those of ``event_type``."""
+    def notify(self, event_type: Any, details: dict[str, Any] | None) -> None:
+        """Call the callbacks of ``ANY``, then those of ``event_type``.
+
+        Each callback gets its own shallow copy of ``details``, so one that
+        changes them does not change what the next one sees.
+        """
         if not self.can_trigger_notification(event_type):
             LOG.debug(
                 "Event type '%s' is not allowed to trigger notifications", event_type
@@ -146,7 +150,7 @@ class Notifier:
             return
         for listener in (*any_listeners, *listeners):
             try:
-                listener(event_type, details)
+                listener(event_type, dict(details) if details else {})
             except Exception:
                 LOG.warning(
                     "Failure calling listener %s for event '%s'",

@@ -18,6 +18,7 @@ import os
 from collections.abc import Collection, Iterator
 from typing import Any
 
+from opsflow import safeyaml
 from opsflow.yamlflows import marks
 from opsflow.yamlflows.errors import FlowFileError
 from opsflow.yamlflows.marks import Mark, key_mark_of, mark_of
@@ -37,6 +38,8 @@ __all__ = ["SCHEMA_PATH", "read", "read_name", "schema"]
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schema.json")
 
 _OPERATORS = ("equals", "not_equals", "in", "not_in")
+#: Flow files are small (a 1,000-step flow is about 100 KiB); larger is refused.
+MAX_FLOW_FILE_BYTES = 4 * safeyaml.MiB
 
 
 @functools.cache
@@ -48,10 +51,16 @@ def schema() -> dict[str, Any]:
 
 
 def _parse(path: str) -> tuple[Any, str]:
-    """The marked document of ``path`` and the sha256 of its bytes."""
+    """The marked document of ``path`` and the sha256 of its bytes.
+
+    A file that is not a flow file at all (not a mapping with ``name`` or
+    ``steps``) is refused by an error that quotes nothing of it: anything
+    can sit in a flow directory, a symlink to a file of secrets included.
+    """
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = safeyaml.read_limited(path, MAX_FLOW_FILE_BYTES)
+    except safeyaml.YamlLimitExceeded as exc:
+        raise FlowFileError(Mark(path, 1, 1), exc.problem) from exc
     except OSError as exc:
         raise FlowFileError(
             Mark(path, 1, 1), f"cannot be read: {exc.strerror or exc}"
@@ -62,7 +71,15 @@ def _parse(path: str) -> tuple[Any, str]:
     except UnicodeDecodeError as exc:
         raise FlowFileError(Mark(path, 1, 1), f"is not UTF-8 text: {exc}") from exc
     try:
-        return marks.load(text, path), digest
+        return marks.load(text, path, top_keys=("name", "steps")), digest
+    except marks.UnexpectedDocument as exc:
+        raise FlowFileError(
+            exc.mark,
+            "is not a flow file (a YAML mapping with 'name' and 'steps'); "
+            "nothing of it is shown",
+        ) from exc
+    except marks.OverLimit as exc:
+        raise FlowFileError(exc.mark, exc.problem) from exc
     except marks.YamlSyntaxError as exc:
         raise FlowFileError(exc.mark, f"YAML syntax error: {exc.problem}") from exc
 

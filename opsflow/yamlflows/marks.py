@@ -6,19 +6,30 @@ as :class:`MarkedMap` and :class:`MarkedList`, plain ``dict``/``list``
 subclasses that also keep the line and column of each key and item, so that
 every later error (schema, semantic checks, building the flow) can name the
 exact place in the file. Anchors, aliases and merge keys (``<<``) work as in
-any YAML; a key written twice in one mapping is an error (PyYAML would keep
-the last one silently).
+any YAML, within the limits of :mod:`opsflow.safeyaml` (no "billion laughs");
+a key written twice in one mapping is an error (PyYAML would keep the last
+one silently).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-__all__ = ["Mark", "MarkedList", "MarkedMap", "YamlSyntaxError", "load"]
+from opsflow import safeyaml
+
+__all__ = [
+    "Mark",
+    "MarkedList",
+    "MarkedMap",
+    "OverLimit",
+    "UnexpectedDocument",
+    "YamlSyntaxError",
+    "load",
+]
 
 
 @dataclass(frozen=True)
@@ -119,15 +130,43 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-def load(text: str, path: str) -> Any:
+class UnexpectedDocument(YamlSyntaxError):
+    """The file is YAML, but not a mapping with any of the keys expected."""
+
+
+class OverLimit(YamlSyntaxError):
+    """The document is beyond the limits of :mod:`opsflow.safeyaml`."""
+
+
+def load(text: str, path: str, top_keys: Collection[str] = ()) -> Any:
     """The document in ``text`` (read from ``path``), with marks.
 
-    :raises YamlSyntaxError: not YAML, several documents, or a repeated key.
+    With ``top_keys``, a document that is not a mapping holding at least one
+    of them is refused before any of it is built, by an error that quotes
+    none of it: the file may be anything (a symlink to ``/etc/shadow``).
+
+    :raises UnexpectedDocument: not a mapping with one of ``top_keys``.
+    :raises YamlSyntaxError: not YAML, several documents, a repeated key, or
+        aliases that expand too far.
     """
     loader = _Loader(text)
     loader.source_path = path
     try:
-        return loader.get_single_data()
+        if not top_keys:
+            return safeyaml.load(loader)
+        node = loader.get_single_node()
+        if node is None:
+            return None  # an empty file, or comments only
+        if not _has_top_key(node, top_keys):
+            raise UnexpectedDocument(
+                Mark(path, 1, 1), f"a mapping with {' or '.join(top_keys)}"
+            )
+        safeyaml.check_aliases(node)
+        return loader.construct_document(node)
+    except safeyaml.YamlLimitExceeded as exc:
+        raise OverLimit(Mark(path, exc.line, exc.column), exc.problem) from exc
+    except RecursionError as exc:
+        raise OverLimit(Mark(path, 1, 1), "nested too deeply; refused") from exc
     except YamlSyntaxError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -146,6 +185,14 @@ def load(text: str, path: str) -> Any:
         raise YamlSyntaxError(Mark(path, 1, 1), str(exc)) from exc
     finally:
         loader.dispose()
+
+
+def _has_top_key(node: yaml.Node | None, keys: Collection[str]) -> bool:
+    if not isinstance(node, yaml.MappingNode):
+        return False
+    return any(
+        isinstance(key, yaml.ScalarNode) and key.value in keys for key, _ in node.value
+    )
 
 
 def mark_of(document: Any, where: Sequence[Any]) -> Mark | None:

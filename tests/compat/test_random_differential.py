@@ -248,8 +248,8 @@ def same_but_for_ready_work(actual: dict[str, Any], expected: dict[str, Any]) ->
       before they look at a failure, and opsflow sees an atom become ready as
       soon as the decider that skips its predecessor has voted, where TaskFlow
       notices it one analysis pass later. So in a reverted flow one library
-      may have run (and reverted) an atom the other left PENDING - and that
-      atom may have failed as well.
+      may have run (and reverted) an atom the other left PENDING - once per
+      attempt of an enclosing retry - and that atom may have failed as well.
     * A retry undoing a skip: when a retry re-runs its subflow, TaskFlow also
       resets every IGNORE atom downstream of it, even outside its subflow, so
       an atom a decider skipped runs after all (TaskFlow SUCCESS, one execute
@@ -271,7 +271,14 @@ def same_but_for_ready_work(actual: dict[str, Any], expected: dict[str, Any]) ->
         if {ours, theirs} == {"REVERTED", "PENDING"} and ours and theirs:
             if actual["flow_state"] != "REVERTED":
                 return False
-            extra[name] = (1, 1) if ours == "REVERTED" else (-1, -1)
+            # once per attempt: as many more executes as reverts, at least one
+            runs = (
+                actual["calls"][("execute", name)]
+                - expected["calls"][("execute", name)]
+            )
+            if (runs > 0) != (ours == "REVERTED") or runs == 0:
+                return False
+            extra[name] = (runs, runs)
         elif ours == "IGNORE" and theirs == "SUCCESS":
             extra[name] = (-1, 0)
         elif ours == "IGNORE" and theirs == "PENDING":

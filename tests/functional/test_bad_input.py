@@ -162,3 +162,67 @@ def test_debug_adds_the_traceback_to_an_error(cli):
     assert proc.returncode == 64
     assert "Traceback" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("opsflow-run: error: ")
+
+
+# -- inputs a flow factory refuses, paths, typos, files that are no flows ----------
+def test_an_input_the_flow_factory_refuses_exits_64_naming_it(cli):
+    # Given the demo flow, whose factory raises ValueError for a bad 'steps'
+    proc = cli.run("demo", "--store", "steps=abc")
+    # Then it is a usage error naming the input, not an unavailable plugin
+    assert_one_line_error(
+        proc, 64, "flow demo refused its inputs (steps)", "ValueError", cli=cli
+    )
+
+
+def test_a_state_path_that_is_a_file_exits_78_naming_the_option(cli, tmp_path):
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("")
+    for state_path in (a_file, a_file / "below"):
+        path = write_config(tmp_path, f"[DEFAULT]\nstate_path = {state_path}\n")
+        proc = cli.run("fixture-ok", "--config-file", path)
+        assert_one_line_error(
+            proc, 78, f"{path}: [DEFAULT] state_path = '{state_path}'", "directory"
+        )
+
+
+def test_history_of_an_unknown_state_exits_64_listing_the_states(cli):
+    proc = cli.run("--history", "--state", "bogus")
+    assert_one_line_error(
+        proc, 64, "--state BOGUS", "PENDING, RUNNING", "SUCCESS, REVERTED, FAILURE"
+    )
+
+
+def test_a_misspelt_option_is_warned_about_with_the_closest_name(cli, tmp_path):
+    # Given [engine] executer (for executor) in a config file
+    path = write_config(tmp_path, "[engine]\nexecuter = process\n")
+    # When a flow runs
+    proc = cli.run("fixture-ok", "--config-file", path)
+    # Then it runs, but stderr says which option of which file is ignored
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "warning:" in line]
+    assert warnings == [
+        f"opsflow-run: warning: {path}: [engine] executer is not an option of "
+        "[engine] and is ignored; did you mean executor?"
+    ]
+
+
+def test_a_flow_dir_entry_that_is_no_flow_file_is_never_quoted(cli, tmp_path):
+    # Given a symlink in flow_dirs to a file of secrets (as /etc/shadow is)
+    shadow = tmp_path / "shadow"
+    shadow.write_text("root:$6$Secret-Hash-Q7:20228:0:99999:7:::\nusers: [alice]\n")
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "evil.yaml").symlink_to(shadow)
+    path = write_config(tmp_path, f"[DEFAULT]\nflow_dirs = {flows}\n")
+    # When the flows are listed, and the file is run by name
+    listed = cli.run("--list", "--config-file", path)
+    run = cli.run("evil", "--config-file", path)
+    # Then it is BROKEN / refused as "not a flow file", quoting none of it
+    assert listed.returncode == 0, listed.stderr
+    assert f"evil.yaml  BROKEN: {flows}/evil.yaml:1:1: is not a flow file" in (
+        listed.stdout
+    )
+    assert_one_line_error(run, 78, "evil.yaml:1:1: is not a flow file", cli=cli)
+    for output in (listed.stdout + listed.stderr, run.stderr):
+        assert "Secret-Hash" not in output
+        assert "alice" not in output

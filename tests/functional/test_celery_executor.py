@@ -10,6 +10,7 @@ session has its own Redis database (flushed after).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -299,6 +300,41 @@ def test_a_remote_exception_comes_back_with_its_types_and_traceback_and_reverts(
     # And the earlier task was reverted on the worker too
     assert env.markers("reverted", "first")
     assert engine.storage.get_flow_state() == "REVERTED"
+
+
+def test_a_secret_is_scrubbed_by_the_worker_before_the_result_backend_stores_it(
+    env,
+):
+    # Given a secret that one remote task returns and another raises with
+    env.start_worker()
+    secret = "hunter2-Zq9"
+    flow = linear_flow.Flow("secret").add(
+        remote.Echo(name="echo", steps=1, provides="echoed"), remote.Boom(name="boom")
+    )
+    engine = engines.load(flow, executor=env.executor())
+    engine.storage.inject_secrets({"value": secret})
+    # When the flow runs (and is reverted)
+    with pytest.raises(
+        exceptions.WrappedFailure, match=r"boom from the plugin with '\*\*\*'"
+    ):
+        engine.run()
+    # Then the workers got it, but neither Redis nor the run's record holds it
+    assert env.markers("started", "boom")
+    assert engine.storage.atom_detail("echo").results["value"] == "***"
+    stored = []
+    for key in env.redis.keys("*"):
+        kind = env.redis.type(key)
+        if kind == b"string":
+            stored.append(env.redis.get(key))
+        elif kind == b"list":
+            stored.extend(env.redis.lrange(key, 0, -1))
+    metas = [raw for raw in stored if b"boom from the plugin" in raw]
+    assert metas, "the failure's result is in Redis"
+    assert all(secret.encode() not in raw for raw in stored)
+    from opsflow.persistence import codec
+
+    record = json.dumps([codec.encode(d.to_dict()) for d in engine.storage.flow_detail])
+    assert "***" in record and secret not in record
 
 
 # -- lost workers ------------------------------------------------------------------

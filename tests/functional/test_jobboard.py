@@ -132,10 +132,10 @@ class Board:
         return self._backend.get_connection()
 
     def run(self, run_id: str) -> Any:
-        return self.connection.get_flow_detail(run_id)
+        return self.connection.get_flow_details(run_id)
 
     def state(self, run_id: str) -> str:
-        return str(self.connection.get_flow_detail(run_id, lazy=True).state)
+        return str(self.connection.get_flow_details(run_id, lazy=True).state)
 
     def markers(self) -> list[str]:
         path = self.markers_dir / "markers"

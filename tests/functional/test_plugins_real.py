@@ -160,7 +160,9 @@ def test_an_unknown_fail_at_step_is_refused_before_anything_runs(cli, tmp_path):
     proc = cli.run(
         "demo-provision", "--store", f"workdir={tmp_path}/w", "--store", "fail_at=nope"
     )
-    assert proc.returncode == 69
+    # A value the flow's factory refuses is the operator's to fix: a usage error
+    assert proc.returncode == 64
+    assert "flow demo-provision refused its inputs (fail_at, workdir)" in proc.stderr
     assert "fail_at='nope' is not a step of demo-provision" in proc.stderr
     assert not (tmp_path / "w").exists()
 

@@ -56,6 +56,17 @@ def _half_made_schema(url: str) -> None:
     engine.dispose()
 
 
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from opsflow.persistence.backends.sql_schema import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return str(ScriptDirectory.from_config(config).get_current_head())
+
+
 COMPLETE = {
     "opsflow_alembic_version": ["PRIMARY"],
     "opsflow_atomdetails": ["PRIMARY", "ix_opsflow_atomdetails_parent_uuid", "uuid"],
@@ -66,7 +77,7 @@ COMPLETE = {
     ],
     "opsflow_logbooks": ["PRIMARY"],
     "opsflow_run_leases": ["PRIMARY"],
-    "version": ["0001"],
+    "version": [_head()],
 }
 
 

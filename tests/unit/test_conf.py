@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 
 import pytest
 from oslo_config import cfg
@@ -193,3 +194,52 @@ def test_drivers_read_the_configuration_the_program_was_given(tmp_path):
     # And loading from the usual places again makes those the active ones
     loader.load()
     assert loader.load_active().engine.engine == "serial"
+
+
+def test_an_unknown_option_of_a_known_group_is_named_with_the_closest_one(
+    tmp_path, capsys
+):
+    # Given a typo in [engine], a known option under its old dashed name,
+    # a misspelt group, and a group of another program
+    path = write(
+        tmp_path / "opsflow.conf",
+        "[DEFAULT]\nstate-path = /tmp/x\n[engine]\nexecuter = process\n"
+        "[engin]\nengine = serial\n[oslo_messaging]\nurl = x\n",
+    )
+    # When it is loaded
+    conf = loader.load([path])
+    # Then each typo is one warning line naming file, group, option, and guess
+    assert conf.engine.executor is None  # the engine's default, not "process"
+    assert loader.unknown_options(conf) == [
+        f"{path}: [engine] executer is not an option of [engine] and is ignored; "
+        "did you mean executor?",
+        f"{path}: [engin] is not a group of opsflow.conf and is ignored; "
+        "did you mean [engine]?",
+    ]
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": warning: ", 1)[1] for line in err] == (
+        loader.unknown_options(conf)
+    )
+
+
+def test_every_option_of_the_sample_is_known(tmp_path):
+    # Every option of the generated sample, set to its default: not one warning
+    sample = os.path.join(REPO, "etc", "opsflow", "opsflow.conf.sample")
+    with open(sample, encoding="utf-8") as handle:
+        lines = [
+            line.lstrip("#")
+            for line in handle
+            if (re.match(r"#[a-z_]+ = ", line) and "<None>" not in line)
+            or line.startswith("[")
+        ]
+    assert len(lines) > 40
+    path = write(tmp_path / "all.conf", "".join(lines))
+    assert loader.unknown_options(loader.load([path], warn=False)) == []
+
+
+def test_a_state_path_below_a_file_is_a_configuration_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    path = write(tmp_path / "c.conf", f"[DEFAULT]\nstate_path = {tmp_path}/file/x\n")
+    with pytest.raises(loader.ConfigError, match=r"\[DEFAULT\] state_path") as err:
+        loader.load([path])
+    assert f"{tmp_path}/file is not a directory" in str(err.value)

@@ -180,6 +180,55 @@ def test_build_flow_reports_a_factory_that_raises_or_returns_no_flow():
         flows.build_flow(good.not_a_flow, "n", {})
 
 
+def test_a_factory_refusing_its_inputs_names_them_and_never_shows_a_secret():
+    from opsflow.cli import exits
+    from opsflow.redaction import Redactor
+
+    def demo(steps=1, password=None):
+        raise ValueError(f"steps must be a number, not {steps!r} ({password})")
+
+    with pytest.raises(flows.FlowInputsRejected) as caught:
+        flows.build_flow(
+            demo,
+            "demo",
+            {"steps": "abc", "password": "hunter2-Zq9"},
+            Redactor.of_secrets({"password": "hunter2-Zq9"}),
+        )
+    assert str(caught.value) == (
+        "flow demo refused its inputs (password, steps): ValueError: steps must "
+        "be a number, not 'abc' (***)"
+    )
+    assert caught.value.inputs == ["password", "steps"]
+    assert exits.for_error(caught.value) == exits.ExitCode.USAGE
+
+
+def test_a_run_record_names_the_factory_inputs_and_a_rebuild_reads_the_store():
+    from opsflow.cli import runstore
+
+    def names(flow):
+        return [atom.name for atom in flow]
+
+    # Given records of runs whose factory took a store key, or a secret
+    public = runstore.run_record(
+        "unit-hello", {"greeting": "yo"}, (), {}, "serial", None, None
+    )
+    secret = runstore.run_record(
+        "unit-hello", {"greeting": "s3cr3t"}, {"greeting"}, {}, "serial", None, None
+    )
+    # Then they hold names only; a rebuild takes the values from the run's
+    # stored store, or from the secrets given again
+    assert (public["factory_inputs"], public["factory_secrets"]) == (["greeting"], [])
+    assert (secret["factory_inputs"], secret["factory_secrets"]) == ([], ["greeting"])
+    assert "factory_kwargs" not in public
+    assert names(runstore.rebuild_flow(public, {}, {"greeting": "yo"})) == ["yo"]
+    assert names(runstore.rebuild_flow(secret, {"greeting": "s3cr3t"}, {})) == [
+        "s3cr3t"
+    ]
+    # And a run recorded before names were kept still carries its values
+    legacy = {"flow": "unit-hello", "factory_kwargs": {"greeting": "old"}}
+    assert names(runstore.rebuild_flow(legacy, {}, {})) == ["old"]
+
+
 def test_an_installed_executor_name_resolves_to_itself():
     assert executors.resolve_executor("unit-pool") == "unit-pool"
 

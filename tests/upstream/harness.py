@@ -47,13 +47,23 @@ class _ZookeeperJobBoard:
     MIN_ZK_VERSION = (3, 4, 0)
 
 
+class _AbsentClient:
+    """What ``make_client`` gives: a client whose every call says "absent"."""
+
+    def start(self, *args: object, **kwargs: object) -> None:
+        _refuse()
+
+    def stop(self) -> None:
+        """Nothing was started."""
+
+
 def _out_of_scope_modules() -> dict[str, types.ModuleType]:
     return {
         # tests/utils.py probes ZooKeeper and Redis with these; _refuse makes
         # the probes answer "not available".
         "taskflow.utils.kazoo_utils": _stand_in(
             "taskflow.utils.kazoo_utils",
-            make_client=_refuse,
+            make_client=lambda *args, **kwargs: _AbsentClient(),
             finalize_client=lambda client: None,
         ),
         "taskflow.utils.redis_utils": _stand_in(
@@ -115,8 +125,14 @@ def install_for_opsflow() -> None:
     import opsflow.compat
 
     directory = taskflow_directory()
-    sys.modules.update(_out_of_scope_modules())
     opsflow.compat.install_as_taskflow()
+    for name, stand_in in _out_of_scope_modules().items():
+        sys.modules[name] = stand_in
+        # ``from taskflow.utils import kazoo_utils`` reads the attribute of the
+        # parent, which is an opsflow module (unless it is a stand-in too).
+        parent, _, child = name.rpartition(".")
+        if parent not in _out_of_scope_modules():
+            setattr(importlib.import_module(parent), child, stand_in)
     # In front of opsflow's finder, which would otherwise answer these too.
     sys.meta_path.insert(0, _TaskflowTestsFinder(directory))
     # ``from taskflow import test`` looks the name up on the package first,

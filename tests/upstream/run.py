@@ -37,12 +37,13 @@ import tomllib
 import traceback
 import unittest
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 HERE = Path(__file__).resolve().parent
 LISTED_FILE = HERE / "listed.toml"
+DIFFERENCES = HERE.parent.parent / "docs" / "taskflow-differences.md"
 
 #: The modules of taskflow/tests/unit that test public behaviour.
 MODULES = (
@@ -95,12 +96,14 @@ PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 # Child side: one module on one library, one JSON line per test
 
 
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
+
+
 class _Recorder(unittest.TestResult):
     """Writes one JSON line per finished test and arms a hang watchdog."""
 
-    def __init__(self, out: Iterable[str] | None = None, stream: object = None):
+    def __init__(self) -> None:
         super().__init__()
-        self.lines: list[str] = []
         self.started = 0.0
 
     def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802
@@ -129,21 +132,22 @@ class _Recorder(unittest.TestResult):
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:  # noqa: N802
         self._record(test, SKIPPED, reason)
 
-    def addExpectedFailure(self, test: unittest.TestCase, err: _ExcInfo) -> None:  # noqa: N802
+    def addExpectedFailure(  # noqa: N802
+        self, test: unittest.TestCase, err: _ExcInfo
+    ) -> None:
         self._record(test, PASSED)
 
     def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:  # noqa: N802
         self._record(test, FAILED, "unexpected success")
 
 
-_ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
-
-
 def _format(err: _ExcInfo) -> str:
     return "".join(traceback.format_exception(*err))
 
 
-def _flatten(suite: unittest.TestSuite | unittest.TestCase) -> Iterator[unittest.TestCase]:
+def _flatten(
+    suite: unittest.TestSuite | unittest.TestCase,
+) -> Iterator[unittest.TestCase]:
     if isinstance(suite, unittest.TestSuite):
         for item in suite:
             yield from _flatten(item)
@@ -157,16 +161,17 @@ def _in_scope(test: unittest.TestCase) -> bool:
 
 def run_child(library: str, module: str) -> int:
     """Run one module's tests, printing one JSON line per test on stdout."""
-    if library == "opsflow":
-        sys.path.insert(0, str(HERE))
-        import harness
-
-        harness.install_for_opsflow()
     name = f"taskflow.tests.unit.{module}"
     try:
+        if library == "opsflow":
+            sys.path.insert(0, str(HERE))
+            import harness
+
+            harness.install_for_opsflow()
         suite = unittest.defaultTestLoader.loadTestsFromName(name)
     except Exception:
-        print(json.dumps({"id": name, "outcome": FAILED, "detail": traceback.format_exc()}))
+        failed = {"id": name, "outcome": FAILED, "detail": traceback.format_exc()}
+        print(json.dumps(failed))
         return 0
     tests = unittest.TestSuite(t for t in _flatten(suite) if _in_scope(t))
     tests.run(_Recorder())
@@ -219,22 +224,40 @@ def _spawn(library: str, module: str) -> ModuleRun:
         run.crashed = f"exit {proc.returncode}: {proc.stderr[-3000:]}"
         if last_started:
             run.outcomes[last_started] = FAILED
-            run.details[last_started] = "hung or crashed the process\n" + proc.stderr[-3000:]
+            run.details[last_started] = (
+                "hung or crashed the process\n" + proc.stderr[-3000:]
+            )
     return run
 
 
 def _load_listed() -> dict[str, dict[str, str]]:
+    """``{test id: its group}`` of ``listed.toml``."""
     with LISTED_FILE.open("rb") as fh:
         document = tomllib.load(fh)
-    return {entry["id"]: entry for entry in document.get("test", [])}
+    listed: dict[str, dict[str, str]] = {}
+    for group in document.get("group", []):
+        if group["kind"] not in ("improvement", "internal"):
+            raise SystemExit(f"listed.toml: unknown kind {group['kind']!r}")
+        for test_id in group["tests"]:
+            if test_id in listed:
+                raise SystemExit(f"listed.toml: {test_id} is listed twice")
+            listed[test_id] = group
+    headings = {
+        line.lstrip("#").strip()
+        for line in DIFFERENCES.read_text().splitlines()
+        if line.startswith("## ")
+    }
+    for group in document.get("group", []):
+        if group["kind"] == "improvement" and group.get("section") not in headings:
+            raise SystemExit(
+                f"listed.toml: section {group.get('section')!r} is not a heading "
+                f"of {DIFFERENCES.name}"
+            )
+    return listed
 
 
 def _short(module: str) -> str:
     return module.rsplit(".", 1)[-1]
-
-
-def _counts(outcomes: Iterable[str]) -> Counter[str]:
-    return Counter(outcomes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,19 +268,64 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-pass", type=float, default=100.0)
     parser.add_argument("--json", type=Path, help="write every outcome here")
     parser.add_argument("--show-failures", action="store_true")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table in Markdown"
+    )
+    parser.add_argument(
+        "--libraries",
+        nargs="+",
+        choices=LIBRARIES,
+        default=list(LIBRARIES),
+        help="run on these only (the table leaves the other side empty)",
+    )
     args = parser.parse_args(argv)
     if args.child:
         return run_child(*args.child)
 
-    modules = [m for m in MODULES if not args.only or _short(m) in args.only or m in args.only]
+    modules = [
+        m for m in MODULES if not args.only or _short(m) in args.only or m in args.only
+    ]
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [pool.submit(_spawn, lib, m) for m in modules for lib in LIBRARIES]
+        jobs = [pool.submit(_spawn, lib, m) for m in modules for lib in args.libraries]
         runs = [job.result() for job in jobs]
+    for lib in set(LIBRARIES) - set(args.libraries):
+        runs.extend(ModuleRun(lib, m) for m in modules)
     wall = time.monotonic() - started
     by_key = {(r.library, r.module): r for r in runs}
     listed = _load_listed()
     return report(modules, by_key, listed, args, wall)
+
+
+@dataclasses.dataclass
+class _Row:
+    """What one module (or all) gave on each library."""
+
+    name: str
+    opsflow: Counter[str] = dataclasses.field(default_factory=Counter)
+    taskflow: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    def line(self) -> str:
+        ops, tf = self.opsflow, self.taskflow
+        mine = f"{ops[PASSED]}/{ops[FAILED]}/{ops[SKIPPED]}/{ops['listed']}"
+        theirs = f"{tf[PASSED]}/{tf[FAILED]}/{tf[SKIPPED]}"
+        return f"{self.name:36} {mine:>24} {theirs:>24}"
+
+    def markdown(self) -> str:
+        ops, tf = self.opsflow, self.taskflow
+        cells = [ops[PASSED], ops[FAILED], ops[SKIPPED], ops["listed"]]
+        cells += [tf[PASSED], tf[FAILED], tf[SKIPPED]]
+        return f"| {self.name} | " + " | ".join(str(c) for c in cells) + " |"
+
+
+HEADER = (
+    f"{'module':36} {'opsflow pass/fail/skip/listed':>24}"
+    f" {'TaskFlow pass/fail/skip':>24}"
+)
+MARKDOWN_HEADER = (
+    "| module | opsflow pass | fail | skip | listed | TaskFlow pass | fail | skip |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
 
 
 def report(
@@ -267,66 +335,71 @@ def report(
     args: argparse.Namespace,
     wall: float,
 ) -> int:
-    header = f"{'module':34} {'opsflow pass/fail/skip/listed':>31} {'taskflow pass/fail/skip':>25}"
-    print(header)
-    print("-" * len(header))
-    totals = {lib: Counter() for lib in LIBRARIES}
-    listed_failing = Counter()
+    """Print the table and the problems; 0 when opsflow passes."""
+    rows: list[_Row] = []
+    total = _Row("total")
+    listed_failing: Counter[str] = Counter()
     unexpected: list[tuple[str, str]] = []
     stale: list[str] = []
     seen: set[str] = set()
     for module in modules:
         ops, tf = runs[("opsflow", module)], runs[("taskflow", module)]
-        row = Counter()
+        row = _Row(module, taskflow=Counter(tf.outcomes.values()))
         for test_id, outcome in ops.outcomes.items():
             seen.add(test_id)
             entry = listed.get(test_id)
             if entry is not None:
-                if outcome == FAILED:
-                    row["listed"] += 1
-                    listed_failing[entry["kind"]] += 1
-                else:
+                if outcome != FAILED:
                     stale.append(f"{test_id}: listed ({entry['kind']}) but {outcome}")
+                else:
+                    row.opsflow["listed"] += 1
+                    listed_failing[entry["kind"]] += 1
                 continue
-            row[outcome] += 1
+            row.opsflow[outcome] += 1
+            detail = ops.details.get(test_id, "")
             if outcome == FAILED:
-                unexpected.append((test_id, ops.details.get(test_id, "")))
+                unexpected.append((test_id, detail))
             elif outcome == SKIPPED and tf.outcomes.get(test_id) == PASSED:
-                unexpected.append((test_id, "skipped on opsflow, passed on TaskFlow: "
-                                   + ops.details.get(test_id, "")))
-        tf_row = _counts(tf.outcomes.values())
-        totals["opsflow"].update(row)
-        totals["taskflow"].update(tf_row)
-        print(
-            f"{module:34} "
-            f"{row[PASSED]:>10}/{row[FAILED]:>4}/{row[SKIPPED]:>4}/{row['listed']:>4}      "
-            f"{tf_row[PASSED]:>9}/{tf_row[FAILED]:>4}/{tf_row[SKIPPED]:>4}"
-        )
+                unexpected.append(
+                    (test_id, f"skipped here, passed on TaskFlow: {detail}")
+                )
+        rows.append(row)
+        total.opsflow.update(row.opsflow)
+        total.taskflow.update(row.taskflow)
+        if args.libraries == list(LIBRARIES) and tf.outcomes and row.taskflow[FAILED]:
+            stale.append(
+                f"TaskFlow itself fails {row.taskflow[FAILED]} test(s) of {module} "
+                "here: the environment lacks something its tests need"
+            )
         for run in (ops, tf):
             if run.crashed:
-                print(f"    {run.library} process: {run.crashed.splitlines()[0]}")
-    ops_total, tf_total = totals["opsflow"], totals["taskflow"]
-    print("-" * len(header))
+                stale.append(f"{run.library} {module}: {run.crashed.splitlines()[0]}")
+    if args.markdown:
+        print(MARKDOWN_HEADER)
+        print("\n".join(row.markdown() for row in [*rows, total]))
+    else:
+        print(HEADER, "-" * len(HEADER), sep="\n")
+        print("\n".join(row.line() for row in rows))
+        print("-" * len(HEADER), total.line(), sep="\n")
+
+    ran = tuple(f"taskflow.tests.unit.{module}." for module in modules)
+    stale += [
+        f"{test_id}: listed but not collected"
+        for test_id in sorted(set(listed) - seen)
+        if test_id.startswith(ran)
+    ]
+    passed, failed = total.opsflow[PASSED], total.opsflow[FAILED]
+    share = 100.0 * passed / (passed + failed) if passed + failed else 0.0
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(listed_failing.items()))
     print(
-        f"{'total':34} "
-        f"{ops_total[PASSED]:>10}/{ops_total[FAILED]:>4}/{ops_total[SKIPPED]:>4}/"
-        f"{ops_total['listed']:>4}      "
-        f"{tf_total[PASSED]:>9}/{tf_total[FAILED]:>4}/{tf_total[SKIPPED]:>4}"
-    )
-    for test_id in sorted(set(listed) - seen):
-        stale.append(f"{test_id}: listed but not collected")
-    counted = ops_total[PASSED] + ops_total[FAILED]
-    share = 100.0 * ops_total[PASSED] / counted if counted else 0.0
-    print(
-        f"\nopsflow passes {ops_total[PASSED]} of {counted} collected public tests "
-        f"that are not listed ({share:.2f} %); listed and failing as expected: "
-        + ", ".join(f"{n} {kind}" for kind, n in sorted(listed_failing.items()))
-        + f"; {wall:.0f} s wall"
+        f"\nopsflow passes {passed} of {passed + failed} collected public tests that"
+        f" are not listed ({share:.2f} %); listed, failing as expected: {kinds or 0};"
+        f" {wall:.0f} s wall"
     )
     if args.json:
-        args.json.write_text(json.dumps(
-            {f"{lib}:{m}": r.outcomes for (lib, m), r in runs.items()}, indent=1
-        ))
+        outcomes = {f"{lib}:{mod}": run.outcomes for (lib, mod), run in runs.items()}
+        args.json.write_text(json.dumps(outcomes, indent=1))
+
     verdict = 0
     if os.environ.get("OPSFLOW_REQUIRE_SERVICES") == "1":
         for module in modules:
@@ -335,8 +408,7 @@ def report(
                     print(f"REQUIRED SERVICE MISSING: {test_id} skipped")
                     verdict = 1
     if stale:
-        print("\nSTALE ENTRIES in listed.toml:")
-        print("\n".join("  " + s for s in stale))
+        print("\nThe list or a run is wrong:", *(f"  {s}" for s in stale), sep="\n")
         verdict = 1
     if unexpected:
         print(f"\n{len(unexpected)} tests fail on opsflow and are not listed:")

@@ -21,10 +21,16 @@ class _Store:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.books: dict[str, models.LogBook] = {}
-        #: flow uuid -> the logbook uuid holding it
-        self.flow_book: dict[str, str] = {}
+        #: flow uuid -> (logbook uuid, the stored flow detail)
+        self.flows: dict[str, tuple[str, models.FlowDetail]] = {}
+        #: atom uuid -> (flow uuid, the stored atom detail)
+        self.atoms: dict[str, tuple[str, models.AtomDetail]] = {}
         #: flow uuid -> its run lease
         self.leases: dict[str, Any] = {}
+
+
+def _not_found(kind: str, uuid: str) -> exceptions.NotFound:
+    return exceptions.NotFound(f"No {kind} found with uuid '{uuid}'")
 
 
 class MemoryConnection(base.Connection):
@@ -36,46 +42,72 @@ class MemoryConnection(base.Connection):
     def upgrade(self) -> None:
         """Nothing to migrate in memory."""
 
-    def save_logbook(self, book: models.LogBook) -> models.LogBook:
-        with self._store.lock:
-            saved = copy.deepcopy(book)
-            self._store.books[book.uuid] = saved
-            for flow_detail in saved:
-                self._store.flow_book[flow_detail.uuid] = book.uuid
-            return copy.deepcopy(saved)
+    # -- writing ------------------------------------------------------------
+    def _put_atom(
+        self, flow: models.FlowDetail, atom_detail: models.AtomDetail
+    ) -> None:
+        stored = copy.deepcopy(atom_detail)
+        flow.add(stored)
+        self._store.atoms[atom_detail.uuid] = (flow.uuid, stored)
 
-    def get_logbook(self, book_uuid: str, lazy: bool = False) -> models.LogBook:
-        with self._store.lock:
-            try:
-                return copy.deepcopy(self._store.books[book_uuid])
-            except KeyError:
-                raise exceptions.NotFound(
-                    f"No logbook found with uuid '{book_uuid}'"
-                ) from None
-
-    def get_logbooks(self, lazy: bool = False) -> Iterator[models.LogBook]:
-        with self._store.lock:
-            books = [copy.deepcopy(book) for book in self._store.books.values()]
-        return iter(books)
-
-    def get_flow_details(
-        self, book_uuid: str, lazy: bool = False
-    ) -> Iterator[models.FlowDetail]:
-        return iter(list(self.get_logbook(book_uuid)))
-
-    def _flow(self, flow_detail: models.FlowDetail) -> models.FlowDetail:
-        book_uuid = self._store.flow_book.get(flow_detail.uuid)
-        if book_uuid is None:
-            raise exceptions.NotFound(
-                f"Flow detail '{flow_detail.uuid}' is in no saved logbook"
-            )
-        stored = self._store.books[book_uuid].find(flow_detail.uuid)
-        assert stored is not None
+    def _put_flow(
+        self, book_uuid: str, flow_detail: models.FlowDetail
+    ) -> models.FlowDetail:
+        known = self._store.flows.get(flow_detail.uuid)
+        if known is None:
+            stored = copy.deepcopy(flow_detail.copy(retain_contents=False))
+            self._store.books[book_uuid].add(stored)
+            self._store.flows[flow_detail.uuid] = (book_uuid, stored)
+        else:
+            stored = known[1]
+            stored.merge(flow_detail, deep_copy=True)
+        stored.updated_at = models._now()
+        for atom_detail in flow_detail:
+            self._put_atom(stored, atom_detail)
         return stored
 
-    def update_flow_details(self, flow_detail: models.FlowDetail) -> None:
+    def save_logbook(self, book: models.LogBook) -> models.LogBook:
         with self._store.lock:
-            stored = self._flow(flow_detail)
+            stored = self._store.books.get(book.uuid)
+            if stored is None:
+                stored = copy.deepcopy(book.copy(retain_contents=False))
+                self._store.books[book.uuid] = stored
+            else:
+                stored.merge(book, deep_copy=True)
+            for flow_detail in book:
+                self._put_flow(book.uuid, flow_detail)
+            stored.updated_at = book.updated_at
+            return copy.deepcopy(stored)
+
+    def _stored_flow(self, flow_uuid: str) -> models.FlowDetail:
+        known = self._store.flows.get(flow_uuid)
+        if known is None:
+            raise exceptions.NotFound(
+                f"Flow detail '{flow_uuid}' is in no saved logbook"
+            )
+        return known[1]
+
+    def update_flow_details(self, flow_detail: models.FlowDetail) -> models.FlowDetail:
+        with self._store.lock:
+            known = self._store.flows.get(flow_detail.uuid)
+            if known is None:
+                raise exceptions.NotFound(
+                    f"Flow detail '{flow_detail.uuid}' is in no saved logbook"
+                )
+            return copy.deepcopy(self._put_flow(known[0], flow_detail))
+
+    def update_atom_details(self, atom_detail: models.AtomDetail) -> models.AtomDetail:
+        with self._store.lock:
+            known = self._store.atoms.get(atom_detail.uuid)
+            if known is None:
+                raise _not_found("atom detail", atom_detail.uuid)
+            flow = self._stored_flow(known[0])
+            self._put_atom(flow, atom_detail)
+            return copy.deepcopy(atom_detail)
+
+    def save_flow_detail(self, flow_detail: models.FlowDetail) -> None:
+        with self._store.lock:
+            stored = self._stored_flow(flow_detail.uuid)
             stored.state = flow_detail.state
             stored.meta = copy.deepcopy(flow_detail.meta)
             stored.updated_at = models._now()
@@ -84,30 +116,73 @@ class MemoryConnection(base.Connection):
         self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
     ) -> None:
         with self._store.lock:
-            stored = self._flow(flow_detail)
-            stored.add(copy.deepcopy(atom_detail))
+            stored = self._stored_flow(flow_detail.uuid)
+            self._put_atom(stored, atom_detail)
             stored.updated_at = models._now()
 
+    # -- reading ------------------------------------------------------------
+    def get_logbook(self, book_uuid: str, lazy: bool = False) -> models.LogBook:
+        with self._store.lock:
+            book = self._store.books.get(book_uuid)
+            if book is None:
+                raise _not_found("logbook", book_uuid)
+            return copy.deepcopy(book.copy(retain_contents=not lazy))
+
+    def get_logbooks(self, lazy: bool = False) -> Iterator[models.LogBook]:
+        with self._store.lock:
+            books = [
+                copy.deepcopy(book.copy(retain_contents=not lazy))
+                for book in self._store.books.values()
+            ]
+        return iter(books)
+
+    def get_flows_for_book(
+        self, book_uuid: str, lazy: bool = False
+    ) -> Iterator[models.FlowDetail]:
+        book = self.get_logbook(book_uuid)
+        return iter([fd.copy(retain_contents=False) if lazy else fd for fd in book])
+
+    def get_flow_details(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
+        with self._store.lock:
+            known = self._store.flows.get(flow_uuid)
+            if known is None:
+                raise _not_found("flow detail", flow_uuid)
+            return copy.deepcopy(known[1].copy(retain_contents=not lazy))
+
+    def get_atoms_for_flow(self, flow_uuid: str) -> Iterator[models.AtomDetail]:
+        return iter(self.get_flow_details(flow_uuid))
+
+    def get_atom_details(self, atom_uuid: str) -> models.AtomDetail:
+        with self._store.lock:
+            known = self._store.atoms.get(atom_uuid)
+            if known is None:
+                raise _not_found("atom detail", atom_uuid)
+            return copy.deepcopy(known[1])
+
+    def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
+        with self._store.lock:
+            known = self._store.flows.get(flow_uuid)
+        if known is None:
+            raise _not_found("flow detail", flow_uuid)
+        return self.get_logbook(known[0])
+
+    # -- deleting ------------------------------------------------------------
     def destroy_logbook(self, book_uuid: str) -> None:
         with self._store.lock:
             book = self._store.books.pop(book_uuid, None)
             if book is None:
-                raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
+                raise _not_found("logbook", book_uuid)
             for flow_detail in book:
-                self._store.flow_book.pop(flow_detail.uuid, None)
+                self._store.flows.pop(flow_detail.uuid, None)
+                for atom_detail in flow_detail:
+                    self._store.atoms.pop(atom_detail.uuid, None)
 
     def clear_all(self) -> None:
         with self._store.lock:
             self._store.books.clear()
-            self._store.flow_book.clear()
+            self._store.flows.clear()
+            self._store.atoms.clear()
             self._store.leases.clear()
-
-    def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
-        with self._store.lock:
-            book_uuid = self._store.flow_book.get(flow_uuid)
-        if book_uuid is None:
-            raise exceptions.NotFound(f"No flow detail found with uuid '{flow_uuid}'")
-        return self.get_logbook(book_uuid)
 
     # -- run leases ----------------------------------------------------------
     def insert_lease(self, lease: Any) -> bool:

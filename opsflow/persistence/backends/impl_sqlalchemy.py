@@ -11,7 +11,10 @@ before moving on survives a SIGKILL. SQLite runs in WAL mode with
 ``synchronous=NORMAL`` by default: a killed process loses nothing, a power
 cut may lose the last transactions but never corrupts the file (add
 ``?synchronous=FULL`` to the URL to sync every commit). The SQLite file is
-created 0600 in a 0700 directory.
+created 0600 in a 0700 directory. With ``read_only`` in the backend's
+configuration a SQLite store is opened for reading only: nothing is
+created, migrated or locked (``--history`` and ``--show`` of a store on a
+read-only file system, or of someone else's).
 
 Results, failures and metadata are JSON columns (``codec`` turns tuples,
 ``Failure`` objects and the like into tagged JSON), never truncated.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -137,7 +141,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 "name": book.name,
                 "meta": codec.encode(book.meta),
                 "created_at": book.created_at,
-                "updated_at": models._now(),
+                "updated_at": book.updated_at,
             }
             done = conn.execute(
                 logbooks.update().where(logbooks.c.uuid == book.uuid), row
@@ -202,7 +206,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                     books[parent].add(flow_detail)
         return iter(list(books.values()))
 
-    def get_flow_details(
+    def get_flows_for_book(
         self, book_uuid: str, lazy: bool = False
     ) -> Iterator[models.FlowDetail]:
         self.flush()
@@ -214,7 +218,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 raise exceptions.NotFound(f"No logbook found with uuid '{book_uuid}'")
             return iter(self._flows(conn, [book_uuid], with_atoms=not lazy))
 
-    def get_flow_detail(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
+    def get_flow_details(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
         self.flush()
         with self._begin() as conn:
             found = self._flows_with_parent(
@@ -223,6 +227,19 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         if not found:
             raise exceptions.NotFound(f"No flow detail found with uuid '{flow_uuid}'")
         return found[0][0]
+
+    def get_atoms_for_flow(self, flow_uuid: str) -> Iterator[models.AtomDetail]:
+        return iter(self.get_flow_details(flow_uuid))
+
+    def get_atom_details(self, atom_uuid: str) -> models.AtomDetail:
+        self.flush()
+        with self._begin() as conn:
+            row = conn.execute(
+                atomdetails.select().where(atomdetails.c.uuid == atom_uuid)
+            ).first()
+        if row is None:
+            raise exceptions.NotFound(f"No atom detail found with uuid '{atom_uuid}'")
+        return atom_from_row(row)
 
     def get_logbook_of(self, flow_uuid: str) -> models.LogBook:
         self.flush()
@@ -280,7 +297,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         return found
 
     # -- the engine's write path ----------------------------------------------
-    def update_flow_details(self, flow_detail: models.FlowDetail) -> None:
+    def save_flow_detail(self, flow_detail: models.FlowDetail) -> None:
         meta = codec.encode(flow_detail.meta)
         row: dict[str, Any] = {
             "state": text_or_none(flow_detail.state),
@@ -300,6 +317,29 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                     f"Flow detail '{flow_detail.uuid}' is in no saved logbook"
                 )
             self._flow_meta[flow_detail.uuid] = meta
+
+    def update_flow_details(self, flow_detail: models.FlowDetail) -> models.FlowDetail:
+        self.save_flow_detail(flow_detail)
+        with self._lock, self._write() as conn:
+            self._flush(conn)
+            for atom_detail in flow_detail:
+                self._save_atom(conn, flow_detail.uuid, atom_detail)
+        return flow_detail
+
+    def update_atom_details(self, atom_detail: models.AtomDetail) -> models.AtomDetail:
+        columns = atom_row(atom_detail)
+        with self._lock, self._write() as conn:
+            self._flush(conn)
+            done = conn.execute(
+                atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
+                columns,
+            ).rowcount
+            if not done:
+                raise exceptions.NotFound(
+                    f"No atom detail found with uuid '{atom_detail.uuid}'"
+                )
+            self._written[atom_detail.uuid] = columns
+        return atom_detail
 
     def save_atom_detail(
         self, flow_detail: models.FlowDetail, atom_detail: models.AtomDetail
@@ -483,6 +523,8 @@ class SQLAlchemyBackend(base.Backend):
         if not self._sqlite:
             return sa.create_engine(self.url, pool_pre_ping=True)
         path = self.url.database
+        if self._conf.get("read_only") and path and path != ":memory:":
+            return _read_only_sqlite(path)
         if path and path != ":memory:":
             prepare_sqlite_file(path)
         engine = sa.create_engine(self.url, connect_args={"timeout": 30})
@@ -573,6 +615,37 @@ class SQLAlchemyBackend(base.Backend):
                 with contextlib.suppress(sa.exc.SQLAlchemyError):
                     held.close()
         self.engine.dispose()
+
+
+def _read_only_sqlite(path: str) -> sa.Engine:
+    """An engine that only reads the SQLite file ``path`` (nothing created).
+
+    A store in WAL mode needs its ``-shm`` file even to be read; where
+    there is none and none can be made (a read-only directory or file
+    system), no process can be writing to it either, so it is read as an
+    immutable file.
+    """
+    import urllib.parse
+
+    directory = os.path.dirname(os.path.abspath(path))
+    immutable = not os.path.exists(path + "-wal") and not os.access(directory, os.W_OK)
+    query = {"mode": "ro", "uri": "true", **({"immutable": "1"} if immutable else {})}
+    url = sa.URL.create(
+        "sqlite",
+        database="file:" + urllib.parse.quote(os.path.abspath(path)),
+        query=query,
+    )
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ logbooks = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("meta", _json),
     sa.Column("created_at", _time, nullable=False),
-    sa.Column("updated_at", _time, nullable=False),
+    sa.Column("updated_at", _time),
 )
 flowdetails = sa.Table(
     "opsflow_flowdetails",
@@ -123,13 +123,12 @@ def make_url(connection: str) -> sa.URL:
 
 
 def prepare_sqlite_file(path: str) -> None:
-    """Create the SQLite file 0600 in a 0700 directory (the store holds run data)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+    """Create the SQLite file 0600, and each missing directory above it 0700
+    (the store holds run data)."""
+    from opsflow.privatefiles import open_private
+
     if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(fd)
+        os.close(open_private(path))
 
 
 def aware(value: datetime.datetime | None) -> datetime.datetime:
@@ -174,7 +173,7 @@ def atom_row(detail: models.AtomDetail) -> dict[str, Any]:
         "revert_results": codec.encode(detail.revert_results),
         "revert_failure": codec.encode(detail.revert_failure),
         "meta": codec.encode(detail.meta),
-        "version": list(detail.version) if detail.version is not None else None,
+        "version": detail.version,
     }
 
 
@@ -184,7 +183,7 @@ def book_from_row(row: Any) -> models.LogBook:
         uuid=row.uuid,
         meta=codec.decode(row.meta) or {},
         created_at=aware(row.created_at),
-        updated_at=aware(row.updated_at),
+        updated_at=aware(row.updated_at) if row.updated_at is not None else None,
     )
 
 
@@ -211,7 +210,7 @@ def atom_from_row(row: Any) -> models.AtomDetail:
         revert_results=codec.decode(row.revert_results),
         revert_failure=codec.decode(row.revert_failure),
         meta=codec.decode(row.meta) or {},
-        version=tuple(row.version) if row.version is not None else None,
+        version=row.version,
     )
     if isinstance(detail, models.RetryDetail):
         # History entries are (result, {atom: Failure}) pairs.

@@ -252,3 +252,26 @@ def loader_for(driver: str):
         return engines.load(flow, engine="parallel", executor=driver, **kwargs)
 
     return _load
+
+
+class UsesSecret(task.Task):
+    """Returns its ``password`` in a result, or fails naming it."""
+
+    def __init__(self, name: str, journal: Journal, fail: bool = False) -> None:
+        super().__init__(name=name)
+        self.journal = journal
+        self.fail = fail
+
+    def execute(self, password):
+        self.journal.add("execute", self.name, got=password == "hunter2-Zq9")
+        if self.fail:
+            raise Boom(f"login refused for password {password}")
+        return {"token": f"token-for-{password}"}
+
+    def revert(self, password, result, flow_failures, **kwargs):
+        self.journal.add(
+            "revert",
+            self.name,
+            result=describe(result),
+            flow_failures={k: v.exception_str for k, v in flow_failures.items()},
+        )

@@ -13,6 +13,7 @@ from drivertasks import (
     ProgressingRevert,
     RevertBoom,
     Step,
+    UsesSecret,
 )
 
 from opsflow import engines, exceptions, retry, states, task
@@ -220,3 +221,34 @@ def test_store_inject_and_provides_reach_tasks_and_results_come_back(load, journ
     [first, second] = journal.entries()
     assert first.info == {"x": 1, "y": 2, "pid": first.pid}
     assert (second.info["x"], second.info["y"]) == (3, 5)
+
+
+def test_a_secret_reaches_the_tasks_but_no_result_failure_or_listener(load, journal):
+    # Given a task that returns the secret and one that fails naming it
+    flow = linear_flow.Flow("f").add(
+        UsesSecret("returns", journal), UsesSecret("fails", journal, fail=True)
+    )
+    engine = load(flow)
+    engine.storage.inject_secrets({"password": "hunter2-Zq9"})
+    heard = []
+    engine.atom_notifier.register(
+        engine.atom_notifier.ANY, lambda state, details: heard.append(details)
+    )
+    # When it runs, the original exception comes back, scrubbed
+    with pytest.raises(Boom, match=r"^login refused for password \*\*\*$"):
+        engine.run()
+    # Then both tasks got the value, and storage, reverts and listeners did not
+    assert [e.info["got"] for e in journal.entries() if e.event == "execute"] == [
+        True,
+        True,
+    ]
+    recorded = engine.storage.atom_detail("returns").results
+    assert recorded == {"token": "token-for-***"}
+    [failure] = engine.storage.get_execute_failures().values()
+    assert failure.exception_args == ("login refused for password ***",)
+    assert "hunter2-Zq9" not in failure.traceback_str
+    reverted = journal.one("revert", "returns").info
+    assert reverted["result"] == {"token": "token-for-***"}
+    assert reverted["flow_failures"] == {"fails": "login refused for password ***"}
+    assert "hunter2-Zq9" not in repr(heard)
+    assert any(d.get("result") == {"token": "token-for-***"} for d in heard)

@@ -58,7 +58,7 @@ def test_a_fenced_write_after_another_claim_raises_lease_lost_and_writes_nothing
     flow_detail.state = states.SUCCESS
     with pytest.raises(leases.LeaseLost, match="taken over"):
         connection_a.update_flow_details(flow_detail)
-    stored = backend.get_connection().get_flow_detail(flow_detail.uuid)
+    stored = backend.get_connection().get_flow_details(flow_detail.uuid)
     assert stored.state == states.RUNNING
 
 
@@ -91,7 +91,7 @@ def test_an_engine_whose_run_is_claimed_away_stops_without_reverting(backend):
     assert events == ["execute one", "execute two"]
     stored = {
         d.name: d.state
-        for d in backend.get_connection().get_flow_detail(flow_detail.uuid)
+        for d in backend.get_connection().get_flow_details(flow_detail.uuid)
     }
     assert stored["one"] == states.SUCCESS
     assert stored["two"] == states.RUNNING  # the new owner decides what next

@@ -19,7 +19,7 @@ from opsflow.persistence import backends
 PG_URL = os.environ.get("OPSFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("OPSFLOW_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306")
 
-BACKENDS = ("memory", "sqlite", "postgresql", "mariadb")
+BACKENDS = ("memory", "dir", "sqlite", "postgresql", "mariadb")
 
 
 def _unavailable(service: str, error: Exception) -> None:
@@ -78,6 +78,8 @@ def backend_url(request: pytest.FixtureRequest, tmp_path) -> str:
     kind = request.param
     if kind == "memory":
         return "memory://"
+    if kind == "dir":
+        return f"dir://{tmp_path}/runs"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path}/store/opsflow.sqlite"
     if kind == "postgresql":

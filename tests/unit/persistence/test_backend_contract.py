@@ -49,6 +49,10 @@ def _book_with_run() -> tuple[models.LogBook, models.FlowDetail]:
     return book, flow_detail
 
 
+def _atom(flow_detail: models.FlowDetail, name: str) -> models.AtomDetail:
+    return next(detail for detail in flow_detail if detail.name == name)
+
+
 def test_upgrade_can_run_again_on_an_up_to_date_store(backend):
     backend.get_connection().upgrade()
     backend.get_connection().upgrade()
@@ -68,11 +72,11 @@ def test_a_saved_logbook_reads_back_with_every_detail(conn):
     assert stored is not None
     assert stored.state == states.RUNNING and stored.meta == {"k": [1, 2]}
     assert [d.name for d in stored] == ["a", "b", "r"]
-    a, b, r = stored.atoms["a"], stored.atoms["b"], stored.atoms["r"]
+    a, b, r = _atom(stored, "a"), _atom(stored, "b"), _atom(stored, "r")
     assert isinstance(a, models.TaskDetail) and isinstance(r, models.RetryDetail)
-    assert a.results == {"x": (1, 2), 3: {"y"}} and a.version == (1, 0)
+    assert a.results == {"x": (1, 2), 3: {"y"}} and a.version == "1.0"
     assert b.failure is not None and b.failure.check(ValueError)
-    assert b.failure.exception_str == flow_detail.atoms["b"].failure.exception_str
+    assert b.failure.exception_str == _atom(flow_detail, "b").failure.exception_str
     assert b.meta == {"p": 1}
     assert r.results[0][0] == 2 and r.results[0][1]["b"].check(ValueError)
 
@@ -98,10 +102,10 @@ def test_atom_details_are_added_then_updated_in_place(conn):
     conn.save_atom_detail(flow_detail, detail)
 
     # Then the store holds its last state once, after the others
-    stored = conn.get_flow_detail(flow_detail.uuid)
+    stored = conn.get_flow_details(flow_detail.uuid)
     assert [d.name for d in stored] == ["a", "b", "r", "c"]
-    assert stored.atoms["c"].state == states.SUCCESS
-    assert stored.atoms["c"].results == [1, "two", None]
+    assert _atom(stored, "c").state == states.SUCCESS
+    assert _atom(stored, "c").results == [1, "two", None]
 
 
 def test_a_flow_update_saves_its_state_and_meta(conn):
@@ -111,7 +115,7 @@ def test_a_flow_update_saves_its_state_and_meta(conn):
     flow_detail.meta["store"] = {"steps": 3}
     conn.update_flow_details(flow_detail)
 
-    stored = conn.get_flow_detail(flow_detail.uuid)
+    stored = conn.get_flow_details(flow_detail.uuid)
     assert stored.state == states.SUCCESS
     assert stored.meta == {"k": [1, 2], "store": {"steps": 3}}
 
@@ -136,9 +140,9 @@ def test_a_five_megabyte_result_and_a_deep_traceback_are_kept_whole(conn):
         conn.save_atom_detail(flow_detail, detail)
 
     # Then both read back without a byte lost
-    stored = conn.get_flow_detail(flow_detail.uuid)
-    assert stored.atoms["big"].results["blob"] == big
-    traceback = stored.atoms["deep"].failure.traceback_str
+    stored = conn.get_flow_details(flow_detail.uuid)
+    assert _atom(stored, "big").results["blob"] == big
+    traceback = _atom(stored, "deep").failure.traceback_str
     assert traceback == deep.traceback_str
     assert traceback.count("in dive_again") >= 399
 
@@ -151,11 +155,11 @@ def test_runs_are_found_by_uuid_and_listed_newest_first(conn):
     conn.save_logbook(newer)
 
     assert conn.get_logbook_of(newer_run.uuid).uuid == newer.uuid
-    assert conn.get_flow_detail(older_run.uuid).name == "flow"
+    assert conn.get_flow_details(older_run.uuid).name == "flow"
     listed = [fd.uuid for fd, _book in conn.list_flow_details()]
     assert listed.index(newer_run.uuid) < listed.index(older_run.uuid)
     with pytest.raises(exceptions.NotFound):
-        conn.get_flow_detail("no-such-run")
+        conn.get_flow_details("no-such-run")
 
 
 def test_destroying_a_logbook_removes_its_runs_and_clear_all_removes_all(conn):
@@ -167,7 +171,7 @@ def test_destroying_a_logbook_removes_its_runs_and_clear_all_removes_all(conn):
     conn.destroy_logbook(first.uuid)
     assert [b.uuid for b in conn.get_logbooks()] == [second.uuid]
     with pytest.raises(exceptions.NotFound):
-        conn.get_flow_detail(first_run.uuid)
+        conn.get_flow_details(first_run.uuid)
 
     conn.clear_all()
     assert list(conn.get_logbooks()) == []
@@ -250,12 +254,12 @@ def test_an_engine_writes_every_outcome_and_never_a_secret(backend, conn):
     engine.run()
 
     # Then the store holds each result and the flow state, but not the secret
-    stored = conn.get_flow_detail(engine.storage.flow_uuid)
+    stored = conn.get_flow_details(engine.storage.flow_uuid)
     assert stored.state == states.SUCCESS
     assert {d.name: d.state for d in stored} == {
         f"t{i}": states.SUCCESS for i in range(4)
     }
-    assert stored.atoms["t3"].results == {"by": "t3", "saw_secret": True}
+    assert _atom(stored, "t3").results == {"by": "t3", "saw_secret": True}
     assert "hunter2" not in repr(stored.meta) + repr([d.to_dict() for d in stored])
 
 
@@ -267,7 +271,7 @@ def test_a_run_found_mid_step_resumes_from_that_step(backend, conn):
     book = conn.get_logbook_of(engine.storage.flow_uuid)
     flow_detail = book.find(engine.storage.flow_uuid)
     for name in ("t2", "t3"):
-        detail = flow_detail.atoms[name]
+        detail = _atom(flow_detail, name)
         detail.reset(states.RUNNING if name == "t2" else states.PENDING)
         conn.save_atom_detail(flow_detail, detail)
     flow_detail.state = states.RUNNING
@@ -286,4 +290,4 @@ def test_a_run_found_mid_step_resumes_from_that_step(backend, conn):
 
     # Then only the step in flight and the ones after it run
     assert Count.calls == ["t2", "t3"]
-    assert conn.get_flow_detail(flow_detail.uuid).state == states.SUCCESS
+    assert conn.get_flow_details(flow_detail.uuid).state == states.SUCCESS

@@ -67,7 +67,7 @@ def test_the_tables_the_backend_uses_are_the_ones_the_migrations_create(tmp_path
         revision = context.get_current_revision()
     backend.close()
     assert diffs == []
-    assert revision == "0001"
+    assert revision == "0002"
 
 
 def test_a_progress_update_does_not_rewrite_a_large_result(tmp_path):
