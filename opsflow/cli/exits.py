@@ -87,8 +87,7 @@ class StoreLost(Unavailable):
         reason = str(error).removeprefix("persistence store ")
         super().__init__(
             f"persistence store unavailable: {reason}; the run is intact: "
-            f"opsflow-run --resume {run_id} once it is back",
-            error,
+            f"opsflow-run --resume {run_id} once it is back"
         )
         self.run_id = run_id
 

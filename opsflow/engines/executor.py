@@ -76,8 +76,8 @@ def _run(
         task.pre_execute()
         try:
             value = task.execute(**arguments)
-        except BaseException:
-            value = Failure()
+        except BaseException as exc:
+            value = Failure.from_exception(exc)
         finally:
             task.post_execute()
         return EXECUTED, value
@@ -86,8 +86,8 @@ def _run(
         value = task.revert(
             result=result, flow_failures=dict(failures or {}), **arguments
         )
-    except BaseException:
-        value = Failure()
+    except BaseException as exc:
+        value = Failure.from_exception(exc)
     finally:
         task.post_revert()
     return REVERTED, value

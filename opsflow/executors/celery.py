@@ -174,8 +174,7 @@ class CeleryTaskExecutor(TaskExecutor):
             raise exceptions.ServiceUnavailable(
                 f"the celery executor cannot reach its broker "
                 f"{safe_url(self.settings.broker_url)} or result backend "
-                f"{safe_url(self.settings.result_backend)}: {self._startup_error}",
-                self._startup_error,
+                f"{safe_url(self.settings.result_backend)}: {self._startup_error}"
             ) from self._startup_error
 
     def check_available(self) -> None:
@@ -351,8 +350,7 @@ def _unreachable(what: str, url: str, error: BaseException) -> Exception:
     reason = " ".join(str(error).split()) or type(error).__name__
     return exceptions.ServiceUnavailable(
         f"the celery executor cannot reach its {what} {safe_url(url)} "
-        f"(within {CHECK_TIMEOUT:g} s): {reason}",
-        error,
+        f"(within {CHECK_TIMEOUT:g} s): {reason}"
     )
 
 

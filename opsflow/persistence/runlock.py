@@ -75,8 +75,7 @@ class RunLock:
         :raises ProcessesAlive: processes of the run's previous owner hold it.
         """
         path = lock_path(state_path, run_id)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = _open(path)
         deadline = time.monotonic() + wait
         told = False
         while True:
@@ -106,6 +105,8 @@ class RunLock:
         if forget:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
+            with contextlib.suppress(OSError):  # not empty: other runs' locks
+                os.rmdir(os.path.dirname(self.path))
         os.close(self._fd)
         self._fd = None
 
@@ -114,6 +115,17 @@ class RunLock:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.release()
+
+
+def _open(path: str) -> int:
+    """Open (creating) the lock file and its 0700 directory."""
+    for _attempt in range(5):
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:  # the directory was just removed, empty
+            continue
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
 def holders(path: str) -> list[int]:

@@ -51,6 +51,7 @@ def test_a_fresh_run_takes_its_lock_at_once_and_forgets_it_when_done(tmp_path):
     assert os.path.exists(lock.path)
     lock.release(forget=True)
     assert not os.path.exists(lock.path)
+    assert not os.path.exists(tmp_path / "locks")  # nothing left behind
 
 
 def test_a_process_forked_by_the_owner_keeps_the_lock_after_the_owner_died(
