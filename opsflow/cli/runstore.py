@@ -452,10 +452,13 @@ def interruption(connection: Any, fd: models.FlowDetail) -> dict[str, Any] | Non
     *interrupted* when no live process holds its lease: then ``{"owner":
     the owner that is gone (None if it left no lease), "resume_command",
     "revert_command"}``; None for a run that ended, was suspended cleanly,
-    is being run, or waits in a jobboard's queue.
+    is being run, waits in a jobboard's queue, or was not started by
+    ``opsflow-run`` (which could not resume it).
     """
     state = str(fd.state or "PENDING")
     if state in SETTLED_STATES or fd.meta.get("jobboard"):
+        return None
+    if not fd.meta.get(RUN_META_KEY):
         return None
     lease = _lease_of(connection, fd.uuid)
     if lease is not None:
