@@ -7,6 +7,8 @@
     +-- ConfigurationError          opsflow.conf or a driver choice is wrong
     +-- PluginError                 a plugin could not be found or loaded
     |   +-- IncompatiblePlugin      a worker refuses a plugin (not allowed, version)
+    +-- ServiceUnavailable          a driver's package or service is missing or down
+    |   +-- MissingPackage          an optional package a driver needs is not installed
     +-- ExecutionFailure            the engine could not run the flow
     |   +-- InvalidState            a state transition that is not allowed
     |   +-- DependencyFailure       the flow's dependencies do not fit together
@@ -54,11 +56,13 @@ __all__ = [
     "InvalidFormat",
     "InvalidState",
     "MissingDependencies",
+    "MissingPackage",
     "NoWorkerAvailable",
     "NotFound",
     "NotTransferable",
     "OpsflowException",
     "PluginError",
+    "ServiceUnavailable",
     "StorageFailure",
     "TaskFlowException",
     "Timeout",
@@ -154,6 +158,27 @@ class PluginError(OpsflowException):
 
 class IncompatiblePlugin(PluginError):
     """A worker refuses a plugin: not in its allow-list, or of another major version."""
+
+
+class ServiceUnavailable(OpsflowException):
+    """What a driver needs (a package, a broker, a database) is missing or unreachable.
+
+    Drivers raise it from their checks, before any task runs; messages name
+    a URL without its password.
+    """
+
+
+class MissingPackage(ServiceUnavailable):
+    """An optional package a driver needs is not installed."""
+
+    def __init__(self, needed_by: str, package: str, extra: str | None = None) -> None:
+        self.package = package
+        self.extra = extra
+        how = f": pip install 'opsflow[{extra}]'" if extra else ""
+        super().__init__(
+            f"{needed_by} needs the Python package {package!r}, which is not "
+            f"installed{how}"
+        )
 
 
 class ExecutionFailure(OpsflowException):

@@ -11,5 +11,6 @@
 ``report``     the end-of-run summary, JSON documents, ``--list``
 ``runner``     one run: engine, listeners, signals, final state
 ``logs``       oslo.log on stderr with secrets masked; a private log file
+``streams``    stdout/stderr that a closed pipe cannot break (output dropped)
 =============  ==============================================================
 """

@@ -16,11 +16,14 @@ from opsflow.exceptions import (
     MissingDependencies,
     OpsflowException,
     PluginError,
+    ServiceUnavailable,
+    StorageFailure,
 )
 
 __all__ = [
     "CliError",
     "ExitCode",
+    "StoreLost",
     "Unavailable",
     "UsageError",
     "for_error",
@@ -77,13 +80,26 @@ class Unavailable(CliError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class StoreLost(Unavailable):
+    """The persistence store failed during a run, which stopped there."""
+
+    def __init__(self, run_id: str, error: BaseException) -> None:
+        reason = str(error).removeprefix("persistence store ")
+        super().__init__(
+            f"persistence store unavailable: {reason}; the run is intact: "
+            f"opsflow-run --resume {run_id} once it is back"
+        )
+        self.run_id = run_id
+
+
 def for_error(exc: BaseException) -> ExitCode:
     """The exit code for an error raised before or around a run.
 
     An unknown flow, a missing input or one the flow's factory refused is
     the operator's to fix (64); a plugin that cannot load or build a valid
-    flow is unavailable (69); an
-    exception opsflow does not know is a bug (70).
+    flow, a persistence store that cannot be read or written, or a missing
+    optional package or service, is unavailable (69); an exception opsflow
+    does not know is a bug (70).
     """
     from opsflow.plugins.flows import FlowInputsRejected
     from opsflow.plugins.loader import PluginNotFound
@@ -96,13 +112,16 @@ def for_error(exc: BaseException) -> ExitCode:
         return ExitCode.CONFIG
     if isinstance(exc, Unavailable | PluginError | DependencyFailure):
         return ExitCode.UNAVAILABLE
+    if isinstance(exc, StorageFailure | ServiceUnavailable):
+        return ExitCode.UNAVAILABLE
     if isinstance(exc, OpsflowException):
         return ExitCode.USAGE
     return ExitCode.INTERNAL
 
 
-def report_error(exc: BaseException, debug: bool) -> int:
-    """Print ``exc`` as one line on stderr (and its traceback when debugging)."""
+def report_error(exc: BaseException, debug: bool, prog: str = "opsflow-run") -> int:
+    """Print ``exc`` as one line on stderr, ``prog: error: ...`` (and its
+    traceback when debugging); the exit code."""
     code = for_error(exc)
     if debug:
         import traceback
@@ -113,5 +132,5 @@ def report_error(exc: BaseException, debug: bool) -> int:
         message = f"internal error: {type(exc).__name__}: {message}"
         if not debug:
             message += " (run with --debug for the traceback)"
-    print(f"opsflow-run: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {message}", file=sys.stderr)
     return int(code)

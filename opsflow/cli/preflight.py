@@ -2,8 +2,10 @@
 
 The flow plugin is loaded and its factory called with the store keys it
 accepts; the engine is built, compiled and validated (a missing input is
-named here); executor and listener names are checked against their plugin
-namespaces, with errors that say which file or flag they came from.
+named here, and so is an optional package the executor needs or its broker
+that does not answer); executor and listener names are checked against
+their plugin namespaces, with errors that say which file or flag they came
+from.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from opsflow.cli.exits import UsageError
 from opsflow.exceptions import MissingDependencies
 from opsflow.redaction import NO_SECRETS, Redactor
 
-__all__ = ["attach_listeners", "checked_engine", "load_flow"]
+__all__ = ["attach_listeners", "check_store", "checked_engine", "load_flow"]
 
 
 def load_flow(
@@ -70,6 +72,14 @@ def checked_engine(
     except MissingDependencies as exc:
         raise _missing_inputs(name, exc) from exc
     return engine
+
+
+def check_store(conf: cfg.ConfigOpts) -> None:
+    """The persistence backend's driver package is installed (for
+    ``--dry-run``, which opens no store); raises ``MissingPackage``."""
+    from opsflow.persistence import backends
+
+    backends.check_available({"connection": conf.persistence.connection})
 
 
 def attach_listeners(

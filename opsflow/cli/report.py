@@ -51,6 +51,11 @@ class RunReport:
     results: dict[str, Any] = field(default_factory=dict)
     failures: list[FailureReport] = field(default_factory=list)
     traceback_path: str | None = None
+    #: A stored run under way whose owner is gone: the owner and the commands
+    #: to go on (``runstore.interruption``); None otherwise.
+    interrupted: dict[str, Any] | None = None
+    #: ``host pid N`` of the live process running a stored run.
+    running_by: str | None = None
 
 
 def jsonable(value: Any) -> Any:
@@ -78,8 +83,8 @@ def not_reverted(report: RunReport) -> list[str]:
 
 def revert_command(report: RunReport) -> str | None:
     """The command that retries the reverts of a FAILURE run (or cancels a
-    SUSPENDED one); None for a run with nothing left to undo."""
-    if report.state in ("FAILURE", "SUSPENDED"):
+    SUSPENDED or interrupted one); None for a run with nothing to undo."""
+    if report.state in ("FAILURE", "SUSPENDED") or report.interrupted:
         return f"opsflow-run --revert {report.run_id}"
     return None
 
@@ -94,7 +99,7 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
-    """The ``--format json`` document of a run (SPEC section 7), with each
+    """The ``--format json`` document of a run, with each
     step's timing and, for a FAILURE run, what is left and how to retry."""
     return {
         "run_id": report.run_id,
@@ -115,6 +120,7 @@ def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
         },
         "not_reverted": not_reverted(report),
         "revert_command": revert_command(report),
+        "interrupted": report.interrupted,
         "failures": [
             {
                 "atom": failure.atom,
@@ -167,14 +173,30 @@ def _print_left(report: RunReport, out: TextIO) -> None:
     command = revert_command(report)
     if command and report.state == "FAILURE":
         out.write(f"after fixing the cause, retry the reverts with: {command}\n")
+    elif report.interrupted:
+        out.write(
+            f"resume with: {report.interrupted['resume_command']}, or undo it "
+            f"with: {command}\n"
+        )
     elif command:
         out.write(f"resume with --resume {report.run_id}, or undo it with: {command}\n")
+
+
+def _state_words(report: RunReport) -> str:
+    """What a run's state means, for a stored run also who is on it."""
+    if report.interrupted:
+        owner = report.interrupted.get("owner")
+        gone = f"its owner {owner} is gone" if owner else "no process runs it"
+        return f"interrupted: {gone}"
+    if report.running_by:
+        return f"being run by {report.running_by}"
+    return _STATE_WORDS.get(report.state, "")
 
 
 def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
     """``--show RUN_ID``: each step's state, start, duration and attempts,
     every failure with its traceback, and what is left to undo."""
-    words = _STATE_WORDS.get(report.state, "")
+    words = _state_words(report)
     out.write(f"run {report.run_id} of flow {report.flow}: {report.state} ({words})\n")
     out.write(f"took {format_seconds(report.duration)}\n")
     width = max([len(step.name) for step in report.steps] + [4])

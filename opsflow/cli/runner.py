@@ -18,12 +18,17 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from opsflow.cli.exits import ExitCode
+from opsflow.cli.exits import ExitCode, StoreLost, Unavailable
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.report import FailureReport, RunReport
+from opsflow.cli.streams import write_fd
+from opsflow.exceptions import ServiceUnavailable, StorageFailure
 
-__all__ = ["failure_report", "load_engine", "run_flow"]
+__all__ = ["ENGINE_STARTED", "failure_report", "load_engine", "run_flow"]
+
+#: Set once this process has started running a flow.
+ENGINE_STARTED = threading.Event()
 
 
 def load_engine(
@@ -88,6 +93,11 @@ def run_flow(
     ``estimates``); without one, progress goes to the ``opsflow.run``
     logger. ``record_timings`` keeps each step's timing in the run's
     storage; ``revert`` undoes the run (``engine.revert()``) instead.
+
+    :raises StoreLost: the persistence store failed mid-run (exit 69); the
+        run stopped at its last recorded state, from where it resumes.
+    :raises Unavailable: the executor's package or service was missing when
+        the engine started (exit 69); no step ran.
     """
     order = list(engine.compilation.order)
     reporter = ProgressBar(tty, estimates=estimates) if tty is not None else LogLines()
@@ -99,12 +109,23 @@ def run_flow(
     # Tasks print through masking streams; the progress shown here and the
     # signal messages go to the real ones (taken before the masking).
     with _Signals(engine, tty or sys.stderr) as signals, masker.masking_std_streams():
+        ENGINE_STARTED.set()
         worker.start()
         while worker.is_alive():
             worker.join(0.1)
             signals.poll()
             recorder.tick()
     recorder.finish()
+    if isinstance(worker.error, StorageFailure):
+        # Nothing after the failed write was recorded, nor run: what the
+        # engine holds in memory is no outcome to report.
+        raise StoreLost(run_id, worker.error) from worker.error
+    if isinstance(worker.error, ServiceUnavailable):
+        # Found missing when the engine started, before any step ran.
+        raise Unavailable(
+            f"{worker.error}; nothing of run {run_id} ran: "
+            f"opsflow-run --resume {run_id} once that is fixed"
+        ) from worker.error
     state = str(engine.storage.get_flow_state())
     report = RunReport(
         run_id=run_id,
@@ -173,7 +194,7 @@ class _Signals:
         self._count += 1
         self._name = signal.Signals(signum).name
         if self._count > 1:
-            os.write(2, b"\nopsflow-run: stopped at once; the run is left as it was\n")
+            write_fd(2, b"\nopsflow-run: stopped at once; the run is left as it was\n")
             os._exit(ExitCode.SUSPENDED)
 
     def poll(self) -> None:

@@ -34,13 +34,17 @@ __all__ = [
     "FINAL_STATES",
     "RUN_META_KEY",
     "RUN_STATES",
+    "SETTLED_STATES",
     "describe",
     "estimates_for",
     "find_run",
     "history",
+    "interrupted_note",
+    "interruption",
     "parse_since",
     "purge",
     "runs_of",
+    "running_owner",
     "open_backend",
     "plugin_versions",
     "rebuild_flow",
@@ -53,6 +57,8 @@ __all__ = [
 RUN_META_KEY = "run"
 #: States a run ends in; resuming such a run only reports it.
 FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
+#: States in which a run waits for nothing: ended, or suspended cleanly.
+SETTLED_STATES = FINAL_STATES | {"SUSPENDED"}
 #: Every state a run (a flow detail) can be in, for ``--history --state``.
 RUN_STATES = (
     "PENDING",
@@ -431,10 +437,60 @@ def history(
             "state": str(fd.state or "PENDING"),
             "started_at": _iso(fd.created_at),
             "updated_at": _iso(fd.updated_at),
+            "interrupted": interruption(connection, fd),
             **queue_fields(connection, fd),
         }
         for fd in runs[:limit]
     ]
+
+
+def interruption(connection: Any, fd: models.FlowDetail) -> dict[str, Any] | None:
+    """Why a run that says it is under way is not, and what to do about it.
+
+    A run left RUNNING (or SUSPENDING, PENDING...) whose owner died (``kill
+    -9``, a reboot, a second Ctrl-C) still says so in the store. It is
+    *interrupted* when no live process holds its lease: then ``{"owner":
+    the owner that is gone (None if it left no lease), "resume_command",
+    "revert_command"}``; None for a run that ended, was suspended cleanly,
+    is being run, waits in a jobboard's queue, or was not started by
+    ``opsflow-run`` (which could not resume it).
+    """
+    state = str(fd.state or "PENDING")
+    if state in SETTLED_STATES or fd.meta.get("jobboard"):
+        return None
+    if not fd.meta.get(RUN_META_KEY):
+        return None
+    lease = _lease_of(connection, fd.uuid)
+    if lease is not None:
+        from opsflow.persistence import leases
+
+        if leases.is_alive(lease):
+            return None
+    return {
+        "owner": lease.owner if lease is not None else None,
+        "resume_command": f"opsflow-run --resume {fd.uuid}",
+        "revert_command": f"opsflow-run --revert {fd.uuid}",
+    }
+
+
+def running_owner(connection: Any, fd: models.FlowDetail) -> str | None:
+    """``host pid N`` of the live process running ``fd``, if any."""
+    if str(fd.state or "PENDING") in SETTLED_STATES:
+        return None
+    lease = _lease_of(connection, fd.uuid)
+    if lease is None:
+        return None
+    from opsflow.persistence import leases
+
+    return lease.owner if leases.is_alive(lease) else None
+
+
+def _lease_of(connection: Any, flow_uuid: str) -> Any:
+    """The run's lease, or None (also for a store that keeps no leases)."""
+    try:
+        return connection.get_lease(flow_uuid)
+    except NotImplementedError:
+        return None
 
 
 def queue_fields(connection: Any, fd: models.FlowDetail) -> dict[str, Any]:
@@ -454,10 +510,23 @@ def print_history(rows: list[dict[str, Any]], out: Any) -> None:
     width = max(len(row["flow"]) for row in rows + [{"flow": "FLOW"}])
     out.write(f"{'RUN_ID':<36}  {'FLOW':<{width}}  {'STATE':<10}  STARTED (UTC)\n")
     for row in rows:
+        note = ""
+        if row.get("interrupted"):
+            note = f"  {interrupted_note(row['state'], row['interrupted'])}"
         out.write(
             f"{row['run_id']:<36}  {row['flow']:<{width}}  {row['state']:<10}  "
-            f"{row['started_at']}\n"
+            f"{row['started_at']}{note}\n"
         )
+
+
+def interrupted_note(state: str, interrupted: Mapping[str, Any]) -> str:
+    """One line on an interrupted run: whose it was, and the commands."""
+    owner = interrupted.get("owner")
+    gone = f"its owner {owner} is gone" if owner else "no process runs it"
+    return (
+        f"interrupted, {gone}: {interrupted['resume_command']} "
+        f"(or {interrupted['revert_command']} to undo it)"
+    )
 
 
 def report_of(flow_detail: models.FlowDetail) -> RunReport:

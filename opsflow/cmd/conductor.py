@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except Exception as exc:
-        return report_error(exc, args.debug)
+        return report_error(exc, args.debug, prog="opsflow-conductor")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"opsflow-manage: {runstore.describe(conf)} is up to date")
         backend.close()
     except Exception as exc:
-        return report_error(exc, args.debug)
+        return report_error(exc, args.debug, prog="opsflow-manage")
     return ExitCode.SUCCESS
 
 

@@ -20,14 +20,63 @@ from opsflow.cli.exits import ExitCode, Unavailable, UsageError, for_state, repo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from opsflow.cli.streams import guard_std_streams
+
+    guard_std_streams()  # a reader that went away never changes the exit code
+    _interrupt_once()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         return run(argv)
-    except KeyboardInterrupt:  # Ctrl-C before the run (and its handlers) began
-        print("opsflow-run: interrupted before any step ran", file=sys.stderr)
+    except KeyboardInterrupt:  # a signal outside the run (its handlers suspend it)
+        from opsflow.cli import runner
+
+        when = (
+            "after the run" if runner.ENGINE_STARTED.is_set() else "before any step ran"
+        )
+        print(f"opsflow-run: interrupted {when}", file=sys.stderr)
         return ExitCode.SUSPENDED
     except Exception as exc:
         return report_error(exc, debug)
+
+
+def console_main() -> int:
+    """The ``opsflow-run`` console script: :func:`main`, then signals ignored.
+
+    Python puts the default SIGINT/SIGTERM dispositions back while it shuts
+    down, so a signal arriving once the command has decided its exit code
+    (a second Ctrl-C, say) would end it by the signal instead. Ignored
+    dispositions are left alone.
+    """
+    import signal
+
+    try:
+        return main()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _interrupt_once() -> None:
+    """SIGINT/SIGTERM outside a run: the first one interrupts the command
+    (``KeyboardInterrupt``, exit 3), later ones are ignored while it unwinds.
+
+    Without this, a second Ctrl-C arriving while the first one is being
+    handled ends the process by the signal (exit -2) instead of 3, and
+    SIGTERM before the run kills it outright. During a run, the runner's own
+    handlers take over (suspend, then stop at once).
+    """
+    import signal
+
+    fired = False
+
+    def interrupt(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
 
 
 def run(argv: Sequence[str] | None) -> int:
@@ -92,6 +141,7 @@ def run(argv: Sequence[str] | None) -> int:
         picture = pictures.picture_of(args.flow, engine.compilation)
         fmt = plan.write_graph(args.graph, picture, args.graph_format)
     if args.dry_run:
+        preflight.check_store(conf)  # what the run would need, opening nothing
         steps = plan.plan(engine.compilation)
         report.print_plan(args.flow, steps, sys.stdout, as_json)
     if args.graph or args.dry_run:
@@ -110,11 +160,47 @@ def run(argv: Sequence[str] | None) -> int:
     connection = backend.get_connection()
     estimates = runstore.estimates_for(connection, args.flow)
     lease = leases.acquire(connection, flow_detail.uuid)
-    with leases.Heartbeat(connection, lease):
+    with leases.Heartbeat(connection, lease), _run_lock(conf, lease) as lock:
         engine = runstore.persisted_engine(
             flow, inputs.store, conf, engine, backend, flow_detail, inputs.secret_keys
         )
-        return _run(engine, args.flow, conf, args, masker, as_json, estimates)
+        return lock.ended(
+            _run(engine, args.flow, conf, args, masker, as_json, estimates)
+        )
+
+
+class _HeldRunLock:
+    """The run's host lock while this process runs it (see ``runlock``)."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self._over = False
+
+    def ended(self, code: int) -> int:
+        """Note the run's exit code: a run that ended for good forgets its lock."""
+        self._over = code in (ExitCode.SUCCESS, ExitCode.REVERTED)
+        return code
+
+    def __enter__(self) -> _HeldRunLock:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._lock.release(forget=self._over)
+
+
+def _run_lock(conf: Any, lease: Any, wait: float = 0.0) -> _HeldRunLock:
+    """Hold the host lock of the leased run, once its previous owner's
+    processes are gone (a fresh run's lock is always free).
+
+    :raises Unavailable: they still run after ``wait`` seconds (exit 69).
+    """
+    from opsflow.persistence import runlock
+
+    try:
+        lock = runlock.RunLock.acquire(conf.state_path, lease.flow_uuid, wait=wait)
+    except runlock.ProcessesAlive as exc:
+        raise Unavailable(str(exc)) from exc
+    return _HeldRunLock(lock)
 
 
 def _submit(conf: Any, args: Any, inputs: Any, as_json: bool) -> int:
@@ -215,6 +301,8 @@ def _stored(conf: Any, args: Any, masker: Any, as_json: bool) -> int:
         if args.graph:
             return _draw_run(flow_detail, args, as_json)
         result = runstore.report_of(flow_detail)
+        result.interrupted = runstore.interruption(connection, flow_detail)
+        result.running_by = runstore.running_owner(connection, flow_detail)
         queued = runstore.queue_fields(connection, flow_detail)  # --submit runs
         if as_json:
             document = {**report.json_document(result, masker), **queued}
@@ -363,7 +451,7 @@ def _take_over(
     """
     from opsflow.cli import runstore
     from opsflow.cli.runner import load_engine
-    from opsflow.persistence import leases
+    from opsflow.persistence import leases, runlock
     from opsflow.plugins import flows
     from opsflow.storage import STORE_META_KEY
 
@@ -391,7 +479,10 @@ def _take_over(
         lease = leases.acquire(connection, run_id)
     except leases.LeaseHeld as exc:
         raise Unavailable(str(exc)) from exc
-    with leases.Heartbeat(connection, lease):
+    with (
+        leases.Heartbeat(connection, lease),
+        _run_lock(conf, lease, wait=runlock.TAKEOVER_WAIT) as lock,
+    ):
         book, flow_detail = runstore.find_run(connection, run_id)
         code = settled(flow_detail)
         if code is not None:
@@ -416,7 +507,7 @@ def _take_over(
             book=book,
         )
         estimates = runstore.estimates_for(connection, record["flow"], exclude=run_id)
-        return start(engine, record, flow_detail, estimates)
+        return lock.ended(start(engine, record, flow_detail, estimates))
 
 
 def _revert_refused(flow_detail: Any, masker: Any, as_json: bool) -> int | None:
@@ -455,4 +546,4 @@ def _report_ended(flow_detail: Any, masker: Any, as_json: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

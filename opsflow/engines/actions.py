@@ -203,8 +203,8 @@ class RetryAction(_Action):
         try:
             history = self._storage.get_retry_history(node.name)
             value = node.atom.execute(history=history, **self._arguments(node))
-        except Exception:
-            value = Failure()
+        except BaseException as exc:  # SystemExit too: see engines.executor.run_task
+            value = Failure.from_exception(exc)
         return _done(EXECUTED, value)
 
     def complete_execution(self, node: Node, result: Any) -> Any:
@@ -224,8 +224,8 @@ class RetryAction(_Action):
                 flow_failures=self._runtime.execute_failures(),
                 **self._arguments(node, reverting=True),
             )
-        except Exception:
-            value = Failure()
+        except BaseException as exc:
+            value = Failure.from_exception(exc)
         return _done(REVERTED, value)
 
     def complete_reversion(self, node: Node, result: Any) -> Any:

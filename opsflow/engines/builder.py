@@ -211,6 +211,8 @@ class MachineBuilder:
         runtime = self._runtime
         try:
             outcome, result = future.result()
+        except exceptions.StorageFailure:
+            raise  # the record cannot be written: the engine stops (see engine)
         except Exception:
             # The executor itself failed (a pool that broke, say): the atom
             # failed at whatever it was doing.
@@ -221,6 +223,8 @@ class MachineBuilder:
             result = Failure()
         try:
             return runtime.completer.complete(node, outcome, result)
+        except exceptions.StorageFailure:
+            raise
         except Exception:
             LOG.exception("Engine failed completing atom %s", node.name)
             runtime.completer.unresolved.append(Failure())

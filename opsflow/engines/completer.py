@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from opsflow import retry, states
+from opsflow import exceptions, retry, states
 from opsflow.engines.executor import EXECUTED
 from opsflow.types.failure import Failure
 
@@ -102,6 +102,8 @@ class Completer:
             return []
         try:
             strategy, controller = self._decide(node, failure)
+        except exceptions.StorageFailure:
+            raise
         except Exception:
             LOG.exception("Retry controller failed deciding about %s", node.name)
             self.unresolved.append(Failure())

@@ -112,7 +112,12 @@ class ActionEngine:
         self.statistics["preparation"] = {"seconds": time.perf_counter() - started}
 
     def validate(self) -> None:
-        """Check every requirement can be met; raises ``MissingDependencies``."""
+        """Check every requirement can be met; raises ``MissingDependencies``.
+
+        The executor checks that it can run tasks here (``ServiceUnavailable``
+        for a missing optional package or an unreachable broker) and that
+        the tasks and inputs can reach its workers (``NotTransferable``).
+        """
         self.prepare()
         assert self._runtime is not None
         missing = self._runtime.missing_requirements()
@@ -129,6 +134,7 @@ class ActionEngine:
                 by_atom={atom: sorted(names) for atom, names in missing.items()},
             )
         assert self._executor is not None
+        self._executor.check_available()
         self._executor.check_transferable(
             (cast(Task, n.atom) for n in self._runtime.nodes if not n.is_retry),
             self.storage.injected_values(),
@@ -136,7 +142,15 @@ class ActionEngine:
 
     # -- running ---------------------------------------------------------------
     def run(self, timeout: float | None = None) -> None:
-        """Run to the end; re-raises the failure(s) when the flow did not succeed."""
+        """Run to the end; re-raises the failure(s) when the flow did not succeed.
+
+        When the run's record cannot be written (the persistence backend
+        raised ``StorageFailure``: a lost database, a full disk), the engine
+        stops at once and ``run()`` raises that ``StorageFailure``: nothing
+        more is started, reverted or resolved, since none of it could be
+        recorded. The store keeps the run as it was at its last write, from
+        where it resumes.
+        """
         for _state in self.run_iter(timeout=timeout):
             pass
 
@@ -178,13 +192,19 @@ class ActionEngine:
         self.validate()
         runtime = self._runtime
         assert runtime is not None and self._executor is not None
-        self._change_flow_state(states.RUNNING)
+        self._executor.redactor = self.storage.redactor
+        # Started before RUNNING is recorded: a driver that cannot start (its
+        # broker is down) leaves the run as it was.
+        self._executor.start()
+        try:
+            self._change_flow_state(states.RUNNING)
+        except BaseException:
+            self._executor.stop()
+            raise
         builder = MachineBuilder(runtime, wait_timeout=timeout)
         started = time.perf_counter()
         final = None
         closed = False
-        self._executor.redactor = self.storage.redactor
-        self._executor.start()
         try:
             for state in builder.run_iter():
                 if state in FINAL_STATES:

@@ -49,7 +49,8 @@ def run_task(
     failures: Mapping[str, Failure] | None = None,
     progress_callback: ProgressCallback | None = None,
 ) -> tuple[str, Any]:
-    """Run ``task.execute`` or ``task.revert``; errors come back as Failures."""
+    """Run ``task.execute`` or ``task.revert``; any exception comes back as a
+    Failure (``SystemExit`` and ``KeyboardInterrupt`` too)."""
     if progress_callback is None:
         return _run(task, action, arguments, result, failures)
     token = PROGRESS_SINK.set(progress_callback)
@@ -59,6 +60,11 @@ def run_task(
         PROGRESS_SINK.reset(token)
 
 
+# Any exception that escapes a task is that task's failure, reverted like any
+# other: SystemExit and KeyboardInterrupt included (a task that calls
+# sys.exit(), or a library raising them, must not leave the run half-done).
+# The operator's Ctrl-C never arrives here: opsflow-run handles SIGINT in
+# its main thread and suspends the run.
 def _run(
     task: Task,
     action: str,
@@ -70,8 +76,8 @@ def _run(
         task.pre_execute()
         try:
             value = task.execute(**arguments)
-        except Exception:
-            value = Failure()
+        except BaseException as exc:
+            value = Failure.from_exception(exc)
         finally:
             task.post_execute()
         return EXECUTED, value
@@ -80,8 +86,8 @@ def _run(
         value = task.revert(
             result=result, flow_failures=dict(failures or {}), **arguments
         )
-    except Exception:
-        value = Failure()
+    except BaseException as exc:
+        value = Failure.from_exception(exc)
     finally:
         task.post_revert()
     return REVERTED, value
@@ -127,6 +133,12 @@ class TaskExecutor(abc.ABC):
     def kill(self, future: concurrent.futures.Future[Any]) -> bool:
         """Stop the task behind ``future`` now; False when it cannot be stopped."""
         return False
+
+    def check_available(self) -> None:
+        """Raise ``ServiceUnavailable`` (``MissingPackage`` for an optional
+        package that is not installed) when this driver cannot run tasks
+        here: called by ``validate()``, before anything is recorded or run.
+        A check of a remote service must give up within a few seconds."""
 
     def check_transferable(
         self, tasks: Iterable[Task], values: Mapping[str, Any]

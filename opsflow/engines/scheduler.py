@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from opsflow import states
+from opsflow import exceptions, states
 from opsflow.engines.executor import EXECUTED, REVERTED
 from opsflow.retry import Retry
 from opsflow.types.failure import Failure
@@ -73,6 +73,8 @@ class Scheduler:
                 began = time.monotonic()
                 try:
                     future = action.schedule_execution(node)
+                except exceptions.StorageFailure:
+                    raise  # not the task's failure: its RUNNING was not recorded
                 except Exception:
                     future = _failed(EXECUTED)
                 if timeout:
@@ -86,6 +88,8 @@ class Scheduler:
             else:
                 try:
                     future = action.schedule_reversion(node)
+                except exceptions.StorageFailure:
+                    raise
                 except Exception:
                     future = _failed(REVERTED)
             started[future] = node

@@ -40,11 +40,13 @@ A plugin sets ``queue = "netops"`` to go to ``<prefix>.netops`` and
 from __future__ import annotations
 
 import concurrent.futures
+import importlib
 import json
 import logging
 import queue
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -61,7 +63,7 @@ from opsflow.executors.celery_wire import check_json, describe_task, result_fiel
 from opsflow.task import Task
 from opsflow.types.failure import Failure
 
-__all__ = ["CeleryTaskExecutor", "describe_task"]
+__all__ = ["CHECK_TIMEOUT", "CeleryTaskExecutor", "describe_task", "safe_url"]
 
 LOG = logging.getLogger(__name__)
 
@@ -77,6 +79,9 @@ BUSY_WAIT = 0.005
 DEAD_LETTER_INTERVAL = 0.2
 #: Where the pump records task ids it gave up on; workers skip them.
 REVOKED_PREFIX = celery_app.REVOKED_PREFIX
+#: Seconds the check before a run gives the broker, then the result backend,
+#: to answer (a run is refused within twice that).
+CHECK_TIMEOUT = 2.0
 
 _CELERY_FAULTS: dict[str, type[exceptions.OpsflowException]] = {
     "WorkerLostError": exceptions.WorkerLost,
@@ -166,11 +171,51 @@ class CeleryTaskExecutor(TaskExecutor):
             self._pump.start()
         self._ready.wait()
         if self._startup_error is not None:
-            raise exceptions.ExecutionFailure(
-                f"celery executor cannot reach its broker or result backend: "
-                f"{self._startup_error}",
-                self._startup_error,
+            raise exceptions.ServiceUnavailable(
+                f"the celery executor cannot reach its broker "
+                f"{safe_url(self.settings.broker_url)} or result backend "
+                f"{safe_url(self.settings.result_backend)}: {self._startup_error}"
             ) from self._startup_error
+
+    def check_available(self) -> None:
+        """Check Celery, kombu and redis are installed and that the broker and
+        the result backend answer, each within :data:`CHECK_TIMEOUT` seconds.
+
+        :raises MissingPackage: a package of ``opsflow[celery]`` is missing.
+        :raises ServiceUnavailable: the broker or the result backend does not
+            answer (the message names its URL, without the password).
+        """
+        for package in ("celery", "kombu", "redis"):
+            try:
+                importlib.import_module(package)
+            except ImportError as exc:
+                raise exceptions.MissingPackage(
+                    "the celery executor", package, "celery"
+                ) from exc
+        import kombu
+        import redis
+
+        settings = self.settings
+        try:
+            with kombu.Connection(
+                settings.broker_url, connect_timeout=CHECK_TIMEOUT
+            ) as broker:
+                broker.ensure_connection(
+                    max_retries=0, interval_start=0, timeout=CHECK_TIMEOUT
+                )
+        except Exception as exc:
+            raise _unreachable("broker", settings.broker_url, exc) from exc
+        client = redis.Redis.from_url(
+            settings.result_backend,
+            socket_connect_timeout=CHECK_TIMEOUT,
+            socket_timeout=CHECK_TIMEOUT,
+        )
+        try:
+            client.ping()
+        except Exception as exc:
+            raise _unreachable("result backend", settings.result_backend, exc) from exc
+        finally:
+            client.close()
 
     def stop(self) -> None:
         pump = self._pump
@@ -287,6 +332,26 @@ class CeleryTaskExecutor(TaskExecutor):
             with self._lock:
                 for future in [f for f in self._by_future if f.done()]:
                     del self._by_future[future]
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _unreachable(what: str, url: str, error: BaseException) -> Exception:
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return exceptions.ServiceUnavailable(
+        f"the celery executor cannot reach its {what} {safe_url(url)} "
+        f"(within {CHECK_TIMEOUT:g} s): {reason}"
+    )
 
 
 class _Pump:

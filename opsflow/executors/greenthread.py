@@ -10,7 +10,6 @@ eventlet program.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from opsflow import exceptions
@@ -29,10 +28,17 @@ class GreenThreadDriver(FuturesTaskExecutor):
     """A pool of ``max_workers`` green threads (1,000 when None)."""
 
     def __init__(self, max_workers: int | None = None) -> None:
-        # Fail when the engine is prepared, before any task runs.
-        if importlib.util.find_spec("eventlet") is None:
-            raise exceptions.ConfigurationError(
-                "the greenthread executor needs eventlet: "
-                "pip install 'opsflow[eventlet]'"
-            )
         super().__init__(factory=lambda: _green_pool(max_workers))
+
+    def check_available(self) -> None:
+        """Refuse to run without eventlet (``MissingPackage``), before any task.
+
+        It is imported for real: a package that is there but cannot be
+        imported is as missing as one that is not there.
+        """
+        try:
+            import eventlet  # noqa: F401
+        except ImportError as exc:
+            raise exceptions.MissingPackage(
+                "the greenthread executor", "eventlet", "eventlet"
+            ) from exc

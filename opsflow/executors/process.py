@@ -12,18 +12,26 @@ runs it, so that:
 * a worker killed by anything (SIGKILL, the OOM killer) fails its task with
   a :class:`~opsflow.exceptions.WorkerDied` naming the signal, the broken
   pool is replaced, and tasks that were running in the same pool fail too
-  (their workers were stopped with it).
+  (their workers were stopped with it);
+* a worker dies with the process that forked it: killed with it (``kill
+  -9``), a worker would otherwise go on running its step unseen while a
+  resume of the run starts that step again. On Linux the kernel sends the
+  worker SIGKILL when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a
+  watchdog thread in the worker notices that it was orphaned.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -49,8 +57,80 @@ LOG = logging.getLogger(__name__)
 # channel each worker reports "started", progress and "done" on.
 _EVENTS: Any = None
 _FORK_LOCK = threading.Lock()
+#: ``parent`` is set (to this process's pid) in the thread that submits to a
+#: pool, while it submits: the pool forks its workers then, from that thread,
+#: and only those forks are made to die with their parent.
+_FORKING = threading.local()
+#: ``prctl`` option: the signal this process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two looks of the watchdog used where prctl is missing.
+_ORPHAN_POLL = 0.2
 
 Outcome = concurrent.futures.Future[tuple[str, Any]]
+
+
+def _on_fork_in_child() -> None:
+    """In a freshly forked pool worker: leave signals to the parent, die with it."""
+    parent = getattr(_FORKING, "parent", None)
+    if parent is None:  # a fork by other code of this process: not ours
+        return
+    _FORKING.parent = None
+    # Ctrl-C reaches the whole process group, and a service manager's stop
+    # often every process of the service: the parent suspends the run and
+    # lets running steps finish, so a worker must not stop on its own (nor
+    # run the parent's handlers, inherited by the fork). A handler that does
+    # nothing, rather than SIG_IGN, so that programs a task executes get the
+    # default dispositions back.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _leave_to_parent)
+    _die_with_parent(parent)
+
+
+def _leave_to_parent(signum: int, frame: Any) -> None:
+    """A worker's SIGINT/SIGTERM handler: the parent decides what to do."""
+
+
+def _die_with_parent(parent: int) -> None:
+    if not _set_parent_death_signal(signal.SIGKILL):
+        threading.Thread(
+            target=_watch_parent, args=(parent,), name="opsflow-orphan", daemon=True
+        ).start()
+    # The parent may have died before the line above took effect.
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _set_parent_death_signal(signum: int) -> bool:
+    """Ask the kernel for ``signum`` when the parent dies; False where unsupported.
+
+    The kernel sends it when the *thread* that forked this process ends:
+    pools fork their workers from the engine's thread, which outlives the
+    pool (``stop()`` shuts it down from there).
+    """
+    return _PRCTL is not None and _PRCTL(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+
+
+def _prctl() -> Any:
+    """libc's ``prctl`` (Linux), looked up in the running program; else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _watch_parent(parent: int) -> None:
+    """Kill this process once it is orphaned (its parent pid changes)."""
+    while os.getppid() == parent:
+        time.sleep(_ORPHAN_POLL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+# Looked up here, in the parent: a child forked from a threaded process must
+# not take the dynamic loader's lock (another thread may have held it).
+_PRCTL = _prctl()
+os.register_at_fork(after_in_child=_on_fork_in_child)
 
 
 def _run_in_worker(
@@ -174,9 +254,19 @@ class ProcessDriver(TaskExecutor):
             with _FORK_LOCK:
                 # Workers forked by this submit must inherit this driver's channel.
                 _EVENTS = self._events
-                inner = self._pool.submit(
-                    _run_in_worker, task, outcome, arguments, result, failures, call_id
-                )
+                _FORKING.parent = os.getpid()
+                try:
+                    inner = self._pool.submit(
+                        _run_in_worker,
+                        task,
+                        outcome,
+                        arguments,
+                        result,
+                        failures,
+                        call_id,
+                    )
+                finally:
+                    _FORKING.parent = None
         except BrokenProcessPool:
             self._pool = None
             return self._submit(outcome, progress, task, arguments, result, failures)

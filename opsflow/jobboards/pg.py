@@ -8,12 +8,16 @@ with ``SKIP LOCKED`` and keeps a heartbeat per worker. The job claims the
 run's lease (token one generation on), runs the flow with writes fenced by
 that token, and ends when the flow does.
 
-Each conductor also runs a reaper, one pass at a time across conductors
-(``pg_try_advisory_lock``): jobs of workers silent for ``stalled_after`` are
-retried (another conductor resumes the run from its persisted state), or,
-past ``max_attempts`` starts, failed with the run ended FAILURE and the
-reason; PENDING runs that have no job (a crash between storing and
-deferring) are deferred again.
+Each conductor also runs a reaper, one pass at a time across conductors:
+jobs of workers silent for ``stalled_after`` are retried (another conductor
+resumes the run from its persisted state), or, past ``max_attempts``
+starts, failed with the run ended FAILURE and the reason; PENDING runs that
+have no job (a crash between storing and deferring) are deferred again.
+A pass holds a transaction-scoped advisory lock on a session whose
+``idle_in_transaction_session_timeout`` is ``stalled_after``, and touches it
+before each change: a conductor frozen (SIGSTOP, a paused VM) in the middle
+of a pass loses its session, and so the lock, after ``stalled_after``
+seconds, like it loses its runs, and the next pass runs elsewhere.
 
 A conductor that froze past ``stalled_after`` and came back is a zombie: its
 next state write raises ``LeaseLost`` and its run stops there; its worker
@@ -33,14 +37,15 @@ from opsflow.jobboards import runs
 from opsflow.jobboards.base import Jobboard
 from opsflow.persistence import leases
 
-__all__ = ["ProcrastinateJobboard", "TASK_NAME", "conninfo"]
+__all__ = ["REAPER_LOCK", "ProcrastinateJobboard", "TASK_NAME", "conninfo"]
 
 LOG = logging.getLogger(__name__)
 
 TASK_NAME = "opsflow.run_flow"
-#: pg_advisory lock keys: schema set-up, and one reaper pass at a time.
+#: pg_advisory lock keys: schema set-up, and one reaper pass at a time
+#: (both transaction-scoped).
 _SCHEMA_LOCK = 0x6F70_7366_0001
-_REAPER_LOCK = 0x6F70_7366_0002
+REAPER_LOCK = 0x6F70_7366_0002
 
 
 def conninfo(conf: Any) -> str:
@@ -89,10 +94,16 @@ class ProcrastinateJobboard(Jobboard):
     # -- the procrastinate app ------------------------------------------------
     def _make_app(self) -> Any:
         import procrastinate
+        from psycopg.conninfo import make_conninfo
 
+        # Named in pg_stat_activity, so that an operator (or a test) sees
+        # which conductor holds which session and lock.
+        name = f"opsflow {socket.gethostname()} pid {os.getpid()}"
         app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
-                conninfo=self.dsn, min_size=1, max_size=4 + self.opts.concurrency
+                conninfo=make_conninfo(self.dsn, application_name=name[:63]),
+                min_size=1,
+                max_size=4 + self.opts.concurrency,
             )
         )
         retry: Any = False
@@ -255,23 +266,41 @@ class ProcrastinateJobboard(Jobboard):
                 LOG.exception("reaper pass failed")
 
     async def reap_once(self) -> None:
-        """Hand stalled jobs on (or give them up), re-queue runs without a job."""
+        """Hand stalled jobs on (or give them up), re-queue runs without a job.
+
+        One pass at a time across conductors: the pass holds
+        ``pg_try_advisory_xact_lock`` in a transaction that PostgreSQL ends
+        (terminating the session, which frees the lock) once it has been
+        idle for ``stalled_after`` seconds. A session-level lock on an idle
+        session would be held for as long as its conductor is frozen, and
+        no other reaper could ever run.
+        """
         pool = self.app.connector.pool
         async with pool.connection() as conn:
             await conn.set_autocommit(True)
-            cursor = await conn.execute(
-                "SELECT pg_try_advisory_lock(%s)", (_REAPER_LOCK,)
-            )
-            row = await cursor.fetchone()
-            if not row or not row[0]:
-                return  # another conductor's reaper is at it
-            try:
-                await self._retry_stalled()
+            async with conn.transaction():
+                # SET takes no parameters: a whole number of milliseconds.
+                idle_ms = max(1000, int(self.opts.stalled_after * 1000))
+                await conn.execute(
+                    f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
+                )
+                cursor = await conn.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s)", (REAPER_LOCK,)
+                )
+                row = await cursor.fetchone()
+                if not row or not row[0]:
+                    return  # another conductor's reaper is at it
+                await self._retry_stalled(conn)
                 await self._requeue_orphans(conn)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (_REAPER_LOCK,))
 
-    async def _retry_stalled(self) -> None:
+    @staticmethod
+    async def _still_holding(conn: Any) -> None:
+        """Touch the pass's session before a change: this raises if the
+        session was ended (the lock went to another reaper while this one
+        was frozen) and restarts its idle clock otherwise."""
+        await conn.execute("SELECT 1")
+
+    async def _retry_stalled(self, conn: Any) -> None:
         manager = self.app.job_manager
         stalled = await manager.get_stalled_jobs(
             queue=self.opts.queue,
@@ -279,6 +308,7 @@ class ProcrastinateJobboard(Jobboard):
             seconds_since_heartbeat=self.opts.stalled_after,
         )
         for job in stalled:
+            await self._still_holding(conn)
             flow_uuid = job.task_kwargs.get("flow_uuid", "?")
             started = job.attempts + 1
             if started >= self.opts.max_attempts:
@@ -317,6 +347,7 @@ class ProcrastinateJobboard(Jobboard):
         for flow_uuid in pending:
             if lock_of(flow_uuid) in queued:
                 continue
+            await self._still_holding(conn)
             LOG.warning("run %s was stored but never queued: queuing it", flow_uuid)
             try:
                 await self._deferrer(flow_uuid).defer_async(flow_uuid=flow_uuid)

@@ -148,6 +148,12 @@ class Backend(abc.ABC):
     def __init__(self, conf: Mapping[str, Any]) -> None:
         self._conf = dict(conf)
 
+    @classmethod
+    def check_available(cls, conf: Mapping[str, Any]) -> None:
+        """Raise ``ServiceUnavailable`` (``MissingPackage`` for a driver that
+        is not installed) when this backend cannot be used here; opens and
+        writes nothing (``opsflow-run --dry-run`` calls it)."""
+
     @abc.abstractmethod
     def get_connection(self) -> Connection:
         """A connection to this backend."""

@@ -25,6 +25,7 @@ should run NTP, and ``ttl`` should be far above their skew.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 import threading
@@ -44,7 +45,10 @@ __all__ = [
     "acquire",
     "claim",
     "generation",
+    "is_alive",
 ]
+
+LOG = logging.getLogger(__name__)
 
 #: Seconds a lease lasts without a heartbeat.
 DEFAULT_TTL = 30.0
@@ -113,6 +117,13 @@ def _is_dead(holder: Lease, now: float) -> bool:
     except PermissionError:  # alive, owned by another user
         return False
     return bool(holder.proc_start) and _proc_start(holder.pid) != holder.proc_start
+
+
+def is_alive(holder: Lease) -> bool:
+    """Whether the process holding ``holder`` still runs its run: on this
+    host its pid lives and is the same process; elsewhere the lease has not
+    expired."""
+    return not _is_dead(holder, time.time())
 
 
 def new_lease(flow_uuid: str, ttl: float = DEFAULT_TTL) -> Lease:
@@ -208,8 +219,15 @@ class Heartbeat:
     def __exit__(self, *exc_info: Any) -> None:
         self._stop.set()
         self._thread.join()
-        if not self.lost.is_set():
+        if self.lost.is_set():
+            return
+        try:
             self._connection.delete_lease(self.lease.flow_uuid, self.lease.token)
+        except exceptions.StorageFailure:
+            # The store is gone: the lease stays, naming this process, which
+            # is about to exit; a resume on this host takes it over at once
+            # (elsewhere once it expires).
+            LOG.debug("lease of run %s left in place", self.lease.flow_uuid)
 
     def _beat(self) -> None:
         while not self._stop.wait(self._ttl / 3):

@@ -9,6 +9,14 @@ version between a run and its resume.
 Each task appends ``<event> <task>`` lines to a journal file with
 ``fsync``: ``X`` when its execute finished its work, ``R`` when its revert
 did. A SIGKILL can never lose a line that was written.
+
+The ``crash-probe`` flow's steps journal ``S <task> <pid>`` when their
+execute starts and ``E <task> <pid>`` when it ends (``U``/``V`` for a
+revert), so that a reader can tell two runs of one step that overlapped in
+time; a step may fork a helper process that does its work (``helper``
+seconds, journaled ``H``/``h``), as steps that start daemons do. The
+``crash-raise`` flow's step ``raiser`` raises the exception named by
+``raises`` (``SystemExit``, ``KeyboardInterrupt``, ...).
 """
 
 from __future__ import annotations
@@ -66,6 +74,81 @@ def chain(journal, steps=30, fail_at=-1, delay=0.0, token=None):
     return flow
 
 
+class Probe(task.Task):
+    """A step that journals when each of its runs starts and ends."""
+
+    def __init__(self, name, journal, delay, helper=0.0, fails=False):
+        super().__init__(name=name)
+        self.journal = journal
+        self.delay = delay
+        self.helper = helper
+        self.fails = fails
+
+    def execute(self):
+        _journal(self.journal, "S %s %d" % (self.name, os.getpid()))
+        if self.helper:
+            self._run_helper()
+        time.sleep(self.delay)
+        if self.fails:
+            raise RuntimeError("injected failure in " + self.name)
+        _journal(self.journal, "E %s %d" % (self.name, os.getpid()))
+        return {"step": self.name}
+
+    def _run_helper(self):
+        pid = os.fork()
+        if pid == 0:  # the helper: journals, works, journals, exits
+            try:
+                _journal(self.journal, "H %s %d" % (self.name, os.getpid()))
+                time.sleep(self.helper)
+                _journal(self.journal, "h %s %d" % (self.name, os.getpid()))
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+    def revert(self, *args, **kwargs):
+        _journal(self.journal, "U %s %d" % (self.name, os.getpid()))
+        time.sleep(self.delay)
+        _journal(self.journal, "V %s %d" % (self.name, os.getpid()))
+
+
+def probe(journal, steps=3, delay=0.5, helper=0.0, fail_at=-1, build_delay=0.0):
+    if build_delay:  # a slow factory: opsflow-run is busy before any step
+        _journal(journal, "B factory %d" % os.getpid())
+        time.sleep(build_delay)
+    flow = linear_flow.Flow("probe")
+    for i in range(steps):
+        flow.add(
+            Probe("step-%02d" % i, journal, delay, helper=helper, fails=i == fail_at)
+        )
+    return flow
+
+
+class Raiser(task.Task):
+    """Raises ``raises`` (an exception class name of builtins) from execute."""
+
+    def __init__(self, name, journal, raises):
+        super().__init__(name=name)
+        self.journal = journal
+        self.raises = raises
+
+    def execute(self):
+        import builtins
+
+        _journal(self.journal, "F " + self.name)
+        raise getattr(builtins, self.raises)("raised by " + self.name)
+
+    def revert(self, *args, **kwargs):
+        _journal(self.journal, "R " + self.name)
+
+
+def raising(journal, raises="SystemExit"):
+    return linear_flow.Flow("raising").add(
+        Step("before", journal, 0.0),
+        Raiser("raiser", journal, raises),
+        Step("after", journal, 0.0),
+    )
+
+
 def blocks(journal, steps=30, width=5, fail_at=-1, delay=0.0):
     """Linear blocks of ``width`` independent steps (for the parallel engine)."""
     flow = linear_flow.Flow("blocks")
@@ -109,6 +192,8 @@ def set_plugin_version(site: str, version: str) -> None:
             "[opsflow.flows]\n"
             "crash-chain = opsflow_crashkit:chain\n"
             "crash-blocks = opsflow_crashkit:blocks\n"
+            "crash-probe = opsflow_crashkit:probe\n"
+            "crash-raise = opsflow_crashkit:raising\n"
         )
 
 
@@ -124,6 +209,10 @@ class Kit:
         with open(self.journal) as handle:
             return [tuple(line.split()) for line in handle if line.strip()]  # type: ignore[misc]
 
+    def probes(self) -> list[tuple[str, str, int]]:
+        """The ``crash-probe`` journal: ``(event, step, pid)`` in order."""
+        return [(e, name, int(pid)) for e, name, pid in self.read_journal()]
+
 
 def make_kit(cli: Any, tmp_path, name: str = "journal") -> Kit:
     site = install_plugin(str(tmp_path / "plugin"))
@@ -131,3 +220,46 @@ def make_kit(cli: Any, tmp_path, name: str = "journal") -> Kit:
         [site, *filter(None, [cli.env.get("PYTHONPATH")])]
     )
     return Kit(cli, site, str(tmp_path / name))
+
+
+def overlaps(probes: list[tuple[str, str, int]]) -> list[str]:
+    """Where two runs of one step were alive at the same time, from the
+    ``crash-probe`` journal.
+
+    ``S`` (or ``U``, a revert) opens a new run of its step; ``H`` adds a
+    helper process to it. A line written by a process that is not part of
+    the step's latest run means an earlier run was still going after a new
+    one started. A killed run writes nothing more, so it never counts.
+    """
+    current: dict[str, set[int]] = {}
+    found = []
+    for event, step, pid in probes:
+        if event in ("S", "U"):
+            current[step] = {pid}
+        elif event == "H":
+            current.setdefault(step, set()).add(pid)
+        elif pid not in current.get(step, {pid}):
+            found.append(f"{event} {step} by pid {pid} after a newer run started")
+    return found
+
+
+def wait_for_line(kit: Kit, event: str, step: str, timeout: float = 20.0) -> int:
+    """Wait until the probe journal has ``event`` for ``step``; its pid."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for seen, name, pid in kit.probes():
+            if (seen, name) == (event, step):
+                return pid
+        time.sleep(0.01)
+    raise AssertionError(f"{event} {step} never journaled: {kit.read_journal()}")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

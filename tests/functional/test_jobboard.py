@@ -265,6 +265,81 @@ def test_a_frozen_conductor_that_comes_back_is_fenced_off(board: Board):
     assert a.poll() is None  # A lives on, its job left to B
 
 
+def _reaper_lock_holder(admin: Any) -> int | None:
+    """The pid of the conductor whose reaper holds the pass lock, if any."""
+    from opsflow.jobboards.pg import REAPER_LOCK
+
+    row = admin.execute(
+        "SELECT a.application_name FROM pg_locks l"
+        " JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted"
+        " AND l.classid = %s AND l.objid = %s",
+        (REAPER_LOCK >> 32, REAPER_LOCK & 0xFFFFFFFF),
+    ).fetchone()
+    return int(row[0].rsplit(" ", 1)[1]) if row else None
+
+
+def _freeze_a_reaper_in_its_pass(
+    board: Board, schema: str, candidates: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    """SIGSTOP one of ``candidates`` while its reaper holds the pass lock.
+
+    A pass takes milliseconds: the test holds the job table locked, so that
+    the pass that took the lock waits in its first query, freezes the
+    conductor holding the lock, and lets the table go.
+    """
+    import psycopg
+
+    by_pid = {proc.pid: proc for proc in candidates}
+    with psycopg.connect(PG) as admin:
+        for _attempt in range(10):
+            admin.execute(
+                f"LOCK TABLE {schema}.procrastinate_jobs IN ACCESS EXCLUSIVE MODE"
+            )
+            holder = wait_for(lambda: _reaper_lock_holder(admin), 10, "a reaper pass")
+            if holder in by_pid:
+                os.killpg(holder, signal.SIGSTOP)
+                admin.rollback()
+                return by_pid[holder]
+            admin.rollback()  # another conductor's pass: let it end, try again
+            time.sleep(0.5)
+    raise AssertionError("no candidate's reaper ever took the pass lock")
+
+
+def test_a_conductor_frozen_in_a_reaper_pass_does_not_stop_failover(
+    board: Board, schema: str
+):
+    # Given conductor A running a run, and conductors B and C idle
+    a = board.start_conductor()
+    run_id = board.submit(
+        "jobboard-steps", f"marker_dir={board.markers_dir}", "steps=4", "pause=3"
+    )
+    wait_for(lambda: _marked(board, f"started step_1 {a.pid}"), 30, "A on step_1")
+    b = board.start_conductor()
+    c = board.start_conductor()
+    # And one of B, C frozen (SIGSTOP) in the middle of a reaper pass
+    frozen = _freeze_a_reaper_in_its_pass(board, schema, [b, c])
+    other = c if frozen is b else b
+    # When A is killed
+    os.killpg(a.pid, signal.SIGKILL)
+    a.wait(10)
+    killed_at = time.monotonic()
+    # Then the conductor that is not frozen takes the run over in normal
+    # time (stalled_after 3 s, the frozen pass's lock gone after 3 s idle)
+    wait_for(
+        lambda: any(
+            m.startswith("started") and m.endswith(f" {other.pid}")
+            for m in board.markers()
+        ),
+        15,
+        "takeover",
+    )
+    takeover = time.monotonic() - killed_at
+    wait_for(lambda: board.state(run_id) == "SUCCESS", 30, "SUCCESS")
+    assert frozen.poll() is None  # still frozen all along
+    print(f"takeover with a frozen reaper: {takeover:.1f}s")
+
+
 def test_a_run_that_kills_every_conductor_ends_failure_after_max_attempts(
     tmp_path: Any, schema: str
 ):

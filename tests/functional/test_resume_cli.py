@@ -64,7 +64,15 @@ def test_history_and_show_describe_past_runs_in_json(kit):
     shown = kit.cli.run("--show", row["run_id"], "--format", "json")
 
     # Then they follow SPEC section 7
-    assert set(row) == {"run_id", "flow", "state", "started_at", "updated_at"}
+    assert set(row) == {
+        "run_id",
+        "flow",
+        "state",
+        "started_at",
+        "updated_at",
+        "interrupted",  # None: only a run whose owner died is interrupted
+    }
+    assert row["interrupted"] is None
     assert row["flow"] == "crash-chain" and row["state"] == "SUCCESS"
     document = json.loads(shown.stdout)
     assert document["run_id"] == row["run_id"] and document["state"] == "SUCCESS"

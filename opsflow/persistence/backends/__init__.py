@@ -11,11 +11,14 @@ from typing import Any
 
 from opsflow.persistence.base import Backend
 
-__all__ = ["fetch", "sql"]
+__all__ = ["check_available", "fetch", "sql"]
 
 
 def fetch(conf: Mapping[str, Any] | str) -> Backend:
-    """A backend for ``conf`` (a mapping with ``connection``, or the URL itself)."""
+    """A backend for ``conf`` (a mapping with ``connection``, or the URL itself).
+
+    :raises MissingPackage: the database driver it needs is not installed.
+    """
     from opsflow.plugins import persistence
 
     if isinstance(conf, str):
@@ -24,12 +27,39 @@ def fetch(conf: Mapping[str, Any] | str) -> Backend:
     return backend_cls(conf)
 
 
-def sql(conf: Mapping[str, Any] | str) -> Backend:
+def check_available(conf: Mapping[str, Any] | str) -> None:
+    """Check the backend ``conf`` names can be used here, opening nothing.
+
+    :raises MissingPackage: the database driver it needs is not installed.
+    """
+    from opsflow.plugins import persistence
+
+    if isinstance(conf, str):
+        conf = {"connection": conf}
+    backend_cls: Any = persistence.load_backend(conf["connection"])
+    check = getattr(backend_cls, "check_available", None)
+    if check is not None:
+        check(conf)
+
+
+class _SQLBackends:
     """SQL databases through SQLAlchemy: ``sqlite``, ``postgresql``, ``mysql``.
 
     A factory rather than the class itself, so that listing plugins
     (``opsflow-run --list``) does not import SQLAlchemy.
     """
-    from opsflow.persistence.backends.impl_sqlalchemy import SQLAlchemyBackend
 
-    return SQLAlchemyBackend(conf)
+    def __call__(self, conf: Mapping[str, Any] | str) -> Backend:
+        from opsflow.persistence.backends.impl_sqlalchemy import SQLAlchemyBackend
+
+        return SQLAlchemyBackend(conf)
+
+    def check_available(self, conf: Mapping[str, Any] | str) -> None:
+        """The database driver of the URL is installed (``MissingPackage``)."""
+        from opsflow.persistence.backends.impl_sqlalchemy import SQLAlchemyBackend
+
+        SQLAlchemyBackend.check_available(conf)
+
+
+#: The ``sqlite``, ``postgresql``, ``mysql`` and ``mariadb`` entry points.
+sql = _SQLBackends()

@@ -45,6 +45,7 @@ from opsflow.persistence.backends.sql_schema import (
     atom_row,
     atomdetails,
     book_from_row,
+    error_text,
     flow_from_row,
     flowdetails,
     logbooks,
@@ -57,6 +58,7 @@ from opsflow.persistence.backends.sql_schema import (
 from opsflow.persistence.leases import LeaseLost
 
 __all__ = [
+    "DRIVER_PACKAGES",
     "MIGRATIONS",
     "VERSION_TABLE",
     "SQLAlchemyBackend",
@@ -120,8 +122,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise exceptions.StorageFailure(
-                f"persistence store {self._backend.safe_url}: "
-                f"{type(exc).__name__}: {exc}"
+                f"persistence store {self._backend.safe_url}: {error_text(exc)}"
             ) from exc
 
     # -- schema --------------------------------------------------------------
@@ -471,6 +472,13 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
             self._flow_meta.clear()
 
 
+#: Python package (distribution name) and opsflow extra of each database driver.
+DRIVER_PACKAGES = {
+    "psycopg": ("psycopg", "postgresql"),
+    "pymysql": ("PyMySQL", "mysql"),
+}
+
+
 class SQLAlchemyBackend(base.Backend):
     """A SQL store reached through one SQLAlchemy engine (and its pool)."""
 
@@ -480,6 +488,7 @@ class SQLAlchemyBackend(base.Backend):
         super().__init__(conf)
         self.url = make_url(self._conf["connection"])
         self.safe_url = self.url.render_as_string(hide_password=True)
+        self.check_available(self._conf)
         self._sqlite = self.url.get_backend_name() == "sqlite"
         query = dict(self.url.query)
         synchronous = query.pop("synchronous", "NORMAL")
@@ -493,6 +502,22 @@ class SQLAlchemyBackend(base.Backend):
         self._held: sa.Connection | None = None
         self._upgraded = False
         self._upgrade_lock = threading.Lock()
+
+    @classmethod
+    def check_available(cls, conf: Mapping[str, Any] | str) -> None:
+        """Import the URL's database driver (``MissingPackage`` if absent)."""
+        connection = conf if isinstance(conf, str) else conf["connection"]
+        url = make_url(connection)
+        try:
+            url.get_dialect().import_dbapi()
+        except ImportError as exc:
+            module = (exc.name or url.get_driver_name()).split(".", 1)[0]
+            package, extra = DRIVER_PACKAGES.get(module, (module, None))
+            raise exceptions.MissingPackage(
+                f"the persistence store {url.render_as_string(hide_password=True)}",
+                package,
+                extra,
+            ) from exc
 
     def _create_engine(self, synchronous: str) -> sa.Engine:
         if not self._sqlite:
@@ -542,7 +567,7 @@ class SQLAlchemyBackend(base.Backend):
                     with contextlib.suppress(sa.exc.SQLAlchemyError):
                         held.close()
                 raise exceptions.StorageFailure(
-                    f"persistence store {self.safe_url}: {type(exc).__name__}: {exc}"
+                    f"persistence store {self.safe_url}: {error_text(exc)}"
                 ) from exc
 
     def upgrade(self) -> None:
@@ -578,8 +603,7 @@ class SQLAlchemyBackend(base.Backend):
                     # the same time: look again before giving up.
                     if attempt == 2:
                         raise exceptions.StorageFailure(
-                            f"cannot upgrade the persistence store "
-                            f"{self.safe_url}: {exc}"
+                            f"cannot upgrade its schema: {error_text(exc)}"
                         ) from exc
                     time.sleep(0.2 * (attempt + 1))
             self._upgraded = True

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsflow import exceptions
-from opsflow.persistence.backends.sql_schema import lease_row, run_leases
+from opsflow.persistence.backends.sql_schema import error_text, lease_row, run_leases
 from opsflow.persistence.leases import Lease
 
 __all__ = ["LeaseRows"]
@@ -35,7 +35,9 @@ class LeaseRows:
         except sa.exc.IntegrityError:
             return False
         except sa.exc.SQLAlchemyError as exc:
-            raise exceptions.StorageFailure(str(exc)) from exc
+            raise exceptions.StorageFailure(
+                f"persistence store {self._backend.safe_url}: {error_text(exc)}"
+            ) from exc
         return True
 
     def get_lease(self, flow_uuid: str) -> Lease | None:
@@ -85,7 +87,7 @@ class LeaseRows:
                 continue  # inserted by another claimer meanwhile: read it again
             except sa.exc.SQLAlchemyError as exc:
                 raise exceptions.StorageFailure(
-                    f"persistence store {self._backend.safe_url}: {exc}"
+                    f"persistence store {self._backend.safe_url}: {error_text(exc)}"
                 ) from exc
         raise exceptions.StorageFailure(f"run {flow_uuid}: lease claim kept racing")
 

@@ -139,6 +139,15 @@ def aware(value: datetime.datetime | None) -> datetime.datetime:
     return value
 
 
+def error_text(exc: BaseException) -> str:
+    """A SQLAlchemy error in one line: the driver's exception and the first
+    line of its message, without the statement or its parameters (which
+    carry run data, results included)."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 def text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 

@@ -1,5 +1,9 @@
 """${message}
 
+Restartable: build the schema with ``create_table``/``create_index`` of
+``migrations.restartable`` (or check what exists first), since MySQL and
+MariaDB commit each DDL statement on its own.
+
 Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 """

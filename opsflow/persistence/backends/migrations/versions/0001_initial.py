@@ -1,5 +1,9 @@
 """Initial schema: logbooks, flow details, atom details and run leases.
 
+Restartable: each table and index is created only if it is missing, so a
+first migration killed half-way on MySQL/MariaDB (where DDL is committed
+statement by statement) completes when it runs again.
+
 Revision ID: 0001
 Revises:
 """
@@ -7,8 +11,12 @@ Revises:
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import mysql
+
+from opsflow.persistence.backends.migrations.restartable import (
+    create_index,
+    create_table,
+)
 
 revision = "0001"
 down_revision = None
@@ -28,7 +36,7 @@ def _time() -> sa.types.TypeEngine:
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "opsflow_logbooks",
         sa.Column("uuid", sa.String(64), primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
@@ -36,7 +44,7 @@ def upgrade() -> None:
         sa.Column("created_at", _time(), nullable=False),
         sa.Column("updated_at", _time(), nullable=False),
     )
-    op.create_table(
+    create_table(
         "opsflow_flowdetails",
         sa.Column("uuid", sa.String(64), primary_key=True),
         sa.Column(
@@ -44,15 +52,20 @@ def upgrade() -> None:
             sa.String(64),
             sa.ForeignKey("opsflow_logbooks.uuid", ondelete="CASCADE"),
             nullable=False,
-            index=True,
         ),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("state", sa.String(32)),
         sa.Column("meta", _json()),
         sa.Column("created_at", _time(), nullable=False),
-        sa.Column("updated_at", _time(), nullable=False, index=True),
+        sa.Column("updated_at", _time(), nullable=False),
     )
-    op.create_table(
+    create_index(
+        "ix_opsflow_flowdetails_parent_uuid", "opsflow_flowdetails", ["parent_uuid"]
+    )
+    create_index(
+        "ix_opsflow_flowdetails_updated_at", "opsflow_flowdetails", ["updated_at"]
+    )
+    create_table(
         "opsflow_atomdetails",
         # The surrogate key keeps atoms in the order they were added.
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -62,7 +75,6 @@ def upgrade() -> None:
             sa.String(64),
             sa.ForeignKey("opsflow_flowdetails.uuid", ondelete="CASCADE"),
             nullable=False,
-            index=True,
         ),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
@@ -75,7 +87,10 @@ def upgrade() -> None:
         sa.Column("meta", _json()),
         sa.Column("version", _json()),
     )
-    op.create_table(
+    create_index(
+        "ix_opsflow_atomdetails_parent_uuid", "opsflow_atomdetails", ["parent_uuid"]
+    )
+    create_table(
         "opsflow_run_leases",
         sa.Column("flow_uuid", sa.String(64), primary_key=True),
         sa.Column("host", sa.String(255), nullable=False),

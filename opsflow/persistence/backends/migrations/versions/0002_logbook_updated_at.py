@@ -1,5 +1,9 @@
 """A logbook's ``updated_at`` is empty until a flow detail is added to it.
 
+Restartable as it is: making a column nullable that already is changes
+nothing, so a run of it killed before its version row was written (MySQL
+and MariaDB commit the ALTER on its own) simply runs again.
+
 Revision ID: 0002
 Revises: 0001
 """
