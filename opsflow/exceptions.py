@@ -1,18 +1,36 @@
-"""The one exception tree of opsflow.
+"""The one exception tree of opsflow, and the exit code each error means.
 
 ::
 
-    OpsflowException (alias TaskFlowException)
-    +-- StorageFailure              storage or persistence could not be read or written
-    +-- ConfigurationError          opsflow.conf or a driver choice is wrong
-    +-- PluginError                 a plugin could not be found or loaded
+    OpsflowException (alias TaskFlowException)      exit
+    +-- UsageError                  bad arguments, input or run id    64
+    |   +-- RunNotFound             no run with that id in the store  64
+    |   +-- FlowInputsRejected      (plugins.flows) a factory refused its inputs
+    +-- Unavailable                 something needed is not there     69
+    |   +-- StoreLost               the store failed mid-run          69
+    |   +-- LeaseHeld               another live process runs it      69
+    |   +-- ProcessesAlive          (persistence.runlock) an old owner's workers run
+    +-- StorageFailure              the store could not be read or written  69
+    |   +-- LeaseLost               (persistence.leases) the run was taken over
+    +-- ConfigurationError          opsflow.conf or a driver choice is wrong  78
+    |   +-- ConfigError             (conf.loader) naming the file and option
+    |   |   +-- UnknownBackend      (plugins.persistence) no backend for a URL scheme
+    |   +-- FlowFileError           (yamlflows.errors) a YAML flow file is not valid
+    |   +-- FlowNameClash           (yamlflows.errors) two sources define one flow
+    +-- PluginError                 a plugin could not be found or loaded  69
+    |   +-- PluginNotFound          (plugins.loader) no plugin has that name  64
+    |   +-- PluginBroken            (plugins.loader) it fails to import
+    |   +-- FlowFactoryFailed       (plugins.flows) a factory raised or made no flow
+    |   +-- FlowSourceChanged       (yamlflows.errors) a run's flow file changed
+    |   +-- TaskPluginBroken        (yamlflows.errors) a YAML step's task is broken
     |   +-- IncompatiblePlugin      a worker refuses a plugin (not allowed, version)
-    +-- ServiceUnavailable          a driver's package or service is missing or down
+    +-- ServiceUnavailable          a driver's package or service is missing or down  69
     |   +-- MissingPackage          an optional package a driver needs is not installed
-    +-- ExecutionFailure            the engine could not run the flow
+    |   +-- DotMissing              (views.pictures) Graphviz's dot is not installed
+    +-- ExecutionFailure            the engine could not run the flow  70
     |   +-- InvalidState            a state transition that is not allowed
-    |   +-- DependencyFailure       the flow's dependencies do not fit together
-    |   |   +-- MissingDependencies an atom needs a value nobody provides
+    |   +-- DependencyFailure       the flow's dependencies do not fit together  69
+    |   |   +-- MissingDependencies an atom needs a value nobody provides  64
     |   |   +-- AmbiguousDependency two atoms provide what one needs
     |   |   +-- CompilationFailure  the flow could not be compiled
     |   +-- Timeout                 a task ran past its deadline
@@ -22,18 +40,23 @@
     |   +-- NoWorkerAvailable       no remote worker started a task within start_timeout
     |   +-- WorkerMisconfigured     a remote worker cannot run the generic atom task
     |   +-- AtomCancelled           a remote task was revoked before it finished
-    |   +-- NotTransferable         a task or value cannot be sent to a worker
-    +-- InvalidFormat               data is not in the expected format
-    +-- NotFound                    a named thing does not exist
-    +-- Duplicate                   a name is used twice
+    |   +-- NotTransferable         a task or value cannot be sent to a worker  69
+    +-- InvalidFormat               data is not in the expected format  64
+    +-- NotFound                    a named thing does not exist  64
+    +-- Duplicate                   a name is used twice  69
     +-- WrappedFailure              several failures at once (holds each Failure)
 
-Task errors never travel as exceptions inside the engine: they become
-:class:`~opsflow.types.failure.Failure` values and are re-raised by ``run()``.
+A class without a number carries its parent's; ``error.exit_code`` is what
+``opsflow-run`` exits with when the error stops it (:func:`exit_code_of`).
+Classes named with a module in brackets are defined there, next to what
+raises them. Task errors never travel as exceptions inside the engine:
+they become :class:`~opsflow.types.failure.Failure` values and are
+re-raised by ``run()``.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import traceback
@@ -52,9 +75,11 @@ __all__ = [
     "DependencyFailure",
     "Duplicate",
     "ExecutionFailure",
+    "ExitCode",
     "IncompatiblePlugin",
     "InvalidFormat",
     "InvalidState",
+    "LeaseHeld",
     "MissingDependencies",
     "MissingPackage",
     "NoWorkerAvailable",
@@ -62,16 +87,39 @@ __all__ = [
     "NotTransferable",
     "OpsflowException",
     "PluginError",
+    "RunNotFound",
     "ServiceUnavailable",
     "StorageFailure",
+    "StoreLost",
     "TaskFlowException",
     "Timeout",
+    "Unavailable",
+    "UsageError",
     "WorkerDied",
     "WorkerLost",
     "WorkerMisconfigured",
     "WrappedFailure",
+    "exit_code_of",
     "raise_with_cause",
 ]
+
+
+class ExitCode(enum.IntEnum):
+    """What the exit status of an opsflow command means.
+
+    ``sysexits.h`` codes for problems before or around a run (64 usage, 69
+    unavailable, 70 internal, 78 configuration); each final flow state has
+    its own small number, so scripts can tell "undone" from "needs a person".
+    """
+
+    SUCCESS = 0
+    REVERTED = 1
+    FAILURE = 2
+    SUSPENDED = 3
+    USAGE = 64
+    UNAVAILABLE = 69
+    INTERNAL = 70  # a bug in opsflow or a plugin outside any task: report it
+    CONFIG = 78
 
 
 class OpsflowException(Exception):
@@ -81,6 +129,9 @@ class OpsflowException(Exception):
     raised with :func:`raise_with_cause`); ``str()`` and :meth:`pformat`
     show the chain of causes after the message.
     """
+
+    #: What the command exits with when this error stops it.
+    exit_code: ExitCode = ExitCode.INTERNAL
 
     def __init__(self, message: str = "", cause: BaseException | None = None) -> None:
         super().__init__(message)
@@ -144,16 +195,69 @@ def raise_with_cause(
     raise exc_cls(message, *args, **kwargs) from kwargs["cause"]
 
 
+def exit_code_of(error: BaseException) -> ExitCode:
+    """The exit code an error means: its ``exit_code``, else 70 (a bug)."""
+    code = getattr(error, "exit_code", None)
+    return code if isinstance(code, ExitCode) else ExitCode.INTERNAL
+
+
+class UsageError(OpsflowException):
+    """Bad arguments, an unknown flow or run, a bad store value, a missing input."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RunNotFound(UsageError):
+    """No run has that id in the persistence store."""
+
+
+class Unavailable(OpsflowException):
+    """A plugin, a service or the persistence store cannot be used now."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class StoreLost(Unavailable):
+    """The persistence store failed during a run, which stopped there."""
+
+    def __init__(self, run_id: str, error: BaseException) -> None:
+        reason = str(error).removeprefix("persistence store ")
+        super().__init__(
+            f"persistence store unavailable: {reason}; the run is intact: "
+            f"opsflow-run --resume {run_id} once it is back"
+        )
+        self.run_id = run_id
+
+
+class LeaseHeld(Unavailable):
+    """The run is owned by another live process."""
+
+    def __init__(self, holder: Any) -> None:
+        import time
+
+        self.holder = holder
+        super().__init__(
+            f"run {holder.flow_uuid} is being run by {holder.owner} "
+            f"(lease renewed {max(0.0, time.time() - holder.heartbeat_at):.0f}s ago)"
+        )
+
+
 class StorageFailure(OpsflowException):
     """Storage or persistence could not be read or written."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class ConfigurationError(OpsflowException, ValueError):
     """The configuration or a driver choice is not valid."""
 
+    exit_code = ExitCode.CONFIG
+
 
 class PluginError(OpsflowException):
     """A plugin could not be found or loaded."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class IncompatiblePlugin(PluginError):
@@ -166,6 +270,8 @@ class ServiceUnavailable(OpsflowException):
     Drivers raise it from their checks, before any task runs; messages name
     a URL without its password.
     """
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class MissingPackage(ServiceUnavailable):
@@ -192,6 +298,8 @@ class InvalidState(ExecutionFailure):
 class DependencyFailure(ExecutionFailure):
     """The flow's dependencies do not fit together (a cycle, for one)."""
 
+    exit_code = ExitCode.UNAVAILABLE  # the flow plugin builds a broken flow
+
 
 class CompilationFailure(DependencyFailure):
     """The flow could not be compiled into an execution graph."""
@@ -203,6 +311,8 @@ class AmbiguousDependency(DependencyFailure):
 
 class MissingDependencies(DependencyFailure):
     """An atom needs values that nothing provides."""
+
+    exit_code = ExitCode.USAGE  # an input the operator did not give
 
     def __init__(
         self,
@@ -256,17 +366,25 @@ class AtomCancelled(ExecutionFailure):
 class NotTransferable(ExecutionFailure):
     """A task or value cannot be sent to the executor's workers (not picklable)."""
 
+    exit_code = ExitCode.UNAVAILABLE
+
 
 class InvalidFormat(OpsflowException):
     """Data (a serialized failure, say) is not in the expected format."""
+
+    exit_code = ExitCode.USAGE
 
 
 class NotFound(OpsflowException):
     """A named thing does not exist."""
 
+    exit_code = ExitCode.USAGE
+
 
 class Duplicate(OpsflowException):
     """A name that must be unique is used twice."""
+
+    exit_code = ExitCode.UNAVAILABLE  # the flow plugin builds a broken flow
 
 
 class WrappedFailure(OpsflowException):

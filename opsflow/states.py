@@ -29,9 +29,11 @@ __all__ = [
     "ANALYZING",
     "CLAIMED",
     "COMPLETE",
+    "ENDED_STATES",
     "EXECUTE",
     "FAILURE",
     "FINAL_STATES",
+    "FLOW_STATES",
     "GAME_OVER",
     "IGNORE",
     "INTENTIONS",
@@ -116,8 +118,21 @@ COMPLETE = State.COMPLETE
 
 INTENTIONS = (EXECUTE, IGNORE, REVERT, RETRY)
 
-#: The states a run ends in (a SUSPENDED run may be resumed).
+#: The states a run of the engine stops in (a SUSPENDED run may be resumed).
 FINAL_STATES = frozenset({SUCCESS, REVERTED, FAILURE, SUSPENDED})
+#: The states of a run that is over: taking it over only reports it.
+ENDED_STATES = FINAL_STATES - {SUSPENDED}
+#: Every state a flow (a run) can be in.
+FLOW_STATES = (
+    PENDING,
+    RUNNING,
+    SUSPENDING,
+    SUSPENDED,
+    RESUMING,
+    SUCCESS,
+    REVERTED,
+    FAILURE,
+)
 
 _ALLOWED_FLOW_TRANSITIONS = frozenset(
     {

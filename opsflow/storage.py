@@ -30,7 +30,7 @@ from opsflow.retry import History, Retry
 from opsflow.types.failure import Failure
 
 if TYPE_CHECKING:
-    from opsflow.persistence.base import Backend
+    from opsflow.persistence.base import Backend, Connection
 
 __all__ = ["Storage"]
 
@@ -73,9 +73,11 @@ def _pairs(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, A
     return dict(values.items() if isinstance(values, Mapping) else values)
 
 
-def backend_saver(backend: Backend) -> Saver:
-    """Write-through to ``backend``: each atom as it changes, the flow's fields."""
-    connection = backend.get_connection()
+def backend_saver(backend: Backend, connection: Connection | None = None) -> Saver:
+    """Write-through to ``backend`` (on ``connection``, or a new one of it):
+    each atom as it changes, the flow's own fields."""
+    if connection is None:
+        connection = backend.get_connection()
 
     def save(
         flow_detail: models.FlowDetail, atom_detail: models.AtomDetail | None
@@ -584,6 +586,24 @@ class Storage:
         return missing
 
     # -- the persistence seam ----------------------------------------------
+    def write_through(
+        self, backend: Backend, book: models.LogBook | None = None
+    ) -> None:
+        """Save the run in ``backend`` (in ``book``, or a logbook of its own),
+        then write every change there.
+
+        For a run first kept in memory only (built and checked before it was
+        recorded): the same storage, engine and compiled flow go on.
+        """
+        connection = backend.get_connection()
+        if book is None:
+            book = models.LogBook(name=self._flow_detail.name)
+        if book.find(self._flow_detail.uuid) is None:
+            book.add(self._flow_detail)
+        connection.save_logbook(book)
+        self._backend = backend
+        self._saver = backend_saver(backend, connection)
+
     def save_atom_detail(self, detail: models.AtomDetail) -> None:
         """Write ``detail`` (changed in place by an engine stage) through."""
         if self._saver is not None:

@@ -192,12 +192,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if (args.state or args.since) and not args.history:
         raise UsageError("--state and --since go with --history")
     if args.state:
-        from opsflow.cli.runstore import RUN_STATES
+        from opsflow.states import FLOW_STATES
 
-        if args.state not in RUN_STATES:
+        if args.state not in FLOW_STATES:
             raise UsageError(
                 f"--state {args.state}: no run can be in that state; "
-                f"give one of: {', '.join(RUN_STATES)}"
+                f"give one of: {', '.join(FLOW_STATES)}"
             )
     if args.graph_format and not args.graph:
         raise UsageError("--graph-format goes with --graph")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsflow.states import PENDING, REVERT_FAILURE, REVERTED
 from opsflow.views.plan import PlannedStep, plan
 
 __all__ = ["PlannedStep", "plan", "run_picture", "write_graph"]
@@ -41,7 +42,7 @@ def run_picture(flow_detail: Any, flow: Any | None) -> Any:
     (a plugin gone, secrets the factory needs), the steps are drawn in the
     order stored, without links.
     """
-    from opsflow.cli.runstore import flow_name_of
+    from opsflow.runs.queries import flow_name_of
     from opsflow.views import pictures
     from opsflow.views.timings import timing_of
 
@@ -53,7 +54,7 @@ def run_picture(flow_detail: Any, flow: Any | None) -> Any:
     }
     attempts = {name: int(t.get("attempts") or 0) for name, t in timings.items()}
     reverted = [
-        d.name for d in flow_detail if str(d.state) in ("REVERTED", "REVERT_FAILURE")
+        d.name for d in flow_detail if str(d.state) in (REVERTED, REVERT_FAILURE)
     ]
     compilation = _compile(flow) if flow is not None else _Stored(flow_detail)
     position = {name: i for i, name in enumerate(compilation.order)}
@@ -69,7 +70,7 @@ def run_picture(flow_detail: Any, flow: Any | None) -> Any:
         attempts=attempts,
         revert_path=reverted,
         run_id=flow_detail.uuid,
-        run_state=str(flow_detail.state or "PENDING"),
+        run_state=str(flow_detail.state or PENDING),
     )
 
 

@@ -7,24 +7,31 @@ first, so a secret never reaches a summary or a JSON document.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from opsflow import states
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import StepRecord, format_seconds
 from opsflow.views.plan import PlannedStep
 
+if TYPE_CHECKING:
+    from opsflow.persistence import models
+    from opsflow.plugins.catalog import Catalog
+
 __all__ = [
     "FailureReport",
     "RunReport",
+    "interrupted_note",
     "json_document",
-    "print_listing",
     "not_reverted",
     "print_details",
-    "print_plugins",
+    "print_history",
+    "print_listing",
     "print_plan",
     "print_summary",
+    "report_of",
     "revert_command",
 ]
 
@@ -52,7 +59,7 @@ class RunReport:
     failures: list[FailureReport] = field(default_factory=list)
     traceback_path: str | None = None
     #: A stored run under way whose owner is gone: the owner and the commands
-    #: to go on (``runstore.interruption``); None otherwise.
+    #: to go on (:func:`opsflow.runs.queries.interruption`); None otherwise.
     interrupted: dict[str, Any] | None = None
     #: ``host pid N`` of the live process running a stored run.
     running_by: str | None = None
@@ -276,14 +283,9 @@ def print_plan(
         out.write(f"       {prefix}, reverts: {undo}\n")
 
 
-def print_listing(
-    sections: Sequence[tuple[str, Any, Any]], out: TextIO, as_json: bool
-) -> None:
-    """``--list``: each namespace's plugins, and the broken ones with why.
-
-    ``sections`` holds ``(namespace, loaded, broken)`` from
-    :meth:`~opsflow.plugins.loader.Namespace.scan`.
-    """
+def print_listing(catalog: Catalog, out: TextIO, as_json: bool) -> None:
+    """``--list``: every namespace's plugins, loaded, and the broken ones with why."""
+    sections = [(ns.namespace, *ns.scan()) for ns in catalog.namespaces()]
     if as_json:
         document = {
             namespace: {
@@ -316,15 +318,74 @@ def print_listing(
             out.write(f"  {item.name}  BROKEN: {item.error}\n")
 
 
-def print_plugins(out: TextIO, as_json: bool) -> None:
-    """``--list``: load every plugin of every namespace and print them."""
-    from opsflow.plugins import executors, flows, listeners, persistence, tasks
+def print_history(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
+    """The text form of ``--history``."""
+    if not rows:
+        out.write("no runs recorded\n")
+        return
+    width = max(len(row["flow"]) for row in [*rows, {"flow": "FLOW"}])
+    out.write(f"{'RUN_ID':<36}  {'FLOW':<{width}}  {'STATE':<10}  STARTED (UTC)\n")
+    for row in rows:
+        note = ""
+        if row.get("interrupted"):
+            note = f"  {interrupted_note(row['interrupted'])}"
+        out.write(
+            f"{row['run_id']:<36}  {row['flow']:<{width}}  {row['state']:<10}  "
+            f"{row['started_at']}{note}\n"
+        )
 
-    sections = []
-    for module in (flows, tasks, executors, persistence, listeners):
-        loaded, broken = module.namespace.scan()
-        sections.append((module.NAMESPACE, loaded, broken))
-    print_listing(sections, out, as_json)
+
+def interrupted_note(interrupted: Mapping[str, Any]) -> str:
+    """One line on an interrupted run: whose it was, and the commands."""
+    owner = interrupted.get("owner")
+    gone = f"its owner {owner} is gone" if owner else "no process runs it"
+    return (
+        f"interrupted, {gone}: {interrupted['resume_command']} "
+        f"(or {interrupted['revert_command']} to undo it)"
+    )
+
+
+def report_of(flow_detail: models.FlowDetail) -> RunReport:
+    """A stored run as the same report a finished run prints."""
+    from opsflow.cli.runner import failure_report
+    from opsflow.runs.queries import flow_name_of
+    from opsflow.views.timings import timing_of
+
+    steps, results, failures = [], {}, []
+    for detail in flow_detail:
+        state = str(detail.state)
+        timing = timing_of(detail)
+        run = float(timing.get("run") or 0.0)
+        revert = float(timing.get("revert") or 0.0)
+        steps.append(
+            StepRecord(
+                detail.name,
+                state=state,
+                duration=run + revert,
+                started_at=timing.get("started_at"),
+                reverted_at=timing.get("reverted_at"),
+                attempts=int(timing.get("attempts") or 0),
+                run_seconds=run,
+                revert_seconds=revert,
+            )
+        )
+        if state == states.SUCCESS and detail.kind != "retry":
+            results[detail.name] = detail.results
+        if detail.failure is not None:
+            failures.append(failure_report(detail.name, "execute", detail.failure))
+        if detail.revert_failure is not None:
+            failures.append(
+                failure_report(detail.name, "revert", detail.revert_failure)
+            )
+    return RunReport(
+        run_id=flow_detail.uuid,
+        flow=flow_name_of(flow_detail),
+        state=str(flow_detail.state or states.PENDING),
+        duration=(flow_detail.updated_at - flow_detail.created_at).total_seconds(),
+        steps=steps,
+        results=results,
+        failures=failures,
+    )
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -25,55 +25,10 @@ from opsflow.cli.report import FailureReport, RunReport
 from opsflow.cli.streams import write_fd
 from opsflow.exceptions import ServiceUnavailable, StorageFailure
 
-__all__ = ["ENGINE_STARTED", "failure_report", "load_engine", "run_flow"]
+__all__ = ["ENGINE_STARTED", "failure_report", "run_flow"]
 
 #: Set once this process has started running a flow.
 ENGINE_STARTED = threading.Event()
-
-
-def load_engine(
-    flow: Any,
-    store: dict[str, Any],
-    engine: str,
-    executor: str | None,
-    max_workers: int | None,
-    task_timeout: float | None,
-    secret_keys: frozenset[str] = frozenset(),
-    backend: Any = None,
-    flow_detail: Any = None,
-    book: Any = None,
-) -> Any:
-    """An engine for ``flow`` with the whole store injected.
-
-    Secrets go in with :meth:`~opsflow.storage.Storage.inject_secrets`:
-    tasks see them, the flow detail (and so any persistence backend) never
-    holds them, and their text is scrubbed from every outcome. With a
-    ``backend``, every state change is written there before the engine
-    moves on; ``flow_detail`` (and its ``book``) resumes a stored run.
-    """
-    from opsflow import engines
-
-    options: dict[str, Any] = {}
-    if executor is not None:
-        options["executor"] = executor
-    if max_workers is not None:
-        options["max_workers"] = max_workers
-    if task_timeout:
-        options["task_timeout"] = task_timeout
-    public = {key: value for key, value in store.items() if key not in secret_keys}
-    loaded = engines.load(
-        flow,
-        store=public or None,
-        engine=engine,
-        backend=backend,
-        flow_detail=flow_detail,
-        book=book,
-        **options,
-    )
-    secrets = {key: value for key, value in store.items() if key in secret_keys}
-    if secrets:
-        loaded.storage.inject_secrets(secrets)
-    return loaded
 
 
 def run_flow(

@@ -38,11 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from opsflow import exceptions, jobboards
     from opsflow.conf import loader
-    from opsflow.plugins import flows
+    from opsflow.plugins.catalog import Catalog
+    from opsflow.runs.service import plugin_environment
 
     conf = loader.load(args.config_file, args.config_dir)
-    os.environ["OPSFLOW_STATE_PATH"] = os.path.expanduser(conf.state_path)
-    flows.use_flow_dirs(conf.flow_dirs)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
@@ -50,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("procrastinate").setLevel(
         logging.DEBUG if args.debug else logging.WARNING
     )
-    board = jobboards.load(conf)
+    board = jobboards.load(conf, catalog=Catalog(conf.flow_dirs))
     serve = getattr(board, "run_conductor", None)
     if serve is None:
         raise exceptions.ConfigurationError(
@@ -58,7 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
             "set [jobboard] driver = procrastinate"
         )
     try:
-        serve()
+        with plugin_environment(conf):
+            serve()
     finally:
         board.close()
     return 0

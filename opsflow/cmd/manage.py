@@ -33,12 +33,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        from opsflow.cli import runstore
         from opsflow.conf import loader
+        from opsflow.plugins.catalog import Catalog
+        from opsflow.runs import store
 
         conf = loader.load(args.config_file, args.config_dir)
-        backend = runstore.open_backend(conf)
-        print(f"opsflow-manage: {runstore.describe(conf)} is up to date")
+        backend = store.open_backend(conf, Catalog())
+        print(f"opsflow-manage: {store.describe(conf)} is up to date")
         backend.close()
     except Exception as exc:
         return report_error(exc, args.debug, prog="opsflow-manage")

@@ -26,7 +26,6 @@ __all__ = [
     "allowed_values",
     "invalid_value",
     "load",
-    "load_active",
     "unknown_options",
     "where_set",
 ]
@@ -114,19 +113,7 @@ def load(
         for warning in unknown_options(conf):
             prog = os.path.basename(sys.argv[0]) or PROJECT
             print(f"{prog}: warning: {warning}", file=sys.stderr)
-    global _active_sources
-    _active_sources = (tuple(config_files), tuple(config_dirs))
     return conf
-
-
-#: The files and directories the program's configuration was last loaded from.
-_active_sources: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
-
-
-def load_active() -> cfg.ConfigOpts:
-    """The configuration from where this program loaded its own (``--config-file``
-    of ``opsflow-run``, say), for drivers that read their own groups."""
-    return load(*_active_sources, warn=False)  # warned when first loaded
 
 
 def unknown_options(conf: cfg.ConfigOpts) -> list[str]:

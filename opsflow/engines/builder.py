@@ -163,7 +163,7 @@ class MachineBuilder:
             time.sleep(scheduler.next_wake_in() or 0.0)
         return ANALYZE
 
-    def _time_out(self, late: list[tuple[Future, Node]]) -> None:
+    def _time_out(self, late: list[tuple[Future[Any], Node]]) -> None:
         """Fail tasks past their deadline; the flow reverts without waiting."""
         runtime = self._runtime
         for future, node in late:
@@ -207,7 +207,7 @@ class MachineBuilder:
             return WAIT
         return FINISH
 
-    def _complete(self, node: Node, future: Future) -> list[Node]:
+    def _complete(self, node: Node, future: Future[Any]) -> list[Node]:
         runtime = self._runtime
         try:
             outcome, result = future.result()

@@ -61,7 +61,20 @@ class ActionEngine:
         self.statistics: dict[str, Any] = {}
         self._compilation: Compilation | None = None
         self._runtime: Runtime | None = None
+        #: The runtime the last validate() passed for: a run validates only
+        #: what was not (values injected since can only add to what it found).
+        self._validated: Runtime | None = None
         self._executor: TaskExecutor | None = None
+
+    def save_to(self, backend: Any, book: models.LogBook | None = None) -> None:
+        """Record this run in ``backend`` from now on.
+
+        For an engine loaded without one: the run (in ``book``, or a logbook
+        of its own) is saved there, then every state change, as if it had
+        been loaded with ``backend``. What was compiled and validated stays.
+        """
+        self._backend = backend
+        self.storage.write_through(backend, book)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -139,6 +152,7 @@ class ActionEngine:
             (cast(Task, n.atom) for n in self._runtime.nodes if not n.is_retry),
             self.storage.injected_values(),
         )
+        self._validated = self._runtime
 
     # -- running ---------------------------------------------------------------
     def run(self, timeout: float | None = None) -> None:
@@ -189,7 +203,9 @@ class ActionEngine:
             pass
 
     def _drive(self, timeout: float | None, reraise: Any) -> Generator[str, Any, None]:
-        self.validate()
+        self.prepare()
+        if self._validated is not self._runtime:
+            self.validate()
         runtime = self._runtime
         assert runtime is not None and self._executor is not None
         self._executor.redactor = self.storage.redactor

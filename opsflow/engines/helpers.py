@@ -25,6 +25,7 @@ from opsflow.utils import persistence_utils
 
 __all__ = [
     "ENGINE_DEFAULT",
+    "engine_class",
     "flow_from_detail",
     "load",
     "load_from_detail",
@@ -49,7 +50,8 @@ FACTORY_META_KEY = "factory"
 BackendOrConf = base.Backend | Mapping[str, Any] | None
 
 
-def _engine_class(engine: str) -> type[ActionEngine]:
+def engine_class(engine: str) -> type[ActionEngine]:
+    """The engine class called ``engine`` (``NotFound`` for an unknown name)."""
     try:
         return _ENGINES[engine]
     except KeyError:
@@ -84,7 +86,7 @@ def load(
     an executor instance; other keyword arguments are engine options
     (``defer_reverts``, ``never_resolve``, ``task_timeout``...).
     """
-    engine_cls = _engine_class(options.pop("engine_conf", None) or engine)
+    engine_cls = engine_class(options.pop("engine_conf", None) or engine)
     loaded_backend = _backend(backend)
     if flow_detail is None:
         flow_detail = persistence_utils.create_flow_detail(

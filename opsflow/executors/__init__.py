@@ -18,16 +18,29 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-from typing import Any
+import inspect
+from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions
 from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
 
+if TYPE_CHECKING:
+    from opsflow.plugins.catalog import Catalog
+
 __all__ = ["driver", "load"]
 
 
-def load(executor: Any, max_workers: int | None = None) -> TaskExecutor:
+def load(
+    executor: Any,
+    max_workers: int | None = None,
+    conf: Any = None,
+    catalog: Catalog | None = None,
+) -> TaskExecutor:
     """A task executor for a driver name, a ``TaskExecutor``, or a PEP 3148 pool.
+
+    A driver whose constructor takes ``conf`` is given the program's
+    configuration (``conf``; None: the one oslo.config finds). Names are
+    looked up in ``catalog`` (the program's plugins; None: the default one).
 
     :raises ConfigurationError: no installed driver has that name.
     """
@@ -39,17 +52,20 @@ def load(executor: Any, max_workers: int | None = None) -> TaskExecutor:
         raise TypeError(
             f"executor must be a driver name or an executor, not {type(executor)}"
         )
-    return driver(executor)(max_workers=max_workers)
+    factory = driver(executor, catalog)
+    if conf is not None and "conf" in inspect.signature(factory).parameters:
+        return factory(max_workers=max_workers, conf=conf)  # type: ignore[no-any-return]
+    return factory(max_workers=max_workers)  # type: ignore[no-any-return]
 
 
 @functools.cache
-def driver(name: str) -> Any:
-    """The driver class registered as ``name`` (looked up once per process)."""
-    from opsflow.plugins import executors as driver_plugins
+def driver(name: str, catalog: Catalog | None = None) -> Any:
+    """The driver class registered as ``name`` (looked up once per catalog)."""
+    from opsflow.plugins.catalog import default_catalog
     from opsflow.plugins.loader import PluginNotFound
 
     try:
-        return driver_plugins.load_driver(name)
+        return (catalog or default_catalog()).executors.load(name)
     except PluginNotFound as exc:
         raise exceptions.ConfigurationError(
             f"unknown executor {name!r} (available: "

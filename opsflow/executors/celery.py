@@ -135,20 +135,24 @@ class _Call:
 class CeleryTaskExecutor(TaskExecutor):
     """Sends tasks to ``opsflow-worker`` processes through Celery.
 
-    ``settings`` default to ``[celery_executor]``/``[celery_worker]`` of the
-    configuration the program loaded (``opsflow-run --config-file``), else
-    of the ``opsflow.conf`` oslo.config finds in its usual places.
+    ``settings`` default to ``[celery_executor]``/``[celery_worker]`` of
+    ``conf`` (the configuration ``opsflow-run`` loaded, ``--config-file``
+    included), else of the ``opsflow.conf`` oslo.config finds in its usual
+    places.
     """
 
     def __init__(
         self,
         max_workers: int | None = None,
         settings: CelerySettings | None = None,
+        conf: Any = None,
     ) -> None:
         if settings is None:
-            from opsflow.conf import loader
+            if conf is None:
+                from opsflow.conf import loader
 
-            settings = CelerySettings.from_conf(loader.load_active())
+                conf = loader.load(warn=False)
+            settings = CelerySettings.from_conf(conf)
         self.settings = settings
         self._requests: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._pump: threading.Thread | None = None

@@ -233,9 +233,9 @@ class _Progress:
 @functools.cache
 def _load_plugin(namespace: str, name: str) -> type:
     from opsflow.plugins.loader import Namespace
-    from opsflow.plugins.tasks import _is_task_class
+    from opsflow.plugins.tasks import is_task_class
 
-    return Namespace(namespace, check=_is_task_class).load(name)
+    return Namespace(namespace, check=is_task_class).load(name)
 
 
 @functools.cache

@@ -21,15 +21,14 @@ class LocalJobboard(Jobboard):
     name = "local"
 
     def post(self, flow_uuid: str) -> dict[str, Any]:
-        from opsflow.cli import runstore
         from opsflow.jobboards import runs
 
-        backend = runstore.open_backend(self.conf)
+        backend = self.open_store()
         try:
             connection = backend.get_connection()
             lease = leases.claim(connection, flow_uuid)
             with leases.Heartbeat(connection, lease):
-                state = runs.run_stored(self.conf, backend, flow_uuid, lease)
+                state = runs.run_stored(self.service, backend, flow_uuid, lease)
         finally:
             backend.close()
         return {"run_id": flow_uuid, "jobboard": self.name, "state": state}

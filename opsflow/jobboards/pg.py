@@ -30,12 +30,16 @@ import asyncio
 import logging
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions, states
 from opsflow.jobboards import runs
 from opsflow.jobboards.base import Jobboard
 from opsflow.persistence import leases
+from opsflow.runs.service import JOBBOARD_META_KEY
+
+if TYPE_CHECKING:
+    from opsflow.runs.service import RunService
 
 __all__ = ["REAPER_LOCK", "ProcrastinateJobboard", "TASK_NAME", "conninfo"]
 
@@ -84,8 +88,8 @@ class ProcrastinateJobboard(Jobboard):
 
     name = "procrastinate"
 
-    def __init__(self, conf: Any) -> None:
-        super().__init__(conf)
+    def __init__(self, conf: Any, service: RunService) -> None:
+        super().__init__(conf, service)
         self.opts = conf.procrastinate_jobboard
         self.dsn = conninfo(conf)
         self.app = self._make_app()
@@ -179,9 +183,7 @@ class ProcrastinateJobboard(Jobboard):
     @property
     def backend(self) -> Any:
         if self._backend is None:
-            from opsflow.cli import runstore
-
-            self._backend = runstore.open_backend(self.conf)
+            self._backend = self.open_store()
         return self._backend
 
     def run_conductor(self) -> None:
@@ -227,7 +229,7 @@ class ProcrastinateJobboard(Jobboard):
         except exceptions.NotFound:
             LOG.warning("job %s: no run %s in the store", context.job.id, flow_uuid)
             return {"run_id": flow_uuid, "state": None}
-        if str(flow_detail.state) in runs.FINAL_STATES:
+        if str(flow_detail.state) in states.ENDED_STATES:
             return {"run_id": flow_uuid, "state": str(flow_detail.state)}
         lease = leases.claim(connection, flow_uuid, ttl=self.opts.stalled_after)
         LOG.info(
@@ -241,7 +243,7 @@ class ProcrastinateJobboard(Jobboard):
         try:
             with leases.Heartbeat(connection, lease, ttl=self.opts.stalled_after):
                 state = runs.run_stored(
-                    self.conf,
+                    self.service,
                     self.backend,
                     flow_uuid,
                     lease,
@@ -378,8 +380,7 @@ class ProcrastinateJobboard(Jobboard):
         return [
             row.uuid
             for row in rows
-            if (row.meta or {}).get(runs.JOBBOARD_META_KEY, {}).get("driver")
-            == self.name
+            if (row.meta or {}).get(JOBBOARD_META_KEY, {}).get("driver") == self.name
         ]
 
     def close(self) -> None:

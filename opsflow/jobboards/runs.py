@@ -1,10 +1,11 @@
-"""Storing a run for later, and running a stored run under a fenced lease.
+"""Running a submitted run under a fenced lease, and giving one up.
 
-A submitted run is an ordinary ``opsflow-run`` run record (flow entry-point
-name, factory arguments, plugin versions; :mod:`opsflow.cli.runstore`) whose
-store is saved with it, plus a ``jobboard`` entry in the flow detail's meta:
-which jobboard took it and, once claimed, which process holds it. Whoever
-runs it later rebuilds the flow from that record, like ``--resume`` does.
+A submitted run is an ordinary run record (:mod:`opsflow.runs.record`)
+with its store, recorded PENDING, plus a ``jobboard`` entry in the flow
+detail's meta: which jobboard took it and, once claimed, which process
+holds it. Whoever runs it takes it over like ``--resume`` does
+(:meth:`opsflow.runs.service.RunService.take_over`), with every write
+fenced by the lease it claimed.
 """
 
 from __future__ import annotations
@@ -17,47 +18,26 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opsflow import exceptions, states
-from opsflow.persistence import leases, models
-from opsflow.storage import STORE_META_KEY
+from opsflow.persistence import base, leases
+from opsflow.runs.service import JOBBOARD_META_KEY, RunService
 
-__all__ = ["JOBBOARD_META_KEY", "give_up", "run_stored", "store_run"]
+__all__ = ["give_up", "owner", "run_stored"]
 
 LOG = logging.getLogger(__name__)
-
-#: Flow detail meta key of the jobboard's record of a submitted run.
-JOBBOARD_META_KEY = "jobboard"
-FINAL_STATES = frozenset({states.SUCCESS, states.REVERTED, states.FAILURE})
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def store_run(
-    conf: Any, backend: Any, flow_name: str, store: Mapping[str, Any], board: str
-) -> models.FlowDetail:
-    """Check ``flow_name`` with ``store`` and save it as a PENDING run."""
-    from opsflow.cli import preflight, runstore
-
-    store = dict(store)
-    flow = preflight.load_flow(flow_name, store)
-    checked = preflight.checked_engine(flow_name, flow, store, conf)
-    flow_detail = runstore.new_run(
-        flow_name, flow, store, (), checked, conf, conf.engine.executor
-    )
-    flow_detail.meta[JOBBOARD_META_KEY] = {"driver": board, "submitted_at": _now()}
-    # Loading with the backend saves the run and its store (PENDING).
-    runstore.persisted_engine(flow, store, conf, checked, backend, flow_detail)
-    return flow_detail
-
-
 def owner() -> str:
+    """This process, as a jobboard record names its holder."""
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
 def run_stored(
-    conf: Any,
-    backend: Any,
+    service: RunService,
+    backend: base.Backend,
     flow_uuid: str,
     lease: leases.Lease,
     should_abort: Callable[[], bool] = lambda: False,
@@ -72,41 +52,27 @@ def run_stored(
     when it says so the run is suspended (running atoms finish first).
     ``claim`` goes into the run's jobboard record (who holds it).
     """
-    from opsflow.cli import runstore
-    from opsflow.cli.runner import load_engine
-
     fenced = leases.FencedBackend(backend, flow_uuid, lease.token)
     connection = fenced.get_connection()
-    book, flow_detail = runstore.find_run(connection, flow_uuid)
-    if str(flow_detail.state) in FINAL_STATES:
-        return str(flow_detail.state)
-    record = flow_detail.meta.get(runstore.RUN_META_KEY)
-    if not record:
+    stored = service.inspect(connection, flow_uuid)
+    if stored.state in states.ENDED_STATES:
+        return stored.state
+    if stored.record is None:
         raise exceptions.OpsflowException(
             f"run {flow_uuid} has no run record: its flow cannot be rebuilt"
         )
+    flow_detail = stored.flow_detail
     board = dict(flow_detail.meta.get(JOBBOARD_META_KEY) or {})
     board.update(claim or {})
     board.update(
-        owner=owner(),
-        claimed_at=_now(),
-        claims=leases.generation(lease.token),
+        owner=owner(), claimed_at=_now(), claims=leases.generation(lease.token)
     )
     flow_detail.meta[JOBBOARD_META_KEY] = board
     connection.save_flow_detail(flow_detail)  # fenced: the claim is ours
-    engine = load_engine(
-        runstore.rebuild_flow(record, {}, flow_detail.meta.get(STORE_META_KEY) or {}),
-        {},
-        engine=record.get("engine") or conf.engine.engine,
-        executor=record.get("executor") or conf.engine.executor,
-        max_workers=record.get("max_workers") or conf.engine.max_workers,
-        task_timeout=conf.engine.task_timeout,
-        backend=fenced,
-        flow_detail=flow_detail,
-        book=book,
-    )
+    source = service.lookup(stored.record.flow)
+    engine = service.take_over(fenced, stored, source, {})
 
-    def between_atoms(_state: str, details: Mapping[str, Any]) -> None:
+    def between_atoms(event_type: Any, *args: Any, **kwargs: Any) -> None:
         if should_abort():
             LOG.info("run %s: abort requested, suspending", flow_uuid)
             engine.suspend()
@@ -121,7 +87,7 @@ def run_stored(
     return str(engine.storage.get_flow_state())
 
 
-def give_up(backend: Any, flow_uuid: str, reason: str) -> None:
+def give_up(backend: base.Backend, flow_uuid: str, reason: str) -> None:
     """End the run FAILURE with ``reason``, for a person to look at.
 
     Claims the lease first, so a conductor still running it is fenced off.
@@ -130,7 +96,7 @@ def give_up(backend: Any, flow_uuid: str, reason: str) -> None:
     lease = leases.claim(connection, flow_uuid)
     fenced = leases.FencedBackend(backend, flow_uuid, lease.token).get_connection()
     flow_detail = fenced.get_flow_details(flow_uuid, lazy=True)
-    if str(flow_detail.state) in FINAL_STATES:
+    if str(flow_detail.state) in states.ENDED_STATES:
         return
     board = dict(flow_detail.meta.get(JOBBOARD_META_KEY) or {})
     board.update(failed_reason=reason, failed_at=_now())

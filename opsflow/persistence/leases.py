@@ -73,15 +73,8 @@ class Lease:
         return f"{self.host} pid {self.pid}"
 
 
-class LeaseHeld(Exception):
-    """The run is owned by another live process."""
-
-    def __init__(self, holder: Lease) -> None:
-        self.holder = holder
-        super().__init__(
-            f"run {holder.flow_uuid} is being run by {holder.owner} "
-            f"(lease renewed {max(0.0, time.time() - holder.heartbeat_at):.0f}s ago)"
-        )
+#: The run is owned by another live process (exit 69).
+LeaseHeld = exceptions.LeaseHeld
 
 
 class LeaseLost(exceptions.StorageFailure):

@@ -42,7 +42,7 @@ TAKEOVER_WAIT = 10.0
 _POLL = 0.05
 
 
-class ProcessesAlive(exceptions.OpsflowException):
+class ProcessesAlive(exceptions.Unavailable):
     """Processes of a run's previous owner still run; the run is not taken over."""
 
     def __init__(self, run_id: str, pids: list[int]) -> None:

@@ -1,23 +1,26 @@
 """``opsflow.executors``: executor drivers, chosen by ``[engine] executor``.
 
-:func:`resolve_executor` is the one place a driver name is checked; the
-engine receives the validated name (``engines.load(executor=...)`` resolves
-names through this namespace).
+:func:`resolve_executor` is the one place a configured driver name is
+checked, with an error that says which file or flag it came from.
 """
 
 from __future__ import annotations
 
 from opsflow.conf.loader import invalid_value
-from opsflow.plugins.loader import Namespace
+from opsflow.plugins.loader import EntryPoints, Namespace
 
-__all__ = ["NAMESPACE", "load_driver", "namespace", "resolve_executor"]
+__all__ = ["NAMESPACE", "namespace", "resolve_executor"]
 
 NAMESPACE = "opsflow.executors"
 
-namespace: Namespace[object] = Namespace(NAMESPACE)
+
+def namespace(entry_points: EntryPoints | None = None) -> Namespace[object]:
+    """The executor namespace over ``entry_points`` (a fresh table if None)."""
+    return Namespace(NAMESPACE, entry_points=entry_points)
 
 
 def resolve_executor(
+    drivers: Namespace[object],
     name: str | None,
     source: str = "opsflow.conf",
     option: str | None = "[engine] executor",
@@ -25,7 +28,6 @@ def resolve_executor(
     """Check an executor driver name; the name to pass to the engine.
 
     None (nothing configured) stays None: the engine picks its own driver.
-
     ``source`` and ``option`` say where the name came from (a file and
     option, or a flag and None), for the error message.
 
@@ -33,13 +35,8 @@ def resolve_executor(
     """
     if name is None:
         return None
-    available = namespace.names()
+    available = drivers.names()
     if name in available:
         return name
     allowed = ", ".join(available) or "none installed"
     raise invalid_value(source, option, name, "an installed executor driver", allowed)
-
-
-def load_driver(name: str) -> object:
-    """The driver registered as ``name`` (a class or factory)."""
-    return namespace.load(name)

@@ -4,8 +4,9 @@ A factory is called with keyword arguments only: the names of the run's
 store that its signature accepts (all of them when it takes ``**kwargs``).
 
 Flows come from two sources that run the same way: entry points, and the
-YAML files of ``[DEFAULT] flow_dirs`` (:mod:`opsflow.yamlflows`), once
-:func:`use_flow_dirs` has named those directories. A name defined by two
+YAML files of ``[DEFAULT] flow_dirs`` (:mod:`opsflow.yamlflows`) a
+:class:`FlowNamespace` is built with (the plugin catalog of the program,
+:class:`~opsflow.plugins.catalog.Catalog`, builds it). A name defined by two
 sources is an error naming both, never a silent pick.
 """
 
@@ -14,11 +15,14 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opsflow.exceptions import MissingDependencies, OpsflowException, PluginError
-from opsflow.plugins.loader import BrokenPlugin, LoadedPlugin, Namespace
+from opsflow.exceptions import MissingDependencies, PluginError, UsageError
+from opsflow.plugins.loader import BrokenPlugin, EntryPoints, LoadedPlugin, Namespace
 from opsflow.redaction import NO_SECRETS, Redactor
+
+if TYPE_CHECKING:
+    from opsflow.yamlflows.catalog import YamlFlowFactory
 
 __all__ = [
     "NAMESPACE",
@@ -26,13 +30,11 @@ __all__ = [
     "FlowInputsRejected",
     "FlowNamespace",
     "build_flow",
+    "call_factory",
     "check_source",
     "declared_secrets",
     "factory_arguments",
-    "load_factory",
-    "namespace",
     "source_of",
-    "use_flow_dirs",
 ]
 
 NAMESPACE = "opsflow.flows"
@@ -44,7 +46,7 @@ class FlowFactoryFailed(PluginError):
     """A flow factory raised, or returned something that is not a flow."""
 
 
-class FlowInputsRejected(OpsflowException):
+class FlowInputsRejected(UsageError):
     """A flow factory refused the inputs it was given (ValueError, TypeError)."""
 
     def __init__(self, message: str, inputs: Iterable[str]) -> None:
@@ -62,36 +64,49 @@ def _is_factory(obj: Any) -> str | None:
 
 
 class FlowNamespace(Namespace[FlowFactory]):
-    """Entry-point flow factories plus the YAML flows of ``flow_dirs``."""
+    """Entry-point flow factories plus the YAML flows of ``flow_dirs``.
 
-    def __init__(self) -> None:
-        super().__init__(NAMESPACE, check=_is_factory)
-        self.flow_dirs: list[str] = []
-        self._factories: dict[str, Any] = {}  # path -> YamlFlowFactory
+    The directories are scanned once, when a flow is first asked for; a
+    YAML flow's steps are task plugins of ``tasks``.
+    """
+
+    def __init__(
+        self,
+        entry_points: EntryPoints | None = None,
+        tasks: Namespace[type] | None = None,
+        flow_dirs: Iterable[str] = (),
+    ) -> None:
+        super().__init__(NAMESPACE, check=_is_factory, entry_points=entry_points)
+        from opsflow.plugins import tasks as task_plugins
+
+        self.flow_dirs = tuple(flow_dirs)
+        self._tasks = tasks or task_plugins.namespace(entry_points)
+        self._files: list[Any] | None = None
+        self._factories: dict[str, YamlFlowFactory] = {}  # by path
 
     # -- YAML side -----------------------------------------------------
     def _entries(self) -> list[Any]:
-        if not self.flow_dirs:
-            return []
-        from opsflow.yamlflows import catalog
+        if self._files is None:
+            from opsflow.yamlflows import catalog
 
-        return [catalog.FlowFileEntry.of(p) for p in catalog.discover(self.flow_dirs)]
+            found = catalog.discover(self.flow_dirs) if self.flow_dirs else []
+            self._files = [catalog.FlowFileEntry.of(path) for path in found]
+        return self._files
 
-    def _factory(self, path: str, name: str) -> Any:
+    def _factory(self, path: str, name: str) -> YamlFlowFactory:
         from opsflow.yamlflows.catalog import YamlFlowFactory
 
         factory = self._factories.get(path)
         if factory is None or factory.name != name:
-            factory = self._factories[path] = YamlFlowFactory(path, name)
+            factory = self._factories[path] = YamlFlowFactory(path, name, self._tasks)
         return factory
 
     def _entry_point(self, name: str) -> str | None:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=self.namespace, name=name):
-            owner = f" of {ep.dist.name}" if ep.dist is not None else ""
-            return f"entry point {ep.name} = {ep.value}{owner}"
-        return None
+        ep = self.entry_point(name)
+        if ep is None:
+            return None
+        owner = f" of {ep.dist.name}" if ep.dist is not None else ""
+        return f"entry point {ep.name} = {ep.value}{owner}"
 
     # -- Namespace -----------------------------------------------------
     def names(self) -> list[str]:
@@ -147,8 +162,8 @@ class FlowNamespace(Namespace[FlowFactory]):
             by_name.setdefault(item.name, []).append(
                 self._entry_point(item.name) or item.target
             )
-        for item in broken:
-            by_name.setdefault(item.name, []).append(f"entry point {item.target}")
+        for bad in broken:
+            by_name.setdefault(bad.name, []).append(f"entry point {bad.target}")
         yaml_loaded: list[LoadedPlugin[FlowFactory]] = []
         for entry in self._entries():
             label = entry.name or os.path.basename(entry.path)
@@ -180,39 +195,21 @@ class FlowNamespace(Namespace[FlowFactory]):
         return loaded, broken
 
 
-namespace: FlowNamespace = FlowNamespace()
-
-
-def use_flow_dirs(flow_dirs: Iterable[str]) -> None:
-    """Find YAML flows in ``flow_dirs`` (``[DEFAULT] flow_dirs``) from now on."""
-    namespace.flow_dirs = list(flow_dirs)
-
-
-def load_factory(name: str) -> FlowFactory:
-    """The flow factory registered as ``name`` (an entry point or a YAML file)."""
-    return namespace.load(name)
-
-
-def source_of(name: str) -> dict[str, str] | None:
-    """Where the flow ``name`` last built came from, for the run's record.
+def source_of(factory: FlowFactory) -> dict[str, str] | None:
+    """Where the flow ``factory`` last built came from, for the run's record.
 
     ``{"kind": "yaml", "path": ..., "sha256": ...}`` for a YAML flow (the
     file as it was when the flow was built); None for an entry-point flow.
     """
-    factory = load_factory(name)
     source = getattr(factory, "source", None)
     return dict(source) if source else None
 
 
-def declared_secrets(name: str) -> frozenset[str]:
-    """Inputs that flow ``name`` declares ``secret: true`` (YAML flows only).
+def declared_secrets(factory: FlowFactory) -> frozenset[str]:
+    """Inputs that ``factory``'s flow declares ``secret: true`` (YAML flows only).
 
-    Never raises: an unknown or unreadable flow is reported when it is loaded.
+    Never raises: an unreadable file is reported when its flow is built.
     """
-    try:
-        factory = load_factory(name)
-    except Exception:
-        return frozenset()
     read = getattr(factory, "inputs", None)
     flow_file = read() if callable(read) else None
     if flow_file is None:
@@ -221,7 +218,11 @@ def declared_secrets(name: str) -> frozenset[str]:
 
 
 def check_source(
-    run_id: str, flow_name: str, recorded: Mapping[str, Any] | None, force: bool
+    run_id: str,
+    factory: FlowFactory,
+    flow_name: str,
+    recorded: Mapping[str, Any] | None,
+    force: bool,
 ) -> None:
     """Refuse to resume a YAML flow whose file changed since the run began.
 
@@ -244,7 +245,7 @@ def check_source(
             f"(sha256 {str(recorded.get('sha256'))[:12]}... -> {now[:12]}...)"
         )
     else:
-        current = getattr(load_factory(flow_name), "path", None)
+        current = getattr(factory, "path", None)
         if current is not None and os.path.abspath(current) != os.path.abspath(path):
             problem = f"flow {flow_name} now comes from {current}, not {path}"
     if problem:

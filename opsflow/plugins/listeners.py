@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from opsflow.conf.loader import invalid_value
-from opsflow.plugins.loader import Namespace, PluginNotFound
+from opsflow.plugins.loader import EntryPoints, Namespace, PluginNotFound
 
-__all__ = ["NAMESPACE", "create_listeners", "load_listener", "namespace"]
+__all__ = ["NAMESPACE", "create_listeners", "namespace"]
 
 NAMESPACE = "opsflow.listeners"
 
@@ -23,15 +23,13 @@ def _is_listener_class(obj: Any) -> str | None:
     return f"{obj!r} is not a listener class (a context manager taking the engine)"
 
 
-namespace: Namespace[type] = Namespace(NAMESPACE, check=_is_listener_class)
-
-
-def load_listener(name: str) -> type:
-    """The listener class registered as ``name``."""
-    return namespace.load(name)
+def namespace(entry_points: EntryPoints | None = None) -> Namespace[type]:
+    """The listener namespace over ``entry_points`` (a fresh table if None)."""
+    return Namespace(NAMESPACE, check=_is_listener_class, entry_points=entry_points)
 
 
 def create_listeners(
+    classes: Namespace[type],
     names: Sequence[str],
     engine: Any,
     source: str | None = None,
@@ -46,7 +44,7 @@ def create_listeners(
     created = []
     for name in names:
         try:
-            listener_class = load_listener(name)
+            listener_class = classes.load(name)
         except PluginNotFound as exc:
             if source is None:
                 raise

@@ -8,13 +8,15 @@ when it is loaded by name or when :meth:`Namespace.scan` loads them all (for
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint
 from typing import Any, Generic, TypeVar
 
-from opsflow.exceptions import PluginError
+from opsflow.exceptions import ExitCode, PluginError
 
-__all__ = ["BrokenPlugin", "Namespace", "PluginBroken", "PluginNotFound"]
+__all__ = ["BrokenPlugin", "EntryPoints", "Namespace", "PluginBroken", "PluginNotFound"]
 
 T = TypeVar("T")
 
@@ -24,6 +26,8 @@ Check = Callable[[Any], "str | None"]
 
 class PluginNotFound(PluginError):
     """No installed plugin has that name in that namespace."""
+
+    exit_code = ExitCode.USAGE  # a name the operator typed
 
     def __init__(self, namespace: str, name: str, available: list[str]) -> None:
         self.namespace = namespace
@@ -64,18 +68,58 @@ class LoadedPlugin(Generic[T]):
     plugin: T
 
 
+class EntryPoints:
+    """The installed entry points, read from the distributions' metadata once.
+
+    Every namespace of one :class:`~opsflow.plugins.catalog.Catalog` asks
+    this table instead of scanning the metadata again.
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[str, tuple[EntryPoint, ...]] | None = None
+
+    def group(self, namespace: str) -> tuple[EntryPoint, ...]:
+        """The entry points of ``namespace``, first registered first."""
+        if self._groups is None:
+            from importlib.metadata import entry_points
+
+            everything: Any = entry_points()
+            if isinstance(everything, dict):  # Python 3.11: grouped already
+                self._groups = {
+                    name: tuple(found) for name, found in dict.items(everything)
+                }
+            else:
+                groups: dict[str, list[EntryPoint]] = {}
+                for entry in everything:
+                    groups.setdefault(entry.group, []).append(entry)
+                self._groups = {name: tuple(found) for name, found in groups.items()}
+        return self._groups.get(namespace, ())
+
+
 class Namespace(Generic[T]):
     """Loads the plugins of one entry-point namespace through stevedore."""
 
-    def __init__(self, namespace: str, check: Check | None = None) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        check: Check | None = None,
+        entry_points: EntryPoints | None = None,
+    ) -> None:
         self.namespace = namespace
         self._check = check
+        self._entry_points = entry_points or EntryPoints()
+
+    def entry_points(self) -> tuple[EntryPoint, ...]:
+        """This namespace's entry points (their modules not imported)."""
+        return self._entry_points.group(self.namespace)
 
     def names(self) -> list[str]:
         """Every installed name, without importing any plugin."""
-        from importlib.metadata import entry_points
+        return sorted({ep.name for ep in self.entry_points()})
 
-        return sorted({ep.name for ep in entry_points(group=self.namespace)})
+    def entry_point(self, name: str) -> EntryPoint | None:
+        """The entry point registered as ``name``, or None."""
+        return next((ep for ep in self.entry_points() if ep.name == name), None)
 
     def load(self, name: str) -> T:
         """The plugin called ``name``.
@@ -97,20 +141,20 @@ class Namespace(Generic[T]):
     def _load(
         self, names: list[str] | None
     ) -> tuple[list[LoadedPlugin[T]], list[BrokenPlugin]]:
-        from stevedore import ExtensionManager, NamedExtensionManager
-
         broken: list[BrokenPlugin] = []
 
         def on_failure(_manager: Any, entry_point: Any, error: BaseException) -> None:
             broken.append(self._broken(entry_point, _describe(error)))
 
+        listed, named = _manager_classes()
         manager: Any
         if names is None:
-            manager = ExtensionManager(
-                self.namespace, on_load_failure_callback=on_failure
+            manager = listed(
+                self.entry_points(), self.namespace, on_load_failure_callback=on_failure
             )
         else:
-            manager = NamedExtensionManager(
+            manager = named(
+                self.entry_points(),
                 self.namespace,
                 names=names,
                 on_load_failure_callback=on_failure,
@@ -139,10 +183,8 @@ class Namespace(Generic[T]):
     def _distributions(self) -> dict[str, str]:
         # stevedore's cached entry points do not say which distribution
         # registered them; importlib.metadata does.
-        from importlib.metadata import entry_points
-
         owners: dict[str, str] = {}
-        for ep in entry_points(group=self.namespace):
+        for ep in self.entry_points():
             if ep.dist is not None:
                 owners.setdefault(ep.name, ep.dist.name)
         return owners
@@ -154,6 +196,41 @@ class Namespace(Generic[T]):
             target=entry_point.value,
             error=error,
         )
+
+
+@functools.cache
+def _manager_classes() -> tuple[type, type]:
+    """stevedore's managers over the entry points a :class:`Namespace` gives.
+
+    stevedore loads, reports failures and orders the extensions; the entry
+    points come from the catalog's table, read once, instead of stevedore's
+    own lookup, which keeps the first list of each namespace for the life of
+    the process (a plugin installed since, or a second catalog, would not be
+    seen).
+    """
+    from stevedore import ExtensionManager, NamedExtensionManager
+
+    class ListedExtensionManager(ExtensionManager[Any]):
+        def __init__(
+            self, entry_points: Iterable[EntryPoint], *args: Any, **kwargs: Any
+        ) -> None:
+            self._listed = list(entry_points)
+            super().__init__(*args, **kwargs)
+
+        def list_entry_points(self) -> list[EntryPoint]:
+            return self._listed
+
+    class ListedNamedExtensionManager(NamedExtensionManager[Any]):
+        def __init__(
+            self, entry_points: Iterable[EntryPoint], *args: Any, **kwargs: Any
+        ) -> None:
+            self._listed = list(entry_points)
+            super().__init__(*args, **kwargs)
+
+        def list_entry_points(self) -> list[EntryPoint]:
+            return self._listed
+
+    return ListedExtensionManager, ListedNamedExtensionManager
 
 
 def _describe(error: BaseException) -> str:

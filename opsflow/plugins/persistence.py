@@ -10,13 +10,16 @@ from urllib.parse import urlsplit
 
 from opsflow import exceptions
 from opsflow.conf.loader import ConfigError
-from opsflow.plugins.loader import Namespace
+from opsflow.plugins.loader import EntryPoints, Namespace
 
 __all__ = ["NAMESPACE", "UnknownBackend", "backend_name", "load_backend", "namespace"]
 
 NAMESPACE = "opsflow.persistence"
 
-namespace: Namespace[object] = Namespace(NAMESPACE)
+
+def namespace(entry_points: EntryPoints | None = None) -> Namespace[object]:
+    """The persistence namespace over ``entry_points`` (a fresh table if None)."""
+    return Namespace(NAMESPACE, entry_points=entry_points)
 
 
 class UnknownBackend(ConfigError, exceptions.NotFound):
@@ -29,7 +32,11 @@ def backend_name(connection: str) -> str:
     return scheme.split("+", 1)[0].lower()
 
 
-def load_backend(connection: str, source: str = "[persistence] connection") -> object:
+def load_backend(
+    backends: Namespace[object],
+    connection: str,
+    source: str = "[persistence] connection",
+) -> object:
     """The backend class or factory for ``connection``.
 
     :raises UnknownBackend: no installed backend handles the URL's scheme (a
@@ -37,11 +44,11 @@ def load_backend(connection: str, source: str = "[persistence] connection") -> o
     :raises PluginBroken: the backend is installed but fails to load.
     """
     name = backend_name(connection)
-    available = namespace.names()
+    available = backends.names()
     if name not in available:
         raise UnknownBackend(
             source,
             f"scheme {name!r} has no installed persistence backend",
             allowed=", ".join(available) or "none installed",
         )
-    return namespace.load(name)
+    return backends.load(name)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opsflow.plugins.loader import Namespace
+from opsflow.plugins.loader import EntryPoints, Namespace
 
-__all__ = ["NAMESPACE", "load_task", "namespace"]
+if TYPE_CHECKING:
+    from opsflow.task import Task
+
+__all__ = ["NAMESPACE", "is_task_class", "load_task", "namespace"]
 
 NAMESPACE = "opsflow.tasks"
 
 
-def _is_task_class(obj: Any) -> str | None:
+def is_task_class(obj: Any) -> str | None:
+    """None for a :class:`~opsflow.task.Task` subclass, else why it is not one."""
     from opsflow.task import Task
 
     if isinstance(obj, type) and issubclass(obj, Task):
@@ -19,9 +23,19 @@ def _is_task_class(obj: Any) -> str | None:
     return f"{obj!r} is not a subclass of opsflow.task.Task"
 
 
-namespace: Namespace[type] = Namespace(NAMESPACE, check=_is_task_class)
+def namespace(entry_points: EntryPoints | None = None) -> Namespace[type]:
+    """The task namespace over ``entry_points`` (a fresh table if None)."""
+    return Namespace(NAMESPACE, check=is_task_class, entry_points=entry_points)
 
 
-def load_task(name: str) -> type:
-    """The task class registered as ``name``."""
-    return namespace.load(name)
+def load_task(name: str) -> type[Task]:
+    """The task class registered as ``name`` (for flow factories composing
+    other plugins' tasks), from the installed entry points.
+
+    :raises PluginNotFound: nothing has that name.
+    :raises PluginBroken: it fails to import, or is not a Task subclass.
+    """
+    from opsflow.plugins.catalog import default_catalog
+
+    task_class: type[Task] = default_catalog().tasks.load(name)
+    return task_class

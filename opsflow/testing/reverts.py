@@ -186,7 +186,7 @@ def _run_failing_after(
     return outcome
 
 
-def _instrumented(base: type, fail_after: bool, revert_twice: bool) -> type:
+def _instrumented(base: type[Task], fail_after: bool, revert_twice: bool) -> type:
     """A subclass of ``base`` that fails after execute and/or reverts twice."""
 
     def execute(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -142,10 +142,10 @@ class Failure:
                         f"Failure() does not capture {current[0].__name__}, which "
                         "is not an Exception; use Failure.from_exception() for it"
                     )
-                exc_info = current  # type: ignore[assignment]
+                exc_info = current
             elif len(exc_info) != 3:
                 raise ValueError("Provided 'exc_info' must contain three elements")
-            exc_type, exc_value, exc_tb = exc_info  # type: ignore[misc]
+            exc_type, exc_value, exc_tb = exc_info
             self._exc_info: ExcInfo | None = (exc_type, exc_value, exc_tb)
             self._exc_type_names = _type_names(exc_type)
             self._exception_str = str(exc_value)

@@ -75,7 +75,7 @@ class _Helpers:
         super().add_node(n, **(attr_dict if attr_dict is not None else attr))  # type: ignore[misc]
 
 
-class Graph(_Helpers, nx.Graph):  # type: ignore[misc]
+class Graph(_Helpers, nx.Graph):
     """An undirected graph."""
 
     def __init__(self, incoming_graph_data: Any = None, name: str = "") -> None:
@@ -91,7 +91,7 @@ class Graph(_Helpers, nx.Graph):  # type: ignore[misc]
         return type(self)()
 
 
-class DiGraph(_Helpers, nx.DiGraph):  # type: ignore[misc]
+class DiGraph(_Helpers, nx.DiGraph):
     """A directed graph."""
 
     def __init__(self, incoming_graph_data: Any = None, name: str = "") -> None:

@@ -84,7 +84,7 @@ class Notifier:
 
     def can_trigger_notification(self, event_type: Any) -> bool:
         """Whether ``event_type`` may be notified (``ANY`` itself may not)."""
-        return event_type != self.ANY
+        return bool(event_type != self.ANY)
 
     def has_listeners(self, event_type: Any) -> bool:
         """Whether a notify for ``event_type`` would reach anybody."""

@@ -20,6 +20,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsflow.exceptions import ServiceUnavailable
+from opsflow.states import (
+    FAILURE,
+    IGNORE,
+    PENDING,
+    RETRYING,
+    REVERT_FAILURE,
+    REVERTED,
+    REVERTING,
+    RUNNING,
+    SUCCESS,
+)
 from opsflow.views.plan import describe_decider, describe_retry
 
 __all__ = [
@@ -50,21 +62,21 @@ _EXTENSIONS = {
 
 #: Fill colours of the states (Material palette: green ok, amber undone,
 #: red needs a person, grey skipped, blue busy).
-STATE_COLOURS = {
-    "PENDING": "#ffffff",
-    "RUNNING": "#bbdefb",
-    "SUCCESS": "#c8e6c9",
-    "FAILURE": "#ffcdd2",
-    "REVERTING": "#ffe0b2",
-    "REVERTED": "#fff59d",
-    "REVERT_FAILURE": "#e57373",
-    "IGNORE": "#e0e0e0",
-    "RETRYING": "#d1c4e9",
+STATE_COLOURS: dict[str, str] = {
+    PENDING: "#ffffff",
+    RUNNING: "#bbdefb",
+    SUCCESS: "#c8e6c9",
+    FAILURE: "#ffcdd2",
+    REVERTING: "#ffe0b2",
+    REVERTED: "#fff59d",
+    REVERT_FAILURE: "#e57373",
+    IGNORE: "#e0e0e0",
+    RETRYING: "#d1c4e9",
 }
 REVERT_COLOUR = "#c62828"
 
 
-class DotMissing(RuntimeError):
+class DotMissing(ServiceUnavailable):
     """Graphviz's ``dot`` program is needed for SVG and PNG and is not found."""
 
 
@@ -132,7 +144,7 @@ def picture_of(
                 kind="retry" if node.is_retry else "task",
                 groups=tuple(chain),
                 note=describe_retry(node.atom) if node.is_retry else "",
-                state=None if states is None else states.get(name, "PENDING"),
+                state=None if states is None else states.get(name, PENDING),
                 duration=None if durations is None else durations.get(name),
                 attempts=None if attempts is None else attempts.get(name),
             )
@@ -233,7 +245,7 @@ def to_dot(picture: Picture) -> str:
             if step.state is not None:
                 colour = STATE_COLOURS.get(step.state, "#ffffff")
                 attrs.append(f"fillcolor={_dq(colour)}")
-                if step.state in ("FAILURE", "REVERT_FAILURE"):
+                if step.state in (FAILURE, REVERT_FAILURE):
                     attrs.append(f"color={_dq(REVERT_COLOUR)}, penwidth=2")
             out.append(f"{indent}{_dq(step.name)} [{', '.join(attrs)}];")
         for child in children.get(group, []):

@@ -56,7 +56,7 @@ def missing_inputs(flow_file: FlowFile, store: Mapping[str, Any]) -> None:
 
 def build(
     flow_file: FlowFile,
-    load_task: TaskLoader | None = None,
+    load_task: TaskLoader,
     store: Mapping[str, Any] | None = None,
 ) -> Any:
     """The flow of ``flow_file``; inputs missing from ``store`` take defaults.
@@ -67,8 +67,6 @@ def build(
     :raises FlowFileError: the file describes a flow that cannot be built.
     :raises TaskPluginBroken: a task plugin is installed but does not load.
     """
-    if load_task is None:
-        from opsflow.plugins.tasks import load_task
     builder = _Builder(flow_file, load_task)
     flow = builder.flow(flow_file.flow)
     builder.check_values()
@@ -155,7 +153,8 @@ class _Builder:
 
     def retry(self, spec: RetrySpec) -> Any:
         common: dict[str, Any] = {"name": spec.name, "provides": spec.provides}
-        timing = {"delay": spec.delay, "backoff": spec.backoff}
+        timing: dict[str, Any] = {"delay": spec.delay, "backoff": spec.backoff}
+        controller: retry.Retry
         try:
             if spec.kind == "times":
                 controller = retry.Times(

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from opsflow.plugins.loader import Namespace
 from opsflow.yamlflows import document
 from opsflow.yamlflows.build import build, missing_inputs
 from opsflow.yamlflows.errors import FlowFileError
@@ -67,11 +68,12 @@ class FlowFileEntry:
 
 
 class YamlFlowFactory:
-    """``f(**store) -> Flow`` for one flow file."""
+    """``f(**store) -> Flow`` for one flow file, its steps' tasks from ``tasks``."""
 
-    def __init__(self, path: str, name: str) -> None:
+    def __init__(self, path: str, name: str, tasks: Namespace[type]) -> None:
         self.path = path
         self.name = name
+        self._tasks = tasks
         #: ``{"kind": "yaml", "path", "sha256"}`` of the file last built.
         self.source: dict[str, str] | None = None
         self.__doc__ = ""
@@ -81,10 +83,8 @@ class YamlFlowFactory:
 
         :raises FlowFileError: the file is not a valid flow.
         """
-        from opsflow.plugins import tasks
-
-        flow_file = document.read(self.path, task_names=tasks.namespace.names())
-        build(flow_file)
+        flow_file = document.read(self.path, task_names=self._tasks.names())
+        build(flow_file, self._tasks.load)
         self.__doc__ = flow_file.description or f"YAML flow {self.path}"
         return flow_file
 
@@ -96,16 +96,14 @@ class YamlFlowFactory:
             return None
 
     def __call__(self, **store: Any) -> Any:
-        from opsflow.plugins import tasks
-
-        flow_file = document.read(self.path, task_names=tasks.namespace.names())
+        flow_file = document.read(self.path, task_names=self._tasks.names())
         if flow_file.name != self.name:
             raise FlowFileError(
                 flow_file.flow.mark,
                 f"the file now names its flow {flow_file.name!r}, not {self.name!r}",
             )
         missing_inputs(flow_file, store)
-        flow = build(flow_file, store=store)
+        flow = build(flow_file, self._tasks.load, store=store)
         self.source = flow_file.source
         self.__doc__ = flow_file.description
         return flow

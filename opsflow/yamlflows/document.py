@@ -294,7 +294,7 @@ def _input(document: Any, name: str) -> InputSpec:
 
 
 def _flow(body: Any, name: str, where: list[Any], mark: Mark) -> FlowSpec:
-    steps = []
+    steps: list[FlowSpec | TaskStep] = []
     for index, item in enumerate(body["steps"]):
         step_mark = body["steps"].item_marks[index]
         if "flow" in item:

@@ -228,25 +228,29 @@ def test_json_document_masks_results_and_failures():
     assert document["failures"][0]["exception"] == f"E: {MASK}"
 
 
-def test_secrets_reach_the_engine_but_not_the_saved_flow_detail():
+def test_secrets_reach_the_engine_but_not_the_saved_flow_detail(tmp_path):
     from opsflow import task
-    from opsflow.cli.runner import load_engine
+    from opsflow.conf import loader
     from opsflow.patterns import linear_flow
+    from opsflow.plugins.catalog import Catalog
+    from opsflow.runs import FlowSource, RunInputs, RunService
 
     class Login(task.Task):
         def execute(self, password, user):
             return f"{user}:{len(password)}"
 
-    flow = linear_flow.Flow("f").add(Login(name="login"))
-    engine = load_engine(
-        flow,
-        {"password": "hunter2", "user": "ops"},
-        engine="serial",
-        executor=None,
-        max_workers=None,
-        task_timeout=None,
+    def factory():
+        return linear_flow.Flow("f").add(Login(name="login"))
+
+    conf = loader.load(overrides={})
+    source = FlowSource("f", factory, entry_point=None, declared_secrets=frozenset())
+    inputs = RunInputs(
+        store={"password": "hunter2", "user": "ops"},
         secret_keys=frozenset({"password"}),
     )
+    prepared = RunService(conf, Catalog()).prepare(source, inputs)
+    assert prepared.record.secrets == ("password",)
+    engine = prepared.engine
     engine.run()
     assert engine.storage.get("login") == "ops:7"
     assert engine.storage.fetch("password") == "hunter2"

@@ -182,18 +182,17 @@ def test_the_sample_config_is_not_stale(tmp_path):
     )
 
 
-def test_drivers_read_the_configuration_the_program_was_given(tmp_path):
+def test_drivers_are_given_the_configuration_the_program_loaded(tmp_path):
+    from opsflow import executors
+
     # Given opsflow-run loaded its configuration from --config-file
     path = tmp_path / "given.conf"
-    path.write_text("[engine]\nengine = parallel\n")
-    loader.load([str(path)])
+    path.write_text("[celery_executor]\nbroker_url = amqp://given-host:5672//\n")
+    conf = loader.load([str(path)])
 
-    # Then a driver reading "the active configuration" sees that file
-    assert loader.load_active().engine.engine == "parallel"
-
-    # And loading from the usual places again makes those the active ones
-    loader.load()
-    assert loader.load_active().engine.engine == "serial"
+    # Then a driver that takes the configuration is built from that one
+    celery = executors.load("celery", max_workers=1, conf=conf)
+    assert celery.settings.broker_url == "amqp://given-host:5672//"
 
 
 def test_an_unknown_option_of_a_known_group_is_named_with_the_closest_one(

@@ -15,7 +15,8 @@ import pytest
 
 from opsflow.conf.loader import ConfigError
 from opsflow.exceptions import MissingDependencies
-from opsflow.plugins import executors, flows, persistence, tasks
+from opsflow.plugins import executors, flows, persistence
+from opsflow.plugins.catalog import Catalog
 from opsflow.plugins.loader import Namespace, PluginBroken, PluginNotFound
 
 MODULES = {
@@ -83,6 +84,12 @@ def installed_plugins(tmp_path, monkeypatch):
         sys.modules.pop(name, None)
 
 
+@pytest.fixture
+def catalog(installed_plugins):
+    """The plugins as a program sees them, the throw-away distribution included."""
+    return Catalog()
+
+
 def test_names_are_listed_without_importing_any_plugin():
     names = Namespace("unit.test.things").names()
     assert names == ["broken", "good", "missing_attr"]
@@ -129,15 +136,33 @@ def test_scanning_reports_broken_plugins_and_still_loads_the_others():
     )
 
 
-def test_a_task_plugin_must_be_a_task_subclass():
-    assert tasks.load_task("unit.hello").__name__ == "Hello"
+def test_a_task_plugin_must_be_a_task_subclass(catalog):
+    assert catalog.tasks.load("unit.hello").__name__ == "Hello"
     with pytest.raises(PluginBroken, match="not a subclass of opsflow.task.Task"):
-        tasks.load_task("unit.not_a_task")
+        catalog.tasks.load("unit.not_a_task")
 
 
-def test_a_flow_plugin_must_be_callable():
+def test_a_flow_plugin_must_be_callable(catalog):
     with pytest.raises(PluginBroken, match="is not callable"):
-        flows.load_factory("unit-not-callable")
+        catalog.flows.load("unit-not-callable")
+
+
+def test_one_catalog_reads_the_installed_entry_points_once(catalog, monkeypatch):
+    import importlib.metadata
+
+    catalog.tasks.names()  # the table is read on first use
+    calls = []
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(
+        importlib.metadata, "entry_points", lambda **kw: calls.append(kw) or real(**kw)
+    )
+    # Every namespace of the catalog answers from the table it read
+    assert "unit-hello" in catalog.flows.names()
+    assert catalog.executors.names() and catalog.tasks.names()
+    assert calls == []
+    # A new catalog reads them again (a plugin installed meanwhile is seen)
+    assert "unit.hello" in Catalog().tasks.names()
+    assert len(calls) == 1
 
 
 def test_a_factory_gets_only_the_store_keys_its_signature_accepts():
@@ -165,9 +190,9 @@ def test_a_factory_parameter_without_default_missing_from_the_store_is_named():
     assert caught.value.missing_requirements == ["region", "zone"]
 
 
-def test_build_flow_calls_the_factory_and_returns_its_flow():
+def test_build_flow_calls_the_factory_and_returns_its_flow(catalog):
     flow = flows.build_flow(
-        flows.load_factory("unit-hello"), "unit-hello", {"greeting": "yo"}
+        catalog.flows.load("unit-hello"), "unit-hello", {"greeting": "yo"}
     )
     assert [atom.name for atom in flow] == ["yo"]
 
@@ -199,55 +224,64 @@ def test_a_factory_refusing_its_inputs_names_them_and_never_shows_a_secret():
         "be a number, not 'abc' (***)"
     )
     assert caught.value.inputs == ["password", "steps"]
-    assert exits.for_error(caught.value) == exits.ExitCode.USAGE
+    assert exits.exit_code_of(caught.value) == exits.ExitCode.USAGE
 
 
-def test_a_run_record_names_the_factory_inputs_and_a_rebuild_reads_the_store():
-    from opsflow.cli import runstore
+def test_a_run_record_names_the_factory_inputs_and_a_rebuild_reads_the_store(
+    catalog,
+):
+    from opsflow.runs.record import RunRecord
+    from opsflow.runs.source import FlowSource
 
     def names(flow):
         return [atom.name for atom in flow]
 
+    source = FlowSource.lookup(catalog, "unit-hello")
     # Given records of runs whose factory took a store key, or a secret
-    public = runstore.run_record(
-        "unit-hello", {"greeting": "yo"}, (), {}, "serial", None, None
-    )
-    secret = runstore.run_record(
-        "unit-hello", {"greeting": "s3cr3t"}, {"greeting"}, {}, "serial", None, None
+    public = RunRecord.create("unit-hello", {"greeting": "yo"}, frozenset(), {})
+    secret = RunRecord.create(
+        "unit-hello", {"greeting": "s3cr3t"}, frozenset({"greeting"}), {}
     )
     # Then they hold names only; a rebuild takes the values from the run's
     # stored store, or from the secrets given again
-    assert (public["factory_inputs"], public["factory_secrets"]) == (["greeting"], [])
-    assert (secret["factory_inputs"], secret["factory_secrets"]) == ([], ["greeting"])
-    assert "factory_kwargs" not in public
-    assert names(runstore.rebuild_flow(public, {}, {"greeting": "yo"})) == ["yo"]
-    assert names(runstore.rebuild_flow(secret, {"greeting": "s3cr3t"}, {})) == [
-        "s3cr3t"
-    ]
+    assert (public.factory_inputs, public.factory_secrets) == (("greeting",), ())
+    assert (secret.factory_inputs, secret.factory_secrets) == ((), ("greeting",))
+    assert "factory_kwargs" not in public.to_meta()
+    assert "yo" not in repr(public.to_meta()) and "s3cr3t" not in repr(secret)
+    assert names(source.rebuild(public, {"greeting": "yo"}, {})) == ["yo"]
+    assert names(source.rebuild(secret, {}, {"greeting": "s3cr3t"})) == ["s3cr3t"]
     # And a run recorded before names were kept still carries its values
-    legacy = {"flow": "unit-hello", "factory_kwargs": {"greeting": "old"}}
-    assert names(runstore.rebuild_flow(legacy, {}, {})) == ["old"]
+    legacy = RunRecord.from_meta(
+        {"run": {"flow": "unit-hello", "factory_kwargs": {"greeting": "old"}}}
+    )
+    assert legacy is not None
+    assert names(source.rebuild(legacy, {}, {})) == ["old"]
 
 
-def test_an_installed_executor_name_resolves_to_itself():
-    assert executors.resolve_executor("unit-pool") == "unit-pool"
+def test_an_installed_executor_name_resolves_to_itself(catalog):
+    assert executors.resolve_executor(catalog.executors, "unit-pool") == "unit-pool"
 
 
-def test_an_unknown_executor_is_a_config_error_listing_the_installed_ones():
+def test_an_unknown_executor_is_a_config_error_listing_the_installed_ones(catalog):
     with pytest.raises(ConfigError) as caught:
-        executors.resolve_executor("warp", source="--executor", option=None)
+        executors.resolve_executor(
+            catalog.executors, "warp", source="--executor", option=None
+        )
     assert str(caught.value).startswith("--executor: 'warp' is not an installed")
     assert caught.value.allowed is not None and "unit-pool" in caught.value.allowed
 
 
-def test_no_configured_executor_leaves_the_choice_to_the_engine():
-    assert executors.resolve_executor(None) is None
+def test_no_configured_executor_leaves_the_choice_to_the_engine(catalog):
+    assert executors.resolve_executor(catalog.executors, None) is None
 
 
-def test_an_unknown_executor_in_the_config_file_names_the_file_and_option(monkeypatch):
-    monkeypatch.setattr(executors.namespace, "names", lambda: ["synchronous"])
+def test_an_unknown_executor_in_the_config_file_names_the_file_and_option(catalog):
+    only_synchronous = Namespace("unit.test.no.such.group")
+    only_synchronous.names = lambda: ["synchronous"]  # type: ignore[method-assign]
     with pytest.raises(ConfigError) as caught:
-        executors.resolve_executor("thread", source="/etc/opsflow/opsflow.conf")
+        executors.resolve_executor(
+            only_synchronous, "thread", source="/etc/opsflow/opsflow.conf"
+        )
     assert str(caught.value) == (
         "/etc/opsflow/opsflow.conf: [engine] executor = 'thread' is not an "
         "installed executor driver; allowed: synchronous"
@@ -271,4 +305,4 @@ def test_an_unknown_persistence_scheme_is_a_config_error():
     with pytest.raises(
         ConfigError, match=r"scheme 'nosql' has no installed persistence"
     ):
-        persistence.load_backend("nosql://x")
+        persistence.load_backend(Catalog().persistence, "nosql://x")

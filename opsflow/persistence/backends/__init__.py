@@ -7,36 +7,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsflow.persistence.base import Backend
+
+if TYPE_CHECKING:
+    from opsflow.plugins.catalog import Catalog
 
 __all__ = ["check_available", "fetch", "sql"]
 
 
-def fetch(conf: Mapping[str, Any] | str) -> Backend:
+def _backend_class(conf: Mapping[str, Any], catalog: Catalog | None) -> Any:
+    from opsflow.plugins import catalog as catalogs
+    from opsflow.plugins import persistence
+
+    plugins = catalog or catalogs.default_catalog()
+    return persistence.load_backend(plugins.persistence, conf["connection"])
+
+
+def fetch(conf: Mapping[str, Any] | str, catalog: Catalog | None = None) -> Backend:
     """A backend for ``conf`` (a mapping with ``connection``, or the URL itself).
 
     :raises MissingPackage: the database driver it needs is not installed.
     """
-    from opsflow.plugins import persistence
-
     if isinstance(conf, str):
         conf = {"connection": conf}
-    backend_cls: Any = persistence.load_backend(conf["connection"])
-    return backend_cls(conf)
+    backend: Backend = _backend_class(conf, catalog)(conf)
+    return backend
 
 
-def check_available(conf: Mapping[str, Any] | str) -> None:
+def check_available(
+    conf: Mapping[str, Any] | str, catalog: Catalog | None = None
+) -> None:
     """Check the backend ``conf`` names can be used here, opening nothing.
 
     :raises MissingPackage: the database driver it needs is not installed.
     """
-    from opsflow.plugins import persistence
-
     if isinstance(conf, str):
         conf = {"connection": conf}
-    backend_cls: Any = persistence.load_backend(conf["connection"])
+    backend_cls = _backend_class(conf, catalog)
     check = getattr(backend_cls, "check_available", None)
     if check is not None:
         check(conf)

@@ -492,6 +492,8 @@ class SQLAlchemyBackend(base.Backend):
         self._sqlite = self.url.get_backend_name() == "sqlite"
         query = dict(self.url.query)
         synchronous = query.pop("synchronous", "NORMAL")
+        if not isinstance(synchronous, str):  # ?synchronous=A&synchronous=B
+            synchronous = synchronous[-1]
         if self._sqlite:
             self.url = self.url.set(query=query)
         self.engine = self._create_engine(synchronous)
@@ -575,14 +577,14 @@ class SQLAlchemyBackend(base.Backend):
         with self._upgrade_lock:
             if self._upgraded:
                 return
+            # alembic logs its plugin set-up at INFO as it is imported: noise
+            # in an operator's run log. What it migrates is still logged.
+            logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
             from alembic import command
             from alembic.config import Config
             from alembic.runtime.migration import MigrationContext
             from alembic.script import ScriptDirectory
 
-            # alembic logs its plugin set-up at INFO on every start: noise
-            # in an operator's run log. What it migrates is still logged.
-            logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
             config = Config()
             config.set_main_option("script_location", MIGRATIONS)
             head = ScriptDirectory.from_config(config).get_current_head()

@@ -128,3 +128,24 @@ def test_an_object_json_cannot_hold_is_stored_as_its_repr():
             return "<Opaque>"
 
     assert codec.decode(codec.encode({"o": Opaque()})) == {"o": "<Opaque>"}
+
+
+def test_creating_a_store_logs_only_what_it_migrates(tmp_path):
+    import subprocess
+    import sys
+
+    # Given a process whose logging shows INFO (an operator's run log)
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+        "from opsflow.persistence import backends\n"
+        f"backend = backends.fetch('sqlite:///{tmp_path}/store.sqlite')\n"
+        "backend.get_connection().upgrade()\n"
+    )
+    # When it creates a store
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    # Then the migrations are logged, alembic's own plugin set-up is not
+    assert "Running upgrade" in done.stdout
+    assert "setup plugin" not in done.stdout

@@ -12,7 +12,7 @@ import pytest
 from opsflow import engines, retry, task
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
 from opsflow.plugins import flows
-from opsflow.plugins.loader import PluginNotFound
+from opsflow.plugins.loader import Namespace, PluginNotFound
 from opsflow.yamlflows import build, document, marks
 from opsflow.yamlflows.conditions import Condition
 from opsflow.yamlflows.errors import FlowFileError, FlowNameClash, MissingInputs
@@ -317,23 +317,39 @@ def test_a_missing_input_names_where_it_is_declared(tmp_path):
 
 
 # -- lookup through opsflow.flows -------------------------------------------------
+class ModuleTasks(Namespace[type]):
+    """The task classes of this module as the ``opsflow.tasks`` namespace."""
+
+    def __init__(self) -> None:
+        super().__init__("opsflow.tasks")
+
+    def names(self) -> list[str]:
+        return sorted(TASKS)
+
+    def load(self, name: str) -> type:
+        return load_task(name)
+
+
 @pytest.fixture
-def flow_dir(tmp_path, monkeypatch):
+def flow_dir(tmp_path):
     directory = tmp_path / "flows.d"
     directory.mkdir()
-    monkeypatch.setattr(flows.namespace, "flow_dirs", [str(directory)])
-    monkeypatch.setattr(flows.namespace, "_factories", {})
-    monkeypatch.setattr("opsflow.plugins.tasks.load_task", load_task)
-    monkeypatch.setattr("opsflow.plugins.tasks.namespace.names", lambda: sorted(TASKS))
     return directory
+
+
+def flows_of(directory):
+    """The flows a program configured with ``flow_dirs = directory`` sees."""
+    return flows.FlowNamespace(tasks=ModuleTasks(), flow_dirs=[str(directory)])
 
 
 def test_a_yaml_flow_is_found_by_name_and_records_its_source(flow_dir):
     path = write(flow_dir, "name: hello\nsteps: [{task: t.echo}]\n", "hello.yaml")
-    assert "hello" in flows.namespace.names()
-    flow = flows.build_flow(flows.load_factory("hello"), "hello", {})
+    found = flows_of(flow_dir)
+    assert "hello" in found.names()
+    factory = found.load("hello")
+    flow = flows.build_flow(factory, "hello", {})
     assert [atom.name for atom in flow] == ["t.echo"]
-    source = flows.source_of("hello")
+    source = flows.source_of(factory)
     assert source["path"] == path and source["kind"] == "yaml"
     assert len(source["sha256"]) == 64
 
@@ -342,9 +358,9 @@ def test_two_files_with_one_flow_name_are_a_clash_naming_both(flow_dir):
     first = write(flow_dir, "name: twin\nsteps: [{task: t.echo}]\n", "a.yaml")
     second = write(flow_dir, "name: twin\nsteps: [{task: t.echo}]\n", "b.yml")
     with pytest.raises(FlowNameClash) as caught:
-        flows.load_factory("twin")
+        flows_of(flow_dir).load("twin")
     assert first in str(caught.value) and second in str(caught.value)
-    loaded, broken = flows.namespace.scan()
+    loaded, broken = flows_of(flow_dir).scan()
     assert "twin" not in {item.name for item in loaded}
     assert {item.target for item in broken if item.name == "twin"} == {first, second}
 
@@ -352,7 +368,7 @@ def test_two_files_with_one_flow_name_are_a_clash_naming_both(flow_dir):
 def test_a_bad_file_is_listed_as_broken_and_never_hides_the_others(flow_dir):
     write(flow_dir, "name: good\nsteps: [{task: t.echo}]\n", "good.yaml")
     bad = write(flow_dir, "name: bad\nsteps: [{task: t.nope}]\n", "bad.yaml")
-    loaded, broken = flows.namespace.scan()
+    loaded, broken = flows_of(flow_dir).scan()
     assert "good" in {item.name for item in loaded}
     (item,) = [item for item in broken if item.name == "bad"]
     assert item.target == bad and f"{bad}:2:16" in item.error
@@ -361,27 +377,28 @@ def test_a_bad_file_is_listed_as_broken_and_never_hides_the_others(flow_dir):
 def test_an_unknown_name_points_at_a_file_that_cannot_be_read(flow_dir):
     bad = write(flow_dir, "name: [oops\n", "broken.yaml")
     with pytest.raises(FlowFileError) as caught:
-        flows.load_factory("nowhere")
+        flows_of(flow_dir).load("nowhere")
     assert str(caught.value).startswith(f"{bad}:")
 
 
 def test_an_unknown_name_with_readable_files_is_not_found(flow_dir):
     write(flow_dir, "name: good\nsteps: [{task: t.echo}]\n", "good.yaml")
     with pytest.raises(PluginNotFound):
-        flows.load_factory("nowhere")
+        flows_of(flow_dir).load("nowhere")
 
 
 def test_resume_refuses_a_changed_file_unless_forced(flow_dir):
     path = write(flow_dir, "name: hello\nsteps: [{task: t.echo}]\n", "hello.yaml")
-    flows.build_flow(flows.load_factory("hello"), "hello", {})
-    recorded = flows.source_of("hello")
-    flows.check_source("run-1", "hello", recorded, force=False)  # unchanged: fine
+    factory = flows_of(flow_dir).load("hello")
+    flows.build_flow(factory, "hello", {})
+    recorded = flows.source_of(factory)
+    flows.check_source("run-1", factory, "hello", recorded, force=False)  # unchanged
     with open(path, "a", encoding="utf-8") as handle:
         handle.write("# changed\n")
     with pytest.raises(Exception, match="changed since the run began"):
-        flows.check_source("run-1", "hello", recorded, force=False)
-    flows.check_source("run-1", "hello", recorded, force=True)
-    flows.check_source("run-1", "hello", None, force=False)  # entry-point flow
+        flows.check_source("run-1", factory, "hello", recorded, force=False)
+    flows.check_source("run-1", factory, "hello", recorded, force=True)
+    flows.check_source("run-1", factory, "hello", None, force=False)  # entry point
 
 
 def test_declared_secrets_are_named_for_yaml_flows_only(flow_dir):
@@ -391,8 +408,8 @@ def test_declared_secrets_are_named_for_yaml_flows_only(flow_dir):
         "steps: [{task: t.echo, rebind: {value: pw}, requires: [user]}]\n",
         "s.yaml",
     )
-    assert flows.declared_secrets("s") == {"pw"}
-    assert flows.declared_secrets("no-such-flow") == frozenset()
+    assert flows.declared_secrets(flows_of(flow_dir).load("s")) == {"pw"}
+    assert flows.declared_secrets(lambda pw=None: None) == frozenset()
 
 
 def test_the_examples_of_the_docs_pass_the_schema_and_checks(tmp_path):
