@@ -29,8 +29,9 @@ Cases, each printing ``N/N consistent`` (and why any trial was not):
   table), and the kills that left a half-made schema are counted;
 * ``process``: SQLite with ``--executor process``;
 * ``failover``: three procrastinate conductors; one is frozen (SIGSTOP)
-  while its reaper holds the pass lock, the one running a run is killed,
-  and the third must take the run over (its takeover time is printed).
+  while its reaper holds the pass lock, a run is submitted, the conductor
+  running it is killed, and the third must take the run over (its
+  takeover time is printed).
 
     python benchmarks/crash_resume.py [--sqlite 100] [--postgresql 30]
         [--mariadb 30] [--process 30] [--failover 5] [--jobs 2] [--seed S]
@@ -424,9 +425,9 @@ def _check(trial: Trial, store: Store, fail_at: int) -> None:
 
 # -- conductor failover with a frozen reaper ------------------------------------
 def failover_trial(root: str, seed: int) -> Trial:
-    """Three conductors, one running a run; another frozen holding the
-    reaper's lock; kill the one running the run: the third must take the
-    run over and finish it."""
+    """Three conductors: one frozen holding the reaper's lock, then a run
+    submitted; kill the conductor that runs it: the third must take the run
+    over and finish it."""
     import psycopg
 
     from opsflow.jobboards.pg import REAPER_LOCK
@@ -471,10 +472,11 @@ def failover_trial(root: str, seed: int) -> Trial:
         admin.execute(f"CREATE SCHEMA {name}")
     try:
         conductors_up = [start() for _ in range(3)]
+        frozen = _freeze_reaper(name, conductors_up, REAPER_LOCK)
         done = subprocess.run(
             [os.path.join(BIN, "opsflow-run"), "--config-file", config, "--format"]
             + ["json", "--submit", "jobboard-steps", "--store", f"marker_dir={markers}"]
-            + ["--store", "steps=4", "--store", "pause=3"],
+            + ["--store", "steps=4", "--store", "pause=2"],
             capture_output=True,
             text=True,
             env=env,
@@ -484,10 +486,8 @@ def failover_trial(root: str, seed: int) -> Trial:
         _until(lambda: any(m.startswith("started") for m in lines()), 30)
         first = next(m for m in lines() if m.startswith("started"))
         a = next(c for c in conductors_up if first.endswith(f" {c.pid}"))
-        b, c = (proc for proc in conductors_up if proc is not a)
-        frozen = _freeze_reaper(name, [b, c], REAPER_LOCK)
-        other = c if frozen is b else b
-        time.sleep(random.Random(seed).uniform(0, 1.5))
+        (other,) = [proc for proc in conductors_up if proc not in (a, frozen)]
+        time.sleep(random.Random(seed).uniform(0, 1.0))
         os.killpg(a.pid, signal.SIGKILL)
         a.wait()
         trial.kills = 1
