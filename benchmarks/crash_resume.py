@@ -29,8 +29,9 @@ Cases, each printing ``N/N consistent`` (and why any trial was not):
   table), and the kills that left a half-made schema are counted;
 * ``process``: SQLite with ``--executor process``;
 * ``failover``: three procrastinate conductors; one is frozen (SIGSTOP)
-  while its reaper holds the pass lock, the one running a run is killed,
-  and the third must take the run over (its takeover time is printed).
+  while its reaper holds the pass lock, a run is submitted, the conductor
+  running it is killed, and the third must take the run over (its
+  takeover time is printed).
 
     python benchmarks/crash_resume.py [--sqlite 100] [--postgresql 30]
         [--mariadb 30] [--process 30] [--failover 5] [--jobs 2] [--seed S]
@@ -424,8 +425,9 @@ def _check(trial: Trial, store: Store, fail_at: int) -> None:
 
 # -- conductor failover with a frozen reaper ------------------------------------
 def failover_trial(root: str, seed: int) -> Trial:
-    """Three conductors; one frozen holding the reaper's lock; kill the one
-    running a run; the third must take the run over and finish it."""
+    """Three conductors: one frozen holding the reaper's lock, then a run
+    submitted; kill the conductor that runs it: the third must take the run
+    over and finish it."""
     import psycopg
 
     from opsflow.jobboards.pg import REAPER_LOCK
@@ -469,7 +471,8 @@ def failover_trial(root: str, seed: int) -> Trial:
     with psycopg.connect(PG_URL, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {name}")
     try:
-        a = start()
+        conductors_up = [start() for _ in range(3)]
+        frozen = _freeze_reaper(name, conductors_up, REAPER_LOCK)
         done = subprocess.run(
             [os.path.join(BIN, "opsflow-run"), "--config-file", config, "--format"]
             + ["json", "--submit", "jobboard-steps", "--store", f"marker_dir={markers}"]
@@ -480,15 +483,18 @@ def failover_trial(root: str, seed: int) -> Trial:
             timeout=60,
         )
         run_id = json.loads(done.stdout)["run_id"]
-        _until(lambda: f"started step_1 {a.pid}" in lines(), 30)
-        b, c = start(), start()
-        frozen = _freeze_reaper(name, [b, c], REAPER_LOCK)
-        other = c if frozen is b else b
-        time.sleep(random.Random(seed).uniform(0, 1.5))
+        _until(lambda: any(m.startswith("started") for m in lines()), 30)
+        first = next(m for m in lines() if m.startswith("started"))
+        a = next(c for c in conductors_up if first.endswith(f" {c.pid}"))
+        (other,) = [proc for proc in conductors_up if proc not in (a, frozen)]
+        time.sleep(random.Random(seed).uniform(0, 1.0))
         os.killpg(a.pid, signal.SIGKILL)
         a.wait()
         trial.kills = 1
         killed = time.monotonic()
+        if f"done step_4 {a.pid}" in lines():
+            trial.problems.append("void: the run ended before its conductor was killed")
+            return trial
         took = _until(
             lambda: any(
                 m.startswith("started") and m.endswith(f" {other.pid}") for m in lines()
@@ -497,7 +503,9 @@ def failover_trial(root: str, seed: int) -> Trial:
         )
         trial.takeover = time.monotonic() - killed if took else None
         if not took:
-            trial.problems.append("not taken over within 30 s")
+            trial.problems.append(
+                f"not taken over within 30 s (markers: {', '.join(lines())})"
+            )
         from opsflow.persistence import backends
 
         backend = backends.fetch({"connection": url})

@@ -309,23 +309,27 @@ def _freeze_a_reaper_in_its_pass(
 def test_a_conductor_frozen_in_a_reaper_pass_does_not_stop_failover(
     board: Board, schema: str
 ):
-    # Given conductor A running a run, and conductors B and C idle
-    a = board.start_conductor()
+    # Given three conductors, one frozen (SIGSTOP) in the middle of a reaper
+    # pass, holding the pass lock
+    conductors = [board.start_conductor() for _ in range(3)]
+    frozen = _freeze_a_reaper_in_its_pass(board, schema, conductors)
+    # And another one running a run
     run_id = board.submit(
-        "jobboard-steps", f"marker_dir={board.markers_dir}", "steps=4", "pause=3"
+        "jobboard-steps", f"marker_dir={board.markers_dir}", "steps=3", "pause=2"
     )
-    wait_for(lambda: _marked(board, f"started step_1 {a.pid}"), 30, "A on step_1")
-    b = board.start_conductor()
-    c = board.start_conductor()
-    # And one of B, C frozen (SIGSTOP) in the middle of a reaper pass
-    frozen = _freeze_a_reaper_in_its_pass(board, schema, [b, c])
-    other = c if frozen is b else b
-    # When A is killed
-    os.killpg(a.pid, signal.SIGKILL)
-    a.wait(10)
+    first = wait_for(
+        lambda: next((m for m in board.markers() if m.startswith("started")), None),
+        30,
+        "the run's first step",
+    )
+    victim = next(c for c in conductors if first.endswith(f" {c.pid}"))
+    (other,) = [c for c in conductors if c is not victim and c is not frozen]
+    # When that one is killed
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(10)
     killed_at = time.monotonic()
-    # Then the conductor that is not frozen takes the run over in normal
-    # time (stalled_after 3 s, the frozen pass's lock gone after 3 s idle)
+    # Then the third takes the run over in normal time (stalled_after 3 s;
+    # the frozen pass's session ends after 3 s idle, freeing the lock)
     wait_for(
         lambda: any(
             m.startswith("started") and m.endswith(f" {other.pid}")
