@@ -19,12 +19,23 @@ supplied by the engine and are never requirements.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any, TypeAlias
 
 from opsflow.types import notifier
 
-__all__ = ["Atom"]
+__all__ = ["Atom", "Provides", "Rebind", "Requires"]
+
+#: What an atom's result is stored as: one name (the whole result), names by
+#: position (a list or tuple), by key (a mapping of name to key), or a set
+#: of keys of a dict result.
+Provides: TypeAlias = str | Sequence[str] | Mapping[str, Any] | AbstractSet[str] | None
+#: Names of values an atom needs besides its own parameters.
+Requires: TypeAlias = str | Iterable[str] | None
+#: Where parameters come from: parameter name -> value name, or the value
+#: names in the parameters' order.
+Rebind: TypeAlias = Mapping[str, str] | Sequence[str] | None
 
 #: Arguments the engine passes to ``revert`` itself.
 REVERT_RESULT = "result"
@@ -86,7 +97,7 @@ def _names(names: Iterable[str]) -> NameSet:
     return found if found else _NO_NAMES
 
 
-def save_as_mapping(provides: Any) -> dict[str, Any]:
+def save_as_mapping(provides: Provides) -> dict[str, Any]:
     """``{stored name: index or key or WHOLE_RESULT}`` for a ``provides`` value."""
     if provides is None:
         return {}
@@ -103,7 +114,7 @@ def save_as_mapping(provides: Any) -> dict[str, Any]:
     )
 
 
-def _rebind_mapping(required: list[str], rebind: Any) -> dict[str, str]:
+def _rebind_mapping(required: list[str], rebind: Rebind) -> dict[str, str]:
     if rebind is None:
         return {}
     if isinstance(rebind, Mapping):
@@ -119,8 +130,8 @@ def _rebind_mapping(required: list[str], rebind: Any) -> dict[str, str]:
 def build_arg_mapping(
     atom_name: str | None,
     function: Callable[..., Any],
-    requires: Any = None,
-    rebind: Any = None,
+    requires: Requires = None,
+    rebind: Rebind = None,
     auto_extract: bool = True,
     ignore_list: Iterable[str] = (),
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -162,19 +173,19 @@ class Atom:
     #: Among atoms ready at the same moment, higher priority goes first.
     priority = 0
     #: What the atom provides when ``provides=`` is not given.
-    default_provides: Any = None
+    default_provides: Provides = None
 
     def __init__(
         self,
         name: str | None = None,
-        provides: Any = None,
-        requires: Any = None,
+        provides: Provides = None,
+        requires: Requires = None,
         auto_extract: bool = True,
-        rebind: Any = None,
+        rebind: Rebind = None,
         inject: Mapping[str, Any] | None = None,
         ignore_list: Iterable[str] | None = None,
-        revert_rebind: Any = None,
-        revert_requires: Any = None,
+        revert_rebind: Rebind = None,
+        revert_requires: Requires = None,
     ) -> None:
         if provides is None:
             provides = self.default_provides

@@ -7,7 +7,14 @@ compiler turns a tree of them into one flat execution graph.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from opsflow.atom import Atom
+    from opsflow.retry import Retry
+
+    #: What a flow holds: atoms and other flows.
+    Item: TypeAlias = "Atom | Flow"
 
 __all__ = [
     "Flow",
@@ -33,7 +40,7 @@ LINK_DECIDER_DEPTH = "decider_depth"
 class Flow:
     """A named set of items (atoms and flows) with an optional retry controller."""
 
-    def __init__(self, name: str, retry: Any = None) -> None:
+    def __init__(self, name: str, retry: Retry | None = None) -> None:
         self._name = str(name)
         self._retry = retry
         if retry is not None and retry.name is None:
@@ -45,11 +52,11 @@ class Flow:
         return self._name
 
     @property
-    def retry(self) -> Any:
+    def retry(self) -> Retry | None:
         """The retry controller of this flow, or None."""
         return self._retry
 
-    def add(self, *items: Any) -> Flow:
+    def add(self, *items: Item) -> Flow:
         """Add atoms or flows; returns the flow, so calls can be chained."""
         raise NotImplementedError
 
@@ -109,12 +116,12 @@ class Flow:
 class ItemsFlow(Flow):
     """A flow whose items are kept in declaration order (linear and unordered)."""
 
-    def __init__(self, name: str, retry: Any = None) -> None:
+    def __init__(self, name: str, retry: Retry | None = None) -> None:
         super().__init__(name, retry)
         self._items: list[Any] = []
         self._present: set[int] = set()
 
-    def add(self, *items: Any) -> ItemsFlow:
+    def add(self, *items: Item) -> ItemsFlow:
         for item in items:
             if id(item) not in self._present:  # adding an item twice keeps one
                 self._present.add(id(item))

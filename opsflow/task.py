@@ -12,7 +12,7 @@ import copy
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from opsflow import atom
@@ -61,14 +61,14 @@ class Task(atom.Atom):
     def __init__(
         self,
         name: str | None = None,
-        provides: Any = None,
-        requires: Any = None,
+        provides: atom.Provides = None,
+        requires: atom.Requires = None,
         auto_extract: bool = True,
-        rebind: Any = None,
+        rebind: atom.Rebind = None,
         inject: Mapping[str, Any] | None = None,
         ignore_list: Iterable[str] | None = None,
-        revert_rebind: Any = None,
-        revert_requires: Any = None,
+        revert_rebind: atom.Rebind = None,
+        revert_requires: atom.Requires = None,
         timeout: float | None = None,
     ) -> None:
         if name is None:
@@ -147,7 +147,7 @@ class Task(atom.Atom):
 class _ProgressNotifier(notifier_mod.Notifier):
     """A task's notifier: progress notified on it also goes to the engine."""
 
-    def notify(self, event_type: Any, details: dict[str, Any] | None) -> None:
+    def notify(self, event_type: Hashable, details: dict[str, Any] | None) -> None:
         super().notify(event_type, details)
         if event_type == EVENT_UPDATE_PROGRESS:
             sink = PROGRESS_SINK.get()
@@ -164,10 +164,10 @@ class FunctorTask(Task):
         self,
         execute: Callable[..., Any],
         name: str | None = None,
-        provides: Any = None,
-        requires: Any = None,
+        provides: atom.Provides = None,
+        requires: atom.Requires = None,
         auto_extract: bool = True,
-        rebind: Any = None,
+        rebind: atom.Rebind = None,
         revert: Callable[..., Any] | None = None,
         version: tuple[int, ...] | None = None,
         inject: Mapping[str, Any] | None = None,
@@ -214,9 +214,9 @@ class _OverInputsTask(Task):
         functor: Callable[..., Any],
         requires: Iterable[str],
         name: str | None = None,
-        provides: Any = None,
+        provides: atom.Provides = None,
         auto_extract: bool = True,
-        rebind: Any = None,
+        rebind: atom.Rebind = None,
         inject: Mapping[str, Any] | None = None,
     ) -> None:
         if not callable(functor):

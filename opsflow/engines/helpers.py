@@ -9,9 +9,10 @@ in another process.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from opsflow import exceptions
 from opsflow.engines.engine import (
@@ -19,6 +20,8 @@ from opsflow.engines.engine import (
     ParallelActionEngine,
     SerialActionEngine,
 )
+from opsflow.engines.executor import TaskExecutor
+from opsflow.flow import Flow
 from opsflow.persistence import backends as persistence_backends
 from opsflow.persistence import base, models
 from opsflow.utils import persistence_utils
@@ -48,6 +51,10 @@ FACTORY_META_KEY = "factory"
 
 #: A persistence backend, or the configuration to fetch one with.
 BackendOrConf = base.Backend | Mapping[str, Any] | None
+#: An executor driver's name, a task executor, or any PEP 3148 executor.
+ExecutorChoice: TypeAlias = str | TaskExecutor | concurrent.futures.Executor | None
+#: Builds a flow (a callable, or its dotted ``module.name``).
+FlowFactory: TypeAlias = Callable[..., Flow] | str
 
 
 def engine_class(engine: str) -> type[ActionEngine]:
@@ -67,14 +74,14 @@ def _backend(backend: BackendOrConf) -> base.Backend | None:
 
 
 def load(
-    flow: Any,
+    flow: Flow,
     store: Mapping[str, Any] | None = None,
     flow_detail: models.FlowDetail | None = None,
     book: models.LogBook | None = None,
     backend: BackendOrConf = None,
     namespace: str | None = None,
     engine: str = ENGINE_DEFAULT,
-    executor: Any = None,
+    executor: ExecutorChoice = None,
     max_workers: int | None = None,
     **options: Any,
 ) -> ActionEngine:
@@ -124,7 +131,7 @@ def _save_to(
 
 
 def run(
-    flow: Any, store: Mapping[str, Any] | None = None, **kwargs: Any
+    flow: Flow, store: Mapping[str, Any] | None = None, **kwargs: Any
 ) -> dict[str, Any]:
     """Load and run ``flow``; returns ``storage.fetch_all()``."""
     engine = load(flow, store=store, **kwargs)
@@ -143,7 +150,7 @@ def _import_factory(name: str) -> Callable[..., Any]:
 
 
 def _factory_and_name(
-    flow_factory: Callable[..., Any] | str,
+    flow_factory: FlowFactory,
 ) -> tuple[str, Callable[..., Any]]:
     """``(importable name, factory)``; ``ValueError`` if it cannot be re-imported."""
     if isinstance(flow_factory, str):
@@ -162,7 +169,7 @@ def _factory_and_name(
 
 def save_factory_details(
     flow_detail: models.FlowDetail,
-    flow_factory: Callable[..., Any] | str,
+    flow_factory: FlowFactory,
     factory_args: Iterable[Any] | None,
     factory_kwargs: Mapping[str, Any] | None,
     backend: BackendOrConf = None,
@@ -180,7 +187,7 @@ def save_factory_details(
 
 
 def load_from_factory(
-    flow_factory: Callable[..., Any] | str,
+    flow_factory: FlowFactory,
     factory_args: Iterable[Any] | None = None,
     factory_kwargs: Mapping[str, Any] | None = None,
     store: Mapping[str, Any] | None = None,
@@ -212,7 +219,7 @@ def load_from_factory(
     )
 
 
-def flow_from_detail(flow_detail: models.FlowDetail) -> Any:
+def flow_from_detail(flow_detail: models.FlowDetail) -> Flow:
     """Build again the flow of a run made by :func:`load_from_factory`."""
     factory = (flow_detail.meta or {}).get(FACTORY_META_KEY)
     if not isinstance(factory, Mapping) or "name" not in factory:
@@ -226,7 +233,8 @@ def flow_from_detail(flow_detail: models.FlowDetail) -> Any:
         raise ImportError(
             f"Could not import factory for flow {flow_detail.name} {flow_detail.uuid}"
         ) from exc
-    return build(*factory.get("args", ()), **factory.get("kwargs", {}))
+    flow: Flow = build(*factory.get("args", ()), **factory.get("kwargs", {}))
+    return flow
 
 
 def load_from_detail(

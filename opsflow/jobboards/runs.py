@@ -14,7 +14,7 @@ import datetime
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from opsflow import exceptions, states
@@ -72,7 +72,7 @@ def run_stored(
     source = service.lookup(stored.record.flow)
     engine = service.take_over(fenced, stored, source, {})
 
-    def between_atoms(event_type: Any, *args: Any, **kwargs: Any) -> None:
+    def between_atoms(event_type: Hashable, *args: Any, **kwargs: Any) -> None:
         if should_abort():
             LOG.info("run %s: abort requested, suspending", flow_uuid)
             engine.suspend()

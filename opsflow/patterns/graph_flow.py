@@ -9,10 +9,14 @@ an ``AmbiguousDependency``; a link that closes a cycle is a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsflow import deciders as deciders_mod
 from opsflow import exceptions, flow
+
+if TYPE_CHECKING:
+    from opsflow.flow import Item
+    from opsflow.retry import Retry
 
 __all__ = ["Flow", "TargetedFlow"]
 
@@ -20,7 +24,7 @@ __all__ = ["Flow", "TargetedFlow"]
 class Flow(flow.Flow):
     """Items with dependencies: inferred from provides/requires, or linked by hand."""
 
-    def __init__(self, name: str, retry: Any = None) -> None:
+    def __init__(self, name: str, retry: Retry | None = None) -> None:
         super().__init__(name, retry)
         self._items: list[Any] = []
         self._index: dict[int, int] = {}  # id(item) -> position
@@ -32,7 +36,7 @@ class Flow(flow.Flow):
 
     # -- building ------------------------------------------------------
     def add(
-        self, *items: Any, resolve_requires: bool = True, resolve_existing: bool = True
+        self, *items: Item, resolve_requires: bool = True, resolve_existing: bool = True
     ) -> Flow:
         """Add items, inferring links from their requires/provides."""
         fresh = [item for item in dict.fromkeys(items) if id(item) not in self._index]
@@ -102,8 +106,8 @@ class Flow(flow.Flow):
 
     def link(
         self,
-        u: Any,
-        v: Any,
+        u: Item,
+        v: Item,
         decider: Callable[[dict[str, Any]], bool] | None = None,
         decider_depth: deciders_mod.Depth | str | None = None,
     ) -> Flow:
@@ -230,11 +234,11 @@ class Flow(flow.Flow):
 class TargetedFlow(Flow):
     """A graph flow that runs only what one target item needs."""
 
-    def __init__(self, name: str, retry: Any = None) -> None:
+    def __init__(self, name: str, retry: Retry | None = None) -> None:
         super().__init__(name, retry)
         self._target: Any = None
 
-    def set_target(self, target: Any) -> None:
+    def set_target(self, target: Item) -> None:
         """Run only ``target`` and the items it depends on."""
         if id(target) not in self._index:
             raise ValueError(f"Node '{target}' not found")

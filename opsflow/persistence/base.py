@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from opsflow.persistence import models
 
-__all__ = ["Backend", "Connection"]
+__all__ = ["Backend", "Connection", "ConnectionSource"]
 
 
 class Connection(abc.ABC):
@@ -26,6 +26,10 @@ class Connection(abc.ABC):
     (:meth:`save_atom_detail`, :meth:`save_flow_detail`), which touch one
     record each.
     """
+
+    #: ``(flow_uuid, token)`` set by a fenced backend: a store with leases
+    #: refuses each write once that token no longer holds the run's lease.
+    fence: tuple[str, str] | None = None
 
     @abc.abstractmethod
     def upgrade(self) -> None:
@@ -160,3 +164,10 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         """Release every resource of the backend."""
+
+
+class ConnectionSource(Protocol):
+    """Anything that hands out connections: a backend, or a fenced one
+    (:class:`~opsflow.persistence.leases.FencedBackend`)."""
+
+    def get_connection(self) -> Connection: ...

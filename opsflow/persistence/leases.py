@@ -34,6 +34,7 @@ import uuid
 from typing import Any
 
 from opsflow import exceptions
+from opsflow.persistence import base
 
 __all__ = [
     "DEFAULT_TTL",
@@ -182,8 +183,8 @@ class FencedBackend:
         self.backend = backend
         self.fence = (flow_uuid, token)
 
-    def get_connection(self) -> Any:
-        connection = self.backend.get_connection()
+    def get_connection(self) -> base.Connection:
+        connection: base.Connection = self.backend.get_connection()
         connection.fence = self.fence
         return connection
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsflow import states
 from opsflow.persistence import base, leases, models
 from opsflow.runs.record import RUN_META_KEY
 from opsflow.runs.service import JOBBOARD_META_KEY
+
+if TYPE_CHECKING:
+    from opsflow.views.timings import Estimates
 
 __all__ = [
     "estimates_for",
@@ -94,7 +97,7 @@ def history(
 
 def estimates_for(
     connection: base.Connection, flow: str, exclude: str | None = None
-) -> Any:
+) -> Estimates:
     """Median step durations over the past finished runs of ``flow``."""
     from opsflow.views.timings import HISTORY, estimates_from
 

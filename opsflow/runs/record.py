@@ -13,7 +13,10 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opsflow.atom import Atom
 
 __all__ = [
     "RUN_META_KEY",
@@ -166,7 +169,9 @@ class RunRecord:
         return changes
 
 
-def plugin_versions(flow_entry_point: Any, atoms: Iterable[Any]) -> dict[str, str]:
+def plugin_versions(
+    flow_entry_point: importlib.metadata.EntryPoint | None, atoms: Iterable[Atom]
+) -> dict[str, str]:
     """``{distribution: version}`` of the flow's plugin and every atom's package.
 
     ``flow_entry_point`` is the flow's entry point (None for a YAML flow).

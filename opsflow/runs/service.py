@@ -216,7 +216,7 @@ class RunService:
 
     def take_over(
         self,
-        backend: Any,
+        backend: base.ConnectionSource,
         stored: StoredRun,
         source: FlowSource,
         secrets: Mapping[str, Any],

@@ -10,7 +10,7 @@ raises is logged and never stops the engine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Protocol
 
 __all__ = ["Listener", "Notifier", "RestrictedNotifier"]
@@ -19,7 +19,7 @@ LOG = logging.getLogger(__name__)
 
 
 class Callback(Protocol):
-    def __call__(self, event_type: Any, *args: Any, **kwargs: Any) -> Any: ...
+    def __call__(self, event_type: Hashable, *args: Any, **kwargs: Any) -> Any: ...
 
 
 DetailsFilter = Callable[[dict[str, Any]], bool]
@@ -42,7 +42,7 @@ class Listener:
         self.kwargs = dict(kwargs or {})
         self.details_filter = details_filter
 
-    def __call__(self, event_type: Any, details: dict[str, Any]) -> None:
+    def __call__(self, event_type: Hashable, details: dict[str, Any]) -> None:
         if self.details_filter is not None and not self.details_filter(details):
             return
         self.callback(event_type, *self.args, details=details, **self.kwargs)
@@ -68,7 +68,7 @@ class Notifier:
 
     def is_registered(
         self,
-        event_type: Any,
+        event_type: Hashable,
         callback: Callback,
         details_filter: DetailsFilter | None = None,
     ) -> bool:
@@ -78,21 +78,21 @@ class Notifier:
             for listener in self._topics.get(event_type, ())
         )
 
-    def can_be_registered(self, event_type: Any) -> bool:
+    def can_be_registered(self, event_type: Hashable) -> bool:
         """Whether callbacks may listen to ``event_type`` (any hashable may)."""
         return True
 
-    def can_trigger_notification(self, event_type: Any) -> bool:
+    def can_trigger_notification(self, event_type: Hashable) -> bool:
         """Whether ``event_type`` may be notified (``ANY`` itself may not)."""
         return bool(event_type != self.ANY)
 
-    def has_listeners(self, event_type: Any) -> bool:
+    def has_listeners(self, event_type: Hashable) -> bool:
         """Whether a notify for ``event_type`` would reach anybody."""
         return bool(self._topics.get(event_type) or self._topics.get(self.ANY))
 
     def register(
         self,
-        event_type: Any,
+        event_type: Hashable,
         callback: Callback,
         args: tuple[Any, ...] | None = None,
         kwargs: dict[str, Any] | None = None,
@@ -115,7 +115,7 @@ class Notifier:
 
     def deregister(
         self,
-        event_type: Any,
+        event_type: Hashable,
         callback: Callback,
         details_filter: DetailsFilter | None = None,
     ) -> bool:
@@ -129,11 +129,11 @@ class Notifier:
                 return True
         return False
 
-    def deregister_event(self, event_type: Any) -> int:
+    def deregister_event(self, event_type: Hashable) -> int:
         """Drop every callback of ``event_type``; how many there were."""
         return len(self._topics.pop(event_type, []))
 
-    def notify(self, event_type: Any, details: dict[str, Any] | None) -> None:
+    def notify(self, event_type: Hashable, details: dict[str, Any] | None) -> None:
         """Call the callbacks of ``ANY``, then those of ``event_type``.
 
         Each callback gets its own shallow copy of ``details``, so one that
@@ -186,7 +186,7 @@ class RestrictedNotifier(Notifier):
     def events_iter(self) -> Iterator[Any]:
         yield from self._watchable_events
 
-    def can_be_registered(self, event_type: Any) -> bool:
+    def can_be_registered(self, event_type: Hashable) -> bool:
         return event_type in self._watchable_events or (
             event_type == self.ANY and self._allow_any
         )

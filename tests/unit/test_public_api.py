@@ -15,7 +15,7 @@ from opsflow import exceptions
 from opsflow.types import failure
 
 PINNED_ALL = {
-    "opsflow.atom": ["Atom"],
+    "opsflow.atom": ["Atom", "Provides", "Rebind", "Requires"],
     "opsflow.task": [
         "EVENT_UPDATE_PROGRESS",
         "FunctorTask",
