@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from oslo_config import cfg
 
@@ -34,12 +34,17 @@ from opsflow.runs.record import RunInputs
 from opsflow.runs.service import PreparedRun, RunService, StoredRun
 from opsflow.runs.source import FlowSource
 
+if TYPE_CHECKING:
+    from opsflow.engines.engine import ActionEngine
+    from opsflow.persistence import base, leases, runlock
+    from opsflow.views.timings import Estimates
+
 __all__ = ["Command"]
 
 #: ``settled(stored)``: the exit code when there is nothing to do with a run.
 Settled = Callable[[StoredRun], "int | None"]
 #: ``begin(engine, stored, estimates)``: run a taken-over engine; its exit code.
-Begin = Callable[[Any, StoredRun, Any], int]
+Begin = Callable[["ActionEngine", StoredRun, "Estimates"], int]
 
 
 class Command:
@@ -190,7 +195,11 @@ class Command:
         return for_state(state) if state in states.ENDED_STATES else ExitCode.SUCCESS
 
     def run(
-        self, engine: Any, flow_name: str, estimates: Any, revert: bool = False
+        self,
+        engine: ActionEngine,
+        flow_name: str,
+        estimates: Estimates,
+        revert: bool = False,
     ) -> int:
         """Run (or revert) ``engine`` with progress and listeners; print its report."""
         from opsflow.cli.runner import run_flow
@@ -257,7 +266,7 @@ class Command:
         finally:
             backend.close()
 
-    def show(self, connection: Any, stored: StoredRun) -> None:
+    def show(self, connection: base.Connection, stored: StoredRun) -> None:
         """``--show RUN_ID``: the run's report, whether it is under way or not."""
         flow_detail = stored.flow_detail
         result = report.report_of(flow_detail)
@@ -332,7 +341,7 @@ class Command:
                 )
             return self.report_stored(stored)
 
-        def begin(engine: Any, stored: StoredRun, estimates: Any) -> int:
+        def begin(engine: ActionEngine, stored: StoredRun, estimates: Estimates) -> int:
             flow_detail = stored.flow_detail
             if not self.as_json:
                 done = sum(1 for d in flow_detail if str(d.state) == states.SUCCESS)
@@ -371,7 +380,7 @@ class Command:
                 )
             return self.report_stored(stored)
 
-        def begin(engine: Any, stored: StoredRun, estimates: Any) -> int:
+        def begin(engine: ActionEngine, stored: StoredRun, estimates: Estimates) -> int:
             if not self.as_json:
                 left = queries.step_names(
                     stored.flow_detail,
@@ -462,7 +471,7 @@ def _stdout_to_stderr(active: bool) -> Iterator[None]:
 class _HeldRunLock:
     """The run's host lock while this process runs it (see ``runlock``)."""
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, lock: runlock.RunLock) -> None:
         self._lock = lock
         self._over = False
 
@@ -478,7 +487,9 @@ class _HeldRunLock:
         self._lock.release(forget=self._over)
 
 
-def _run_lock(conf: cfg.ConfigOpts, lease: Any, wait: float = 0.0) -> _HeldRunLock:
+def _run_lock(
+    conf: cfg.ConfigOpts, lease: leases.Lease, wait: float = 0.0
+) -> _HeldRunLock:
     """Hold the host lock of the leased run, once its previous owner's
     processes are gone (a fresh run's lock is always free).
 

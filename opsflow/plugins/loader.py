@@ -210,7 +210,7 @@ def _manager_classes() -> tuple[type, type]:
     """
     from stevedore import ExtensionManager, NamedExtensionManager
 
-    class ListedExtensionManager(ExtensionManager[Any]):
+    class Listed:
         def __init__(
             self, entry_points: Iterable[EntryPoint], *args: Any, **kwargs: Any
         ) -> None:
@@ -220,15 +220,11 @@ def _manager_classes() -> tuple[type, type]:
         def list_entry_points(self) -> list[EntryPoint]:
             return self._listed
 
-    class ListedNamedExtensionManager(NamedExtensionManager[Any]):
-        def __init__(
-            self, entry_points: Iterable[EntryPoint], *args: Any, **kwargs: Any
-        ) -> None:
-            self._listed = list(entry_points)
-            super().__init__(*args, **kwargs)
+    class ListedExtensionManager(Listed, ExtensionManager[Any]):
+        pass
 
-        def list_entry_points(self) -> list[EntryPoint]:
-            return self._listed
+    class ListedNamedExtensionManager(Listed, NamedExtensionManager[Any]):
+        pass
 
     return ListedExtensionManager, ListedNamedExtensionManager
 
