@@ -285,16 +285,10 @@ class Command:
     def draw(self, stored: StoredRun) -> int:
         """``--show RUN_ID --graph FILE``: the run's picture, states coloured."""
         from opsflow.cli import plan
-        from opsflow.storage import STORE_META_KEY
+        from opsflow.views.stored import picture_of_stored
 
-        args, flow_detail, record = self.args, stored.flow_detail, stored.record
-        flow = None
-        if record is not None and not record.factory_secrets:
-            with contextlib.suppress(Exception):  # drawn from the stored steps then
-                flow = self.service.lookup(record.flow).rebuild(
-                    record, flow_detail.meta.get(STORE_META_KEY) or {}, {}
-                )
-        picture = plan.run_picture(flow_detail, flow)
+        args, flow_detail = self.args, stored.flow_detail
+        picture = picture_of_stored(self.service, stored)
         fmt = plan.write_graph(args.graph, picture, args.graph_format)
         if self.as_json:
             document = {"run_id": flow_detail.uuid, "graph": args.graph, "format": fmt}
