@@ -268,15 +268,15 @@ class Command:
 
     def show(self, connection: base.Connection, stored: StoredRun) -> None:
         """``--show RUN_ID``: the run's report, whether it is under way or not."""
+        from opsflow.runs.report import show_document, stored_report
+
         flow_detail = stored.flow_detail
-        result = report.report_of(flow_detail)
-        result.interrupted = queries.interruption(connection, flow_detail)
-        result.running_by = queries.running_owner(connection, flow_detail)
-        queued = queries.queue_fields(connection, flow_detail)  # --submit runs
+        result = stored_report(connection, flow_detail)
         if self.as_json:
-            document = {**report.json_document(result, self.masker), **queued}
+            document = show_document(connection, flow_detail, self.masker, result)
             print(json.dumps(document, indent=2))
             return
+        queued = queries.queue_fields(connection, flow_detail)  # --submit runs
         report.print_details(result, self.masker, sys.stdout)
         if queued:
             holder = queued["held_by"] or "nobody (queued)"

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from opsflow import states
+from opsflow import exceptions, states
 from opsflow.persistence import base, leases, models
 from opsflow.runs.record import RUN_META_KEY
 from opsflow.runs.service import JOBBOARD_META_KEY
@@ -25,6 +25,7 @@ __all__ = [
     "history",
     "interruption",
     "iso",
+    "parse_since",
     "purge",
     "queue_fields",
     "running_owner",
@@ -93,6 +94,29 @@ def history(
         }
         for fd in runs[:limit]
     ]
+
+
+def parse_since(text: str) -> datetime.datetime:
+    """``--since``: an ISO date or time (UTC unless it says), or an age
+    such as ``30m``, ``12h``, ``7d``, ``2w``.
+
+    :raises UsageError: neither (exit 64).
+    """
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    now = datetime.datetime.now(datetime.UTC)
+    text = text.strip()
+    if text[:-1].isdigit() and text[-1:] in units:
+        return now - datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise exceptions.UsageError(
+            f"--since {text}: give a date or time (2026-01-31, "
+            "2026-01-31T08:00) or an age (30m, 12h, 7d, 2w)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment
 
 
 def estimates_for(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from opsflow import states
 
 if TYPE_CHECKING:
-    from opsflow.persistence import models
+    from opsflow.persistence import base, models
     from opsflow.plugins.catalog import Catalog
     from opsflow.views.plan import PlannedStep
 
@@ -34,6 +34,8 @@ __all__ = [
     "plan_document",
     "report_of",
     "revert_command",
+    "show_document",
+    "stored_report",
 ]
 
 
@@ -275,3 +277,31 @@ def report_of(flow_detail: models.FlowDetail) -> RunReport:
         results=results,
         failures=failures,
     )
+
+
+def stored_report(
+    connection: base.Connection, flow_detail: models.FlowDetail
+) -> RunReport:
+    """A stored run's report, with who runs it or why nobody does."""
+    from opsflow.runs import queries
+
+    report = report_of(flow_detail)
+    report.interrupted = queries.interruption(connection, flow_detail)
+    report.running_by = queries.running_owner(connection, flow_detail)
+    return report
+
+
+def show_document(
+    connection: base.Connection,
+    flow_detail: models.FlowDetail,
+    masker: Masking,
+    report: RunReport | None = None,
+) -> dict[str, Any]:
+    """The ``--show RUN_ID --format json`` document: the run's JSON document
+    and, for a submitted run, its jobboard record and who holds it."""
+    from opsflow.runs import queries
+
+    if report is None:
+        report = stored_report(connection, flow_detail)
+    queued = queries.queue_fields(connection, flow_detail)
+    return {**json_document(report, masker), **queued}
