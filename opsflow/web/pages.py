@@ -17,7 +17,7 @@ from opsflow.cli.masking import MASK, Masker
 from opsflow.runs import queries, report, store
 from opsflow.runs.service import RunService, StoredRun
 from opsflow.runs.source import FlowSource
-from opsflow.web.index import RunIndex
+from opsflow.web.index import Run, RunIndex
 
 if TYPE_CHECKING:
     from oslo_config import cfg
@@ -29,6 +29,8 @@ __all__ = ["PAGE_SIZE", "RunFilters", "RunStore", "flow_plan", "flows_document"]
 
 #: Runs per page of the runs page, and the API's default ``limit``.
 PAGE_SIZE = 50
+#: Entries of each cache of RunStore before it starts afresh.
+_KEPT = 256
 #: Every state a run can be in, for the state filter.
 RUN_STATES = (
     states.PENDING,
@@ -113,6 +115,9 @@ class RunStore:
         self.service = RunService(conf, catalog)
         self._backend: base.Backend | None = None
         self._index: RunIndex | None = None
+        self._selections: dict[tuple[Any, ...], list[Run]] = {}
+        self._needs_person: dict[tuple[str, str], bool] = {}
+        self._rows: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def connection(self) -> base.Connection | None:
         """A connection to the store; None while no run was ever recorded."""
@@ -145,26 +150,63 @@ class RunStore:
         connection = self.connection()
         if index is None or connection is None:
             return [], 0
-        since = queries.parse_since(filters.since) if filters.since else None
-        runs = queries.filter_runs(index.runs(), filters.flow, filters.state, since)
+        runs = self._selected(index, filters)
         end = filters.offset + filters.limit if filters.limit else None
         page = runs[filters.offset : end]
-        return [queries.history_row(connection, fd) for fd, _book in page], len(runs)
+        return [self._row(connection, fd) for fd, _book in page], len(runs)
+
+    def _row(self, connection: base.Connection, fd: Any) -> dict[str, Any]:
+        """The run's ``--history`` row; kept for a run that has settled (it
+        changes only with its stamp; a run under way may lose its owner)."""
+        state = str(fd.state or states.PENDING)
+        if state not in states.FINAL_STATES:
+            return queries.history_row(connection, fd)
+        stamp = (fd.updated_at, state)
+        kept = self._rows.get(fd.uuid)
+        if kept is None or kept[0] != stamp:
+            kept = (stamp, queries.history_row(connection, fd))
+            self._rows[fd.uuid] = kept
+        return dict(kept[1])
+
+    def _selected(self, index: RunIndex, filters: RunFilters) -> list[Run]:
+        """The runs the filters select, newest first; kept while the store
+        does not change (an age filter moves with the clock: never kept)."""
+        runs = index.runs()
+        if not (filters.flow or filters.state or filters.since):
+            return runs
+        relative = filters.since is not None and filters.since[-1:] in "mhdw"
+        key = (filters.flow, filters.state, filters.since, index.version)
+        if not relative and key in self._selections:
+            return self._selections[key]
+        since = queries.parse_since(filters.since) if filters.since else None
+        selected = queries.filter_runs(runs, filters.flow, filters.state, since)
+        if not relative:
+            if len(self._selections) >= _KEPT:
+                self._selections.clear()
+            self._selections[key] = selected
+        return selected
 
     def flow_names(self) -> list[str]:
         """The flows that have runs, for the flow filter."""
         index = self.index()
         if index is None:
             return []
-        return sorted({queries.flow_name_of(fd) for fd, _book in index.runs()})
+        index.runs()
+        return index.flows()
 
     def needs_person(self, row: Mapping[str, Any]) -> bool:
         """A FAILURE run with steps whose changes are still in place."""
         connection = self.connection()
         if row["state"] != states.FAILURE or connection is None:
             return False
-        flow_detail = connection.get_flow_details(row["run_id"])
-        return bool(report.not_reverted(report.report_of(flow_detail)))
+        key = (row["run_id"], row["updated_at"])  # its steps change its stamp
+        if key not in self._needs_person:
+            if len(self._needs_person) >= _KEPT:
+                self._needs_person.clear()
+            flow_detail = connection.get_flow_details(row["run_id"])
+            left = report.not_reverted(report.report_of(flow_detail))
+            self._needs_person[key] = bool(left)
+        return self._needs_person[key]
 
     def stored(self, run_id: str) -> tuple[base.Connection, StoredRun]:
         """The run ``run_id`` as stored.
