@@ -93,7 +93,7 @@ def create_app(
     env = _templates()
 
     def page(name: str, code: int = 200, **values: Any) -> HTMLResponse:
-        html = env.get_template(name).render(signed_in=token is not None, **values)
+        html = env.get_template(name).render(**values)
         return HTMLResponse(html, status_code=code)
 
     def reading(html: bool) -> Callable[[Handler], Handler]:

@@ -7,7 +7,9 @@ the API serves these documents as they are, the templates lay them out.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -113,6 +115,7 @@ class RunStore:
         self.conf = conf
         self.catalog = catalog
         self.service = RunService(conf, catalog)
+        self._opening = threading.Lock()
         self._backend: base.Backend | None = None
         self._index: RunIndex | None = None
         self._selections: dict[tuple[Any, ...], list[Run]] = {}
@@ -121,20 +124,24 @@ class RunStore:
 
     def connection(self) -> base.Connection | None:
         """A connection to the store; None while no run was ever recorded."""
-        if self._backend is None:
-            if not store.store_exists(self.conf):
-                return None
-            self._backend = store.open_backend(self.conf, self.catalog, read_only=True)
-        return self._backend.get_connection()
+        with self._opening:
+            if self._backend is None:
+                if not store.store_exists(self.conf):
+                    return None
+                self._backend = store.open_backend(
+                    self.conf, self.catalog, read_only=True
+                )
+            return self._backend.get_connection()
 
     def index(self) -> RunIndex | None:
         """The store's runs in memory (None while there is no store)."""
         connection = self.connection()
         if connection is None:
             return None
-        if self._index is None:
-            self._index = RunIndex(connection)
-        return self._index
+        with self._opening:
+            if self._index is None:
+                self._index = RunIndex(connection)
+            return self._index
 
     def close(self) -> None:
         if self._backend is not None:
@@ -266,10 +273,9 @@ def _about(catalog: Catalog, name: str) -> dict[str, Any]:
     except exceptions.OpsflowException as exc:
         return {"description": "", "inputs": [], "error": str(exc)}
     inputs: list[dict[str, Any]] = []
-    try:
-        parameters = inspect.signature(source.factory).parameters.values()
-    except (TypeError, ValueError):
-        parameters = []  # type: ignore[assignment]
+    parameters: list[inspect.Parameter] = []
+    with contextlib.suppress(TypeError, ValueError):  # a builtin: none to show
+        parameters = list(inspect.signature(source.factory).parameters.values())
     for param in parameters:
         if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
             continue
