@@ -144,7 +144,8 @@ def create_app(
             "run.html",
             run=document,
             running_by=result.running_by,
-            live=result.state not in states.ENDED_STATES and not result.interrupted,
+            # a SUSPENDED run waits for --resume: nothing to follow
+            live=result.state not in states.FINAL_STATES and not result.interrupted,
         )
 
     @reading(html=False)
