@@ -154,9 +154,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of *.conf files read after --config-file",
     )
     output.add_argument(
-        "--debug", action="store_true", help="show tracebacks and debug logs"
+        "--debug",
+        action="store_true",
+        help="show tracebacks and debug log lines (step progress, the "
+        "libraries' own lines)",
     )
+    _add_logging_options(parser)
     return parser
+
+
+def _add_logging_options(parser: argparse.ArgumentParser) -> None:
+    """oslo.log's command-line options, as OpenStack services take them;
+    each wins over its ``[DEFAULT]`` option in opsflow.conf."""
+    logs = parser.add_argument_group("logging (oslo.log, override opsflow.conf)")
+    logs.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="write log lines to this file instead of stderr (relative to "
+        "--log-dir when both are given)",
+    )
+    logs.add_argument(
+        "--log-dir", metavar="DIR", help="directory of the log file (--log-file)"
+    )
+    logs.add_argument(
+        "--use-json",
+        action="store_true",
+        default=None,
+        help="log lines as JSON documents (the run id and flow under 'context')",
+    )
+    logs.add_argument(
+        "--use-journal",
+        action="store_true",
+        default=None,
+        help="log to journald, with syslog priorities (needs systemd's "
+        "Python bindings)",
+    )
 
 
 def _days(text: str) -> float:

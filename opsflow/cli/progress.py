@@ -28,6 +28,7 @@ LOG = logging.getLogger("opsflow.run")
 PROGRESS_EVENT = "update_progress"
 _TIMED_STATES = frozenset({"RUNNING", "REVERTING"})
 _DONE_STATES = frozenset({"SUCCESS", "IGNORE"})
+_FAILED_STATES = frozenset({"FAILURE", "REVERT_FAILURE"})
 _SHOWN_FLOW_STATES = frozenset(
     {"SUSPENDING", "SUSPENDED", "SUCCESS", "REVERTED", "FAILURE", "REVERTING"}
 )
@@ -49,6 +50,8 @@ class StepRecord:
     attempts: int = 0
     run_seconds: float = 0.0
     revert_seconds: float = 0.0
+    #: ``Type: message`` of its last failure (execute or revert), if any.
+    error: str | None = None
 
     def timing(self) -> dict[str, Any]:
         """What is kept in the atom's meta (see :mod:`opsflow.views.timings`)."""
@@ -165,6 +168,8 @@ class StepRecorder:
             if str(event) in ("REVERTED", "REVERT_FAILURE"):
                 step.reverted_at = time.time()
             step.state = str(event)
+            if step.state in _FAILED_STATES:
+                step.error = _describe(details.get("result"))
             if step.state in _DONE_STATES:
                 step.progress = 1.0
             self._save_timing(step)
@@ -181,8 +186,28 @@ class StepRecorder:
             LOG.warning("could not record the timing of step %s", step.name)
 
 
+#: Log levels that let ``grep ERROR`` (or a journald priority) find what went
+#: wrong: a failed step or revert and a failed run are errors, undoing and
+#: retrying are warnings, everything else is information.
+STEP_LEVELS = {
+    "FAILURE": logging.ERROR,
+    "REVERT_FAILURE": logging.ERROR,
+    "REVERTED": logging.WARNING,
+    "RETRYING": logging.WARNING,
+}
+FLOW_LEVELS = {
+    "FAILURE": logging.ERROR,
+    "REVERTING": logging.WARNING,
+    "REVERTED": logging.WARNING,
+    "SUSPENDED": logging.WARNING,
+}
+
+
 class LogLines:
-    """One log line per step state change (output is not a terminal)."""
+    """One log line per step state change (output is not a terminal).
+
+    Progress within a step is logged at DEBUG only, a line per quarter.
+    """
 
     def __init__(self) -> None:
         self._logged_progress: dict[str, float] = {}
@@ -192,21 +217,36 @@ class LogLines:
             return
         if step.state in _DONE_STATES:  # its "100%" would say nothing more
             self._logged_progress[step.name] = 1.0
-        LOG.info("%s: step %s %s", recorder.flow_name, step.name, step.state)
+        level = STEP_LEVELS.get(step.state, logging.INFO)
+        if step.state in _FAILED_STATES and step.error:
+            LOG.log(
+                level,
+                "%s: step %s %s: %s",
+                recorder.flow_name,
+                step.name,
+                step.state,
+                step.error,
+            )
+        else:
+            LOG.log(level, "%s: step %s %s", recorder.flow_name, step.name, step.state)
 
     def progressed(self, step: StepRecord, recorder: StepRecorder) -> None:
-        # A line per quarter: enough to see life in a log, not a flood.
         last = self._logged_progress.get(step.name, 0.0)
         if step.progress > last and (
             step.progress >= 1.0 or step.progress - last >= 0.25
         ):
             self._logged_progress[step.name] = step.progress
-            LOG.info(
+            LOG.debug(
                 "%s: step %s %d%%", recorder.flow_name, step.name, step.progress * 100
             )
 
     def flow_changed(self, state: str, recorder: StepRecorder) -> None:
-        LOG.info("%s: flow %s", recorder.flow_name, state)
+        LOG.log(
+            FLOW_LEVELS.get(state, logging.INFO),
+            "%s: flow %s",
+            recorder.flow_name,
+            state,
+        )
 
     def finish(self, recorder: StepRecorder) -> None:
         pass
@@ -361,6 +401,14 @@ class ProgressBar:
         line = self.render(recorder)[: max(20, columns - 1)]
         self._stream.write("\r\x1b[2K" + line)
         self._stream.flush()
+
+
+def _describe(result: Any) -> str | None:
+    """``Type: message`` of a step's failure result (a ``Failure``)."""
+    names = getattr(result, "exc_type_names", None)
+    if not names:
+        return None
+    return f"{names[0].rsplit('.', 1)[-1]}: {getattr(result, 'exception_str', '')}"
 
 
 def format_seconds(seconds: float) -> str:

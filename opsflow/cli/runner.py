@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from opsflow.cli.exits import ExitCode, StoreLost, Unavailable
+from opsflow.cli.logs import run_context
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.report import FailureReport, RunReport
@@ -63,7 +64,11 @@ def run_flow(
     worker = _EngineThread(engine, listeners, revert=revert)
     # Tasks print through masking streams; the progress shown here and the
     # signal messages go to the real ones (taken before the masking).
-    with _Signals(engine, tty or sys.stderr) as signals, masker.masking_std_streams():
+    with (
+        run_context(run_id, flow_name),
+        _Signals(engine, tty or sys.stderr) as signals,
+        masker.masking_std_streams(),
+    ):
         ENGINE_STARTED.set()
         worker.start()
         while worker.is_alive():
