@@ -76,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--list", action="store_true", help="list flows and tasks, broken ones too"
     )
     only.add_argument("--history", action="store_true", help="list past runs")
-    only.add_argument("--show", metavar="RUN_ID", help="show one past run")
+    only.add_argument(
+        "--show",
+        metavar="RUN_ID",
+        help="show one past run; any RUN_ID may be a unique prefix of the id, "
+        "or last (the run started last)",
+    )
     only.add_argument(
         "--resume",
         metavar="RUN_ID",
@@ -160,7 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
         "libraries' own lines)",
     )
     _add_logging_options(parser)
+    parser.add_argument(
+        "--limit",
+        type=_positive,
+        metavar="N",
+        help="with --history: only the N newest runs",
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("give 1 or more")
+    return number
 
 
 def _add_logging_options(parser: argparse.ArgumentParser) -> None:
@@ -223,6 +244,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UsageError("--force goes with --resume or --revert")
     if (args.state or args.since) and not args.history:
         raise UsageError("--state and --since go with --history")
+    if args.limit is not None and not args.history:
+        raise UsageError("--limit goes with --history")
     if args.state:
         from opsflow.states import FLOW_STATES
 

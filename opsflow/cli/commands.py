@@ -116,6 +116,7 @@ class Command:
         if args.list:
             report.print_listing(self.catalog, sys.stdout, self.as_json)
             return ExitCode.SUCCESS
+        self.resolve_run_id()
         if args.history or args.show:
             return self.stored()
         if args.purge is not None:
@@ -127,6 +128,28 @@ class Command:
         if args.submit:
             return self.submit()
         return self.start()
+
+    def resolve_run_id(self) -> None:
+        """``--show``/``--resume``/``--revert`` of a unique prefix of a run id,
+        or of ``last``: from here on, the whole id.
+
+        :raises UsageError: the prefix starts more than one run id (exit 64).
+        """
+        args = self.args
+        option = next(
+            (name for name in ("show", "resume", "revert") if getattr(args, name)),
+            None,
+        )
+        if option is None or not store.store_exists(self.conf):
+            return
+        backend = store.open_backend(self.conf, self.catalog, read_only=True)
+        try:
+            given = getattr(args, option)
+            setattr(
+                args, option, queries.resolve_run_id(backend.get_connection(), given)
+            )
+        finally:
+            backend.close()
 
     # -- a fresh run ------------------------------------------------------
     def prepare(self) -> PreparedRun:
@@ -144,6 +167,13 @@ class Command:
             return self.plan(prepared)
         backend = store.open_backend(self.conf, self.catalog)
         flow_detail = self.service.start(prepared, backend)
+        run_id = flow_detail.uuid
+        print(
+            f"opsflow-run: run {run_id} of flow {args.flow} started; if it stops, "
+            f"resume it with: opsflow-run --resume {run_id}",
+            file=sys.stderr,
+            flush=True,
+        )
         connection = backend.get_connection()
         estimates = queries.estimates_for(connection, args.flow)
         from opsflow.persistence import leases
@@ -251,7 +281,11 @@ class Command:
 
                 since = parse_since(args.since) if args.since else None
                 rows = queries.history(
-                    connection, flow=args.flow, state=args.state, since=since
+                    connection,
+                    limit=args.limit,
+                    flow=args.flow,
+                    state=args.state,
+                    since=since,
                 )
                 if self.as_json:
                     print(json.dumps(rows, indent=2))
