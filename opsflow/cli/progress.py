@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
+from opsflow.task import made_changes
+
 __all__ = ["LogLines", "ProgressBar", "StepRecord", "StepRecorder", "format_seconds"]
 
 LOG = logging.getLogger("opsflow.run")
@@ -52,6 +54,9 @@ class StepRecord:
     revert_seconds: float = 0.0
     #: ``Type: message`` of its last failure (execute or revert), if any.
     error: str | None = None
+    #: Whether its last successful execute changed something (None: it has
+    #: not succeeded, or the run recorded nothing of it).
+    changed: bool | None = None
 
     def timing(self) -> dict[str, Any]:
         """What is kept in the atom's meta (see :mod:`opsflow.views.timings`)."""
@@ -61,6 +66,7 @@ class StepRecord:
             "revert": round(self.revert_seconds, 6),
             "attempts": self.attempts,
             "reverted_at": self.reverted_at,
+            "changed": self.changed,
         }
 
 
@@ -88,6 +94,9 @@ class StepRecorder:
         self._reporter = reporter
         self._lock = threading.Lock()
         self._storage: Any = None
+        #: Steps that never count as changed: retry controllers, and tasks
+        #: that only read or check (``changes_nothing``).
+        self._unchanging: set[str] = set()
 
     def attach(self, engine: Any, record: bool = False) -> None:
         """Listen to ``engine``; with ``record``, keep timings in its storage.
@@ -97,6 +106,11 @@ class StepRecorder:
         from opsflow.views.timings import timing_of
 
         storage = engine.storage
+        self._unchanging = {
+            node.name
+            for node in engine.compilation
+            if node.is_retry or getattr(node.atom, "changes_nothing", False)
+        }
         for name, step in self.steps.items():
             try:
                 step.state = str(storage.get_atom_state(name))
@@ -109,6 +123,7 @@ class StepRecorder:
             step.run_seconds = float(timing.get("run") or 0.0)
             step.revert_seconds = float(timing.get("revert") or 0.0)
             step.duration = step.run_seconds + step.revert_seconds
+            step.changed = timing.get("changed")
         if record:
             self._storage = storage
         engine.atom_notifier.register("*", self._on_atom_event)
@@ -170,6 +185,10 @@ class StepRecorder:
             step.state = str(event)
             if step.state in _FAILED_STATES:
                 step.error = _describe(details.get("result"))
+            if step.state == "SUCCESS":
+                step.changed = name not in self._unchanging and made_changes(
+                    details.get("result")
+                )
             if step.state in _DONE_STATES:
                 step.progress = 1.0
             self._save_timing(step)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from opsflow import states
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import StepRecord, format_seconds
+from opsflow.task import made_changes
 from opsflow.views.plan import PlannedStep
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ __all__ = [
     "print_listing",
     "print_plan",
     "print_summary",
+    "recap",
     "report_of",
     "revert_command",
 ]
@@ -63,6 +65,48 @@ class RunReport:
     interrupted: dict[str, Any] | None = None
     #: ``host pid N`` of the live process running a stored run.
     running_by: str | None = None
+    #: Steps that succeeded without changing anything: their result said so
+    #: (:func:`opsflow.task.made_changes`), or they are retry controllers.
+    unchanged: set[str] = field(default_factory=set)
+
+
+#: The counts of a run's recap, in the order they are printed.
+RECAP_KEYS = ("ok", "changed", "skipped", "reverted", "failed")
+
+
+def recap(report: RunReport) -> dict[str, int]:
+    """Ansible-style counts of a run's steps.
+
+    ``ok``: steps that succeeded, ``changed`` those of them that changed
+    something; ``skipped``: steps a decider left out; ``reverted``: steps
+    undone; ``failed``: steps that failed or whose revert failed. A step
+    that failed and was then undone counts as failed and reverted.
+    """
+    failed = {failure.atom for failure in report.failures if failure.atom != "(engine)"}
+    counts = dict.fromkeys(RECAP_KEYS, 0)
+    for step in report.steps:
+        if step.state == states.SUCCESS:
+            counts["ok"] += 1
+            counts["changed"] += step.name not in report.unchanged
+        elif step.state == states.IGNORE:
+            counts["skipped"] += 1
+        elif step.state == states.REVERTED:
+            counts["reverted"] += 1
+        if step.state in (states.FAILURE, states.REVERT_FAILURE):
+            failed.add(step.name)
+    counts["failed"] = len(failed)
+    return counts
+
+
+def _recap_line(report: RunReport) -> str:
+    counts = recap(report)
+    return "recap: " + "  ".join(f"{key}={counts[key]}" for key in RECAP_KEYS)
+
+
+def _changed(report: RunReport, step: StepRecord) -> bool | None:
+    if step.state != states.SUCCESS:
+        return None
+    return step.name not in report.unchanged
 
 
 def jsonable(value: Any) -> Any:
@@ -122,9 +166,11 @@ def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
                 "attempts": step.attempts,
                 "run_duration": round(step.run_seconds, 3),
                 "revert_duration": round(step.revert_seconds, 3),
+                "changed": _changed(report, step),
             }
             for step in report.steps
         },
+        "recap": recap(report),
         "not_reverted": not_reverted(report),
         "revert_command": revert_command(report),
         "interrupted": report.interrupted,
@@ -150,7 +196,7 @@ _STATE_WORDS = {
 
 def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
     """The human summary: final state, each step, and what failed."""
-    words = _STATE_WORDS.get(report.state, "")
+    words = _summary_words(report)
     out.write(
         f"flow {report.flow}: {report.state} ({words}) in {report.duration:.2f}s\n"
         f"run {report.run_id}\n"
@@ -171,6 +217,15 @@ def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
         where = report.traceback_path or "not written (run with --debug to see it)"
         out.write(f"traceback: {where}\n")
     _print_left(report, out)
+    out.write(_recap_line(report) + "\n")
+
+
+def _summary_words(report: RunReport) -> str:
+    """What the state means; a SUCCESS with skipped steps says so."""
+    skipped = recap(report)["skipped"]
+    if report.state == states.SUCCESS and skipped:
+        return f"every step that ran succeeded, {skipped} skipped"
+    return _STATE_WORDS.get(report.state, "")
 
 
 def _print_left(report: RunReport, out: TextIO) -> None:
@@ -197,7 +252,7 @@ def _state_words(report: RunReport) -> str:
         return f"interrupted: {gone}"
     if report.running_by:
         return f"being run by {report.running_by}"
-    return _STATE_WORDS.get(report.state, "")
+    return _summary_words(report)
 
 
 def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
@@ -228,6 +283,7 @@ def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
     if report.failures:
         out.write("\n")
     _print_left(report, out)
+    out.write(_recap_line(report) + "\n")
 
 
 def print_plan(
@@ -352,6 +408,7 @@ def report_of(flow_detail: models.FlowDetail) -> RunReport:
     from opsflow.views.timings import timing_of
 
     steps, results, failures = [], {}, []
+    unchanged: set[str] = set()
     for detail in flow_detail:
         state = str(detail.state)
         timing = timing_of(detail)
@@ -371,6 +428,12 @@ def report_of(flow_detail: models.FlowDetail) -> RunReport:
         )
         if state == states.SUCCESS and detail.kind != "retry":
             results[detail.name] = detail.results
+        changed = timing.get("changed")
+        if changed is False or (
+            changed is None
+            and (detail.kind == "retry" or not made_changes(detail.results))
+        ):
+            unchanged.add(detail.name)
         if detail.failure is not None:
             failures.append(failure_report(detail.name, "execute", detail.failure))
         if detail.revert_failure is not None:
@@ -385,6 +448,7 @@ def report_of(flow_detail: models.FlowDetail) -> RunReport:
         steps=steps,
         results=results,
         failures=failures,
+        unchanged=unchanged,
     )
 
 

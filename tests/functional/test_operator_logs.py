@@ -37,9 +37,7 @@ def test_a_piped_run_logs_one_line_per_state_change_naming_its_run(cli):
     # Every line of stderr after the one naming the run is a log line, and
     # each carries the run and flow.
     assert len(lines) == len(proc.stderr.splitlines()) - 1, proc.stderr
-    assert {line["context"] for line in lines} == {
-        f"{document['run_id']} fixture-slow"
-    }
+    assert {line["context"] for line in lines} == {f"{document['run_id']} fixture-slow"}
     messages = [line["message"] for line in lines]
     assert messages == [
         "fixture-slow: flow RUNNING",
@@ -59,14 +57,18 @@ def test_failures_are_errors_and_reverts_warnings(cli):
     assert levels["fixture-revert-fails: flow RUNNING"] == "INFO"
     assert levels["fixture-revert-fails: step stubborn SUCCESS"] == "INFO"
     assert (
-        levels["fixture-revert-fails: step boom FAILURE: RuntimeError: boom exploded "
-        "on purpose"]
+        levels[
+            "fixture-revert-fails: step boom FAILURE: RuntimeError: boom exploded "
+            "on purpose"
+        ]
         == "ERROR"
     )
     assert levels["fixture-revert-fails: step boom REVERTED"] == "WARNING"
     assert (
-        levels["fixture-revert-fails: step stubborn REVERT_FAILURE: RuntimeError: "
-        "stubborn cannot be undone"]
+        levels[
+            "fixture-revert-fails: step stubborn REVERT_FAILURE: RuntimeError: "
+            "stubborn cannot be undone"
+        ]
         == "ERROR"
     )
     assert levels["fixture-revert-fails: flow FAILURE"] == "ERROR"

@@ -17,11 +17,13 @@ from opsflow.types import failure
 PINNED_ALL = {
     "opsflow.atom": ["Atom", "Provides", "Rebind", "Requires"],
     "opsflow.task": [
+        "CHANGED_KEY",
         "EVENT_UPDATE_PROGRESS",
         "FunctorTask",
         "MapFunctorTask",
         "ReduceFunctorTask",
         "Task",
+        "made_changes",
     ],
     "opsflow.retry": [
         "AlwaysRevert",
