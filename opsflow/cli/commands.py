@@ -140,7 +140,9 @@ class Command:
             (name for name in ("show", "resume", "revert") if getattr(args, name)),
             None,
         )
-        if option is None or not store.store_exists(self.conf):
+        if option is None or _is_whole_id(getattr(args, option)):
+            return  # nothing to look up
+        if not store.store_exists(self.conf):
             return
         backend = store.open_backend(self.conf, self.catalog, read_only=True)
         try:
@@ -478,6 +480,16 @@ class Command:
                 )
             estimates = queries.estimates_for(connection, _flow(stored), exclude=run_id)
             return lock.ended(begin(engine, stored, estimates))
+
+
+def _is_whole_id(text: str) -> bool:
+    """A run id as runs get them (a UUID), not a prefix or ``last``."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
 
 
 def _flow(stored: StoredRun) -> str:
