@@ -124,6 +124,8 @@ class Command:
             return self.resume()
         if args.revert:
             return self.revert()
+        if args.describe:
+            return self.describe()
         if args.submit:
             return self.submit()
         return self.start()
@@ -133,7 +135,11 @@ class Command:
         """The run checked: flow built, engine compiled and validated."""
         with self.masker.masking_std_streams():  # the flow plugin's own code runs
             return self.service.prepare(
-                self.source, self.inputs, self.flags, self.masker.redactor
+                self.source,
+                self.inputs,
+                self.flags,
+                self.masker.redactor,
+                fail_at=self.args.fail_at,
             )
 
     def start(self) -> int:
@@ -169,6 +175,15 @@ class Command:
             report.print_plan(args.flow, steps, sys.stdout, self.as_json)
         elif args.graph != "-" and not self.as_json:
             print(f"graph of flow {args.flow} written to {args.graph} ({fmt})")
+        return ExitCode.SUCCESS
+
+    def describe(self) -> int:
+        """``FLOW --help`` and ``--describe``: the flow's inputs and steps."""
+        from opsflow.cli import describe
+
+        with self.masker.masking_std_streams():  # the flow plugin's own code runs
+            description = self.source.describe(self.catalog, self.inputs.store)
+        describe.print_description(description, sys.stdout, self.as_json)
         return ExitCode.SUCCESS
 
     def submit(self) -> int:
