@@ -23,7 +23,7 @@ def _fail_if_asked(name: str, fail_at: str | None) -> None:
 
 
 class CreateWorkdir(task.Task):
-    """Create the work directory (a new temporary one unless given)."""
+    """Create the work directory (a new one under state_path unless given)."""
 
     default_provides = "workdir_path"
 
