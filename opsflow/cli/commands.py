@@ -283,15 +283,15 @@ class Command:
 
     def show(self, connection: base.Connection, stored: StoredRun) -> None:
         """``--show RUN_ID``: the run's report, whether it is under way or not."""
+        from opsflow.runs.report import show_document, stored_report
+
         flow_detail = stored.flow_detail
-        result = report.report_of(flow_detail)
-        result.interrupted = queries.interruption(connection, flow_detail)
-        result.running_by = queries.running_owner(connection, flow_detail)
-        queued = queries.queue_fields(connection, flow_detail)  # --submit runs
+        result = stored_report(connection, flow_detail)
         if self.as_json:
-            document = {**report.json_document(result, self.masker), **queued}
+            document = show_document(connection, flow_detail, self.masker, result)
             print(json.dumps(document, indent=2))
             return
+        queued = queries.queue_fields(connection, flow_detail)  # --submit runs
         report.print_details(result, self.masker, sys.stdout)
         if queued:
             holder = queued["held_by"] or "nobody (queued)"
@@ -300,16 +300,10 @@ class Command:
     def draw(self, stored: StoredRun) -> int:
         """``--show RUN_ID --graph FILE``: the run's picture, states coloured."""
         from opsflow.cli import plan
-        from opsflow.storage import STORE_META_KEY
+        from opsflow.views.stored import picture_of_stored
 
-        args, flow_detail, record = self.args, stored.flow_detail, stored.record
-        flow = None
-        if record is not None and not record.factory_secrets:
-            with contextlib.suppress(Exception):  # drawn from the stored steps then
-                flow = self.service.lookup(record.flow).rebuild(
-                    record, flow_detail.meta.get(STORE_META_KEY) or {}, {}
-                )
-        picture = plan.run_picture(flow_detail, flow)
+        args, flow_detail = self.args, stored.flow_detail
+        picture = picture_of_stored(self.service, stored)
         fmt = plan.write_graph(args.graph, picture, args.graph_format)
         if self.as_json:
             document = {"run_id": flow_detail.uuid, "graph": args.graph, "format": fmt}

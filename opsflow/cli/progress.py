@@ -18,8 +18,9 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
+
+from opsflow.runs.report import StepRecord
 
 __all__ = ["LogLines", "ProgressBar", "StepRecord", "StepRecorder", "format_seconds"]
 
@@ -31,34 +32,6 @@ _DONE_STATES = frozenset({"SUCCESS", "IGNORE"})
 _SHOWN_FLOW_STATES = frozenset(
     {"SUSPENDING", "SUSPENDED", "SUCCESS", "REVERTED", "FAILURE", "REVERTING"}
 )
-
-
-@dataclass
-class StepRecord:
-    """One step of the run as the operator sees it."""
-
-    name: str
-    state: str = "PENDING"
-    progress: float = 0.0
-    duration: float = 0.0
-    since: float | None = None
-    #: Wall-clock time (epoch seconds) of its first start, and of the end
-    #: of its revert; seconds spent running (all attempts) and reverting.
-    started_at: float | None = None
-    reverted_at: float | None = None
-    attempts: int = 0
-    run_seconds: float = 0.0
-    revert_seconds: float = 0.0
-
-    def timing(self) -> dict[str, Any]:
-        """What is kept in the atom's meta (see :mod:`opsflow.views.timings`)."""
-        return {
-            "started_at": self.started_at,
-            "run": round(self.run_seconds, 6),
-            "revert": round(self.revert_seconds, 6),
-            "attempts": self.attempts,
-            "reverted_at": self.reverted_at,
-        }
 
 
 class Reporter(Protocol):

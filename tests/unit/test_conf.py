@@ -65,11 +65,14 @@ def test_list_opts_declares_every_documented_option_by_group():
             "allowed_plugins",
             "soft_shutdown_timeout",
         },
+        "web": {"host", "port", "auth_token_file"},
     }
 
 
 def test_defaults_apply_when_no_file_is_given():
     conf = loader.load()
+    assert (conf.web.host, conf.web.port) == ("127.0.0.1", 8787)  # loopback
+    assert conf.web.auth_token_file is None
     assert conf.engine.engine == "serial"
     assert conf.engine.executor is None  # the engine picks its own driver
     assert conf.engine.max_workers is None
