@@ -35,8 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         "step fails.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,  # FLOW --help is the flow's own help (see parse)
     )
     parser.add_argument("flow", nargs="?", help="name of the flow to run")
+    _add_flow_help(parser)
     inputs = parser.add_argument_group("inputs")
     inputs.add_argument(
         "--store",
@@ -212,6 +214,30 @@ def _add_logging_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_flow_help(parser: argparse.ArgumentParser) -> None:
+    """``--help``, ``--describe`` and ``--fail-at``: knowing a flow, drilling it."""
+    flow = parser.add_argument_group("knowing a flow")
+    flow.add_argument(
+        "-h",
+        "--help",
+        action="store_true",
+        help="show this help; after a flow name, that flow's own help: its "
+        "description, inputs and steps",
+    )
+    flow.add_argument(
+        "--describe",
+        action="store_true",
+        help="with a flow name: its description, inputs and steps (JSON with "
+        "--format json), run nothing",
+    )
+    flow.add_argument(
+        "--fail-at",
+        metavar="STEP",
+        help="revert drill: the run fails right after STEP succeeds and "
+        "everything that ran is reverted (exit 1)",
+    )
+
+
 def _days(text: str) -> float:
     try:
         days = float(text)
@@ -223,8 +249,21 @@ def _days(text: str) -> float:
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parsed arguments; :class:`UsageError` when they do not fit together."""
-    args = build_parser().parse_args(argv)
+    """Parsed arguments; :class:`UsageError` when they do not fit together.
+
+    ``--help`` without a flow name prints the command's help and exits 0;
+    with one it asks for the flow's description (``args.describe``).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.help and not args.flow:
+        parser.print_help()
+        parser.exit()
+    args.describe = args.describe or args.help
+    if args.describe and not args.flow:
+        raise UsageError("--describe goes with a flow name")
+    if args.fail_at and (not args.flow or args.describe or args.graph):
+        raise UsageError("--fail-at goes with a flow name, for a run of it")
     by_id = args.show or args.resume or args.revert
     if args.flow and (args.list or by_id or args.purge is not None):
         raise UsageError(

@@ -125,6 +125,8 @@ class Command:
             return self.resume()
         if args.revert:
             return self.revert()
+        if args.describe:
+            return self.describe()
         if args.submit:
             return self.submit()
         return self.start()
@@ -158,7 +160,11 @@ class Command:
         """The run checked: flow built, engine compiled and validated."""
         with self.masker.masking_std_streams():  # the flow plugin's own code runs
             return self.service.prepare(
-                self.source, self.inputs, self.flags, self.masker.redactor
+                self.source,
+                self.inputs,
+                self.flags,
+                self.masker.redactor,
+                fail_at=self.args.fail_at,
             )
 
     def start(self) -> int:
@@ -201,6 +207,15 @@ class Command:
             report.print_plan(args.flow, steps, sys.stdout, self.as_json)
         elif args.graph != "-" and not self.as_json:
             print(f"graph of flow {args.flow} written to {args.graph} ({fmt})")
+        return ExitCode.SUCCESS
+
+    def describe(self) -> int:
+        """``FLOW --help`` and ``--describe``: the flow's inputs and steps."""
+        from opsflow.cli import describe
+
+        with self.masker.masking_std_streams():  # the flow plugin's own code runs
+            description = self.source.describe(self.catalog, self.inputs.store)
+        describe.print_description(description, sys.stdout, self.as_json)
         return ExitCode.SUCCESS
 
     def submit(self) -> int:
@@ -304,15 +319,15 @@ class Command:
 
     def show(self, connection: base.Connection, stored: StoredRun) -> None:
         """``--show RUN_ID``: the run's report, whether it is under way or not."""
+        from opsflow.runs.report import show_document, stored_report
+
         flow_detail = stored.flow_detail
-        result = report.report_of(flow_detail)
-        result.interrupted = queries.interruption(connection, flow_detail)
-        result.running_by = queries.running_owner(connection, flow_detail)
-        queued = queries.queue_fields(connection, flow_detail)  # --submit runs
+        result = stored_report(connection, flow_detail)
         if self.as_json:
-            document = {**report.json_document(result, self.masker), **queued}
+            document = show_document(connection, flow_detail, self.masker, result)
             print(json.dumps(document, indent=2))
             return
+        queued = queries.queue_fields(connection, flow_detail)  # --submit runs
         report.print_details(result, self.masker, sys.stdout)
         if queued:
             holder = queued["held_by"] or "nobody (queued)"
@@ -321,16 +336,10 @@ class Command:
     def draw(self, stored: StoredRun) -> int:
         """``--show RUN_ID --graph FILE``: the run's picture, states coloured."""
         from opsflow.cli import plan
-        from opsflow.storage import STORE_META_KEY
+        from opsflow.views.stored import picture_of_stored
 
-        args, flow_detail, record = self.args, stored.flow_detail, stored.record
-        flow = None
-        if record is not None and not record.factory_secrets:
-            with contextlib.suppress(Exception):  # drawn from the stored steps then
-                flow = self.service.lookup(record.flow).rebuild(
-                    record, flow_detail.meta.get(STORE_META_KEY) or {}, {}
-                )
-        picture = plan.run_picture(flow_detail, flow)
+        args, flow_detail = self.args, stored.flow_detail
+        picture = picture_of_stored(self.service, stored)
         fmt = plan.write_graph(args.graph, picture, args.graph_format)
         if self.as_json:
             document = {"run_id": flow_detail.uuid, "graph": args.graph, "format": fmt}

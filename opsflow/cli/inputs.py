@@ -11,13 +11,13 @@ runs.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from opsflow.cli.exits import UsageError
+from opsflow.runs.queries import parse_since
 from opsflow.runs.record import RunInputs
 
 __all__ = ["check_secrets", "parse_inputs", "parse_since", "parse_store_item"]
@@ -143,26 +143,3 @@ def check_secrets(inputs: RunInputs) -> None:
         check(inputs.secrets)
     except WeakSecret as exc:
         raise UsageError(str(exc)) from exc
-
-
-def parse_since(text: str) -> datetime.datetime:
-    """``--since``: an ISO date or time (UTC unless it says), or an age
-    such as ``30m``, ``12h``, ``7d``, ``2w``.
-
-    :raises UsageError: neither (exit 64).
-    """
-    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-    now = datetime.datetime.now(datetime.UTC)
-    text = text.strip()
-    if text[:-1].isdigit() and text[-1:] in units:
-        return now - datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"--since {text}: give a date or time (2026-01-31, "
-            "2026-01-31T08:00) or an age (30m, 12h, 7d, 2w)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment

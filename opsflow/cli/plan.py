@@ -1,7 +1,7 @@
 """``--dry-run`` and ``--graph`` on the command line.
 
 The plan and the pictures themselves live in :mod:`opsflow.views`; this
-module picks the format, draws a flow or a stored run, and turns what can
+module picks the format, writes a picture, and turns what can
 go wrong (a path that cannot be written, Graphviz missing) into one-line
 errors with their exit codes.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsflow.states import PENDING, REVERT_FAILURE, REVERTED
 from opsflow.views.plan import PlannedStep, plan
+from opsflow.views.stored import run_picture
 
 __all__ = ["PlannedStep", "plan", "run_picture", "write_graph"]
 
@@ -33,68 +33,3 @@ def write_graph(path: str, picture: Any, fmt: str | None = None) -> str:
     except OSError as exc:
         raise UsageError(f"--graph {path}: {exc.strerror or exc}") from exc
     return chosen
-
-
-def run_picture(flow_detail: Any, flow: Any | None) -> Any:
-    """The picture of a stored run: its flow's graph coloured by state.
-
-    ``flow`` is the run's flow built again by its plugin; when it cannot be
-    (a plugin gone, secrets the factory needs), the steps are drawn in the
-    order stored, without links.
-    """
-    from opsflow.runs.queries import flow_name_of
-    from opsflow.views import pictures
-    from opsflow.views.timings import timing_of
-
-    states = {d.name: str(d.state) for d in flow_detail}
-    timings = {d.name: timing_of(d) for d in flow_detail}
-    durations = {
-        name: float(t.get("run") or 0.0) + float(t.get("revert") or 0.0)
-        for name, t in timings.items()
-    }
-    attempts = {name: int(t.get("attempts") or 0) for name, t in timings.items()}
-    reverted = [
-        d.name for d in flow_detail if str(d.state) in (REVERTED, REVERT_FAILURE)
-    ]
-    compilation = _compile(flow) if flow is not None else _Stored(flow_detail)
-    position = {name: i for i, name in enumerate(compilation.order)}
-    # In the order the reverts ended; a run without timings: newest first.
-    reverted.sort(
-        key=lambda n: (timings[n].get("reverted_at") or 0.0, -position.get(n, 0))
-    )
-    return pictures.picture_of(
-        flow_name_of(flow_detail),
-        compilation,
-        states=states,
-        durations=durations,
-        attempts=attempts,
-        revert_path=reverted,
-        run_id=flow_detail.uuid,
-        run_state=str(flow_detail.state or PENDING),
-    )
-
-
-def _compile(flow: Any) -> Any:
-    from opsflow import engines
-
-    return engines.load(flow).compilation
-
-
-class _Stored:
-    """A compilation-like view of a run whose flow cannot be rebuilt."""
-
-    def __init__(self, flow_detail: Any) -> None:
-        from types import SimpleNamespace
-
-        self.order = tuple(d.name for d in flow_detail)
-        self.nodes = {
-            d.name: SimpleNamespace(
-                name=d.name,
-                atom=None,
-                is_retry=d.kind == "retry",
-                path=(),
-                successors=[],
-                deciders=(),
-            )
-            for d in flow_detail
-        }

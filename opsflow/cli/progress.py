@@ -19,9 +19,9 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
+from opsflow.runs.report import StepRecord
 from opsflow.task import made_changes
 
 __all__ = ["LogLines", "ProgressBar", "StepRecord", "StepRecorder", "format_seconds"]
@@ -35,40 +35,6 @@ _FAILED_STATES = frozenset({"FAILURE", "REVERT_FAILURE"})
 _SHOWN_FLOW_STATES = frozenset(
     {"SUSPENDING", "SUSPENDED", "SUCCESS", "REVERTED", "FAILURE", "REVERTING"}
 )
-
-
-@dataclass
-class StepRecord:
-    """One step of the run as the operator sees it."""
-
-    name: str
-    state: str = "PENDING"
-    progress: float = 0.0
-    duration: float = 0.0
-    since: float | None = None
-    #: Wall-clock time (epoch seconds) of its first start, and of the end
-    #: of its revert; seconds spent running (all attempts) and reverting.
-    started_at: float | None = None
-    reverted_at: float | None = None
-    attempts: int = 0
-    run_seconds: float = 0.0
-    revert_seconds: float = 0.0
-    #: ``Type: message`` of its last failure (execute or revert), if any.
-    error: str | None = None
-    #: Whether its last successful execute changed something (None: it has
-    #: not succeeded, or the run recorded nothing of it).
-    changed: bool | None = None
-
-    def timing(self) -> dict[str, Any]:
-        """What is kept in the atom's meta (see :mod:`opsflow.views.timings`)."""
-        return {
-            "started_at": self.started_at,
-            "run": round(self.run_seconds, 6),
-            "revert": round(self.revert_seconds, 6),
-            "attempts": self.attempts,
-            "reverted_at": self.reverted_at,
-            "changed": self.changed,
-        }
 
 
 class Reporter(Protocol):

@@ -1,24 +1,35 @@
 """Everything ``opsflow-run`` prints on stdout: summaries, JSON, lists, plans.
 
-Every value goes through the run's :class:`~opsflow.cli.masking.Masker`
-first, so a secret never reaches a summary or a JSON document.
+The data and JSON shapes come from :mod:`opsflow.runs.report` (the web
+view serves the same); this module writes them out. Every value goes
+through the run's :class:`~opsflow.cli.masking.Masker` first, so a secret
+never reaches a summary or a JSON document.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from opsflow import states
 from opsflow.cli.masking import Masker
-from opsflow.cli.progress import StepRecord, format_seconds
-from opsflow.task import made_changes
+from opsflow.cli.progress import format_seconds
+from opsflow.runs.report import (
+    FailureReport,
+    RunReport,
+    iso_ms,
+    json_document,
+    jsonable,
+    listing_document,
+    not_reverted,
+    plan_document,
+    recap,
+    report_of,
+    revert_command,
+)
 from opsflow.views.plan import PlannedStep
 
 if TYPE_CHECKING:
-    from opsflow.persistence import models
     from opsflow.plugins.catalog import Catalog
 
 __all__ = [
@@ -36,154 +47,6 @@ __all__ = [
     "report_of",
     "revert_command",
 ]
-
-
-@dataclass(frozen=True)
-class FailureReport:
-    """A step that failed (``phase`` execute) or whose revert failed (revert)."""
-
-    atom: str
-    phase: str
-    exception: str
-    traceback: str
-
-
-@dataclass
-class RunReport:
-    """The outcome of one run, ready to print."""
-
-    run_id: str
-    flow: str
-    state: str
-    duration: float
-    steps: list[StepRecord]
-    results: dict[str, Any] = field(default_factory=dict)
-    failures: list[FailureReport] = field(default_factory=list)
-    traceback_path: str | None = None
-    #: A stored run under way whose owner is gone: the owner and the commands
-    #: to go on (:func:`opsflow.runs.queries.interruption`); None otherwise.
-    interrupted: dict[str, Any] | None = None
-    #: ``host pid N`` of the live process running a stored run.
-    running_by: str | None = None
-    #: Steps that succeeded without changing anything: their result said so
-    #: (:func:`opsflow.task.made_changes`), or they are retry controllers.
-    unchanged: set[str] = field(default_factory=set)
-
-
-#: The counts of a run's recap, in the order they are printed.
-RECAP_KEYS = ("ok", "changed", "skipped", "reverted", "failed")
-
-
-def recap(report: RunReport) -> dict[str, int]:
-    """Ansible-style counts of a run's steps.
-
-    ``ok``: steps that succeeded, ``changed`` those of them that changed
-    something; ``skipped``: steps a decider left out; ``reverted``: steps
-    undone; ``failed``: steps that failed or whose revert failed. A step
-    that failed and was then undone counts as failed and reverted.
-    """
-    failed = {failure.atom for failure in report.failures if failure.atom != "(engine)"}
-    counts = dict.fromkeys(RECAP_KEYS, 0)
-    for step in report.steps:
-        if step.state == states.SUCCESS:
-            counts["ok"] += 1
-            counts["changed"] += step.name not in report.unchanged
-        elif step.state == states.IGNORE:
-            counts["skipped"] += 1
-        elif step.state == states.REVERTED:
-            counts["reverted"] += 1
-        if step.state in (states.FAILURE, states.REVERT_FAILURE):
-            failed.add(step.name)
-    counts["failed"] = len(failed)
-    return counts
-
-
-def _recap_line(report: RunReport) -> str:
-    counts = recap(report)
-    return "recap: " + "  ".join(f"{key}={counts[key]}" for key in RECAP_KEYS)
-
-
-def _changed(report: RunReport, step: StepRecord) -> bool | None:
-    if step.state != states.SUCCESS:
-        return None
-    return step.name not in report.unchanged
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` if JSON can hold it, else its parts converted, else ``str``."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(item) for item in value]
-    return str(value)
-
-
-def not_reverted(report: RunReport) -> list[str]:
-    """Steps of a FAILURE run whose changes are still in place, in run order:
-    those whose revert failed, and those left unreverted behind them."""
-    if report.state != "FAILURE":
-        return []
-    return [
-        step.name
-        for step in report.steps
-        if step.state in ("REVERT_FAILURE", "SUCCESS", "FAILURE", "REVERTING")
-    ]
-
-
-def revert_command(report: RunReport) -> str | None:
-    """The command that retries the reverts of a FAILURE run (or cancels a
-    SUSPENDED or interrupted one); None for a run with nothing to undo."""
-    if report.state in ("FAILURE", "SUSPENDED") or report.interrupted:
-        return f"opsflow-run --revert {report.run_id}"
-    return None
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    import datetime
-
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
-    return moment.isoformat(timespec="milliseconds")
-
-
-def json_document(report: RunReport, masker: Masker) -> dict[str, Any]:
-    """The ``--format json`` document of a run, with each
-    step's timing and, for a FAILURE run, what is left and how to retry."""
-    return {
-        "run_id": report.run_id,
-        "flow": report.flow,
-        "state": report.state,
-        "duration": round(report.duration, 3),
-        "atoms": {
-            step.name: {
-                "state": step.state,
-                "result": masker.value(jsonable(report.results.get(step.name))),
-                "duration": round(step.duration, 3),
-                "started_at": _iso(step.started_at),
-                "attempts": step.attempts,
-                "run_duration": round(step.run_seconds, 3),
-                "revert_duration": round(step.revert_seconds, 3),
-                "changed": _changed(report, step),
-            }
-            for step in report.steps
-        },
-        "recap": recap(report),
-        "not_reverted": not_reverted(report),
-        "revert_command": revert_command(report),
-        "interrupted": report.interrupted,
-        "failures": [
-            {
-                "atom": failure.atom,
-                "phase": failure.phase,
-                "exception": masker.text(failure.exception),
-                "traceback": masker.text(failure.traceback),
-            }
-            for failure in report.failures
-        ],
-    }
 
 
 _STATE_WORDS = {
@@ -223,9 +86,14 @@ def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
 def _summary_words(report: RunReport) -> str:
     """What the state means; a SUCCESS with skipped steps says so."""
     skipped = recap(report)["skipped"]
-    if report.state == states.SUCCESS and skipped:
+    if report.state == "SUCCESS" and skipped:
         return f"every step that ran succeeded, {skipped} skipped"
     return _STATE_WORDS.get(report.state, "")
+
+
+def _recap_line(report: RunReport) -> str:
+    counts = recap(report)
+    return "recap: " + "  ".join(f"{key}={value}" for key, value in counts.items())
 
 
 def _print_left(report: RunReport, out: TextIO) -> None:
@@ -267,7 +135,7 @@ def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
         "    RUN  REVERT  ATTEMPTS  RESULT\n"
     )
     for step in report.steps:
-        started = (_iso(step.started_at) or "-").replace("+00:00", "")
+        started = (iso_ms(step.started_at) or "-").replace("+00:00", "")
         result = _short(masker.value(jsonable(report.results.get(step.name))), 40)
         revert = f"{step.revert_seconds:6.2f}s" if step.revert_seconds else "      -"
         out.write(
@@ -291,32 +159,7 @@ def print_plan(
 ) -> None:
     """The ``--dry-run`` plan: order, and what each failure would undo."""
     if as_json:
-        document = {
-            "flow": flow,
-            "state": "VALID",
-            "engine": "serial",
-            "order": [step.name for step in steps],
-            "steps": [
-                {
-                    "name": step.name,
-                    "kind": step.kind,
-                    "retry": step.retry,
-                    "after": list(step.after),
-                    "skipped_unless": list(step.skipped_unless),
-                    "retried_by": [
-                        {
-                            "retry": stage.retry,
-                            "policy": stage.policy,
-                            "attempts": stage.attempts,
-                            "reverts": list(stage.reverts),
-                        }
-                        for stage in step.retried_by
-                    ],
-                    "reverted_on_failure": list(step.reverted_on_failure),
-                }
-                for step in steps
-            ],
-        }
+        document = plan_document(flow, steps)
         out.write(json.dumps(document, indent=2) + "\n")
         return
     out.write(
@@ -341,23 +184,10 @@ def print_plan(
 
 def print_listing(catalog: Catalog, out: TextIO, as_json: bool) -> None:
     """``--list``: every namespace's plugins, loaded, and the broken ones with why."""
-    sections = [(ns.namespace, *ns.scan()) for ns in catalog.namespaces()]
     if as_json:
-        document = {
-            namespace: {
-                "plugins": [
-                    {"name": p.name, "target": p.target, "distribution": p.distribution}
-                    for p in loaded
-                ],
-                "broken": [
-                    {"name": b.name, "target": b.target, "error": b.error}
-                    for b in broken
-                ],
-            }
-            for namespace, loaded, broken in sections
-        }
-        out.write(json.dumps(document, indent=2) + "\n")
+        out.write(json.dumps(listing_document(catalog), indent=2) + "\n")
         return
+    sections = [(ns.namespace, *ns.scan()) for ns in catalog.namespaces()]
     from opsflow.yamlflows.catalog import YamlFlowFactory
 
     for namespace, loaded, broken in sections:
@@ -398,57 +228,6 @@ def interrupted_note(interrupted: Mapping[str, Any]) -> str:
     return (
         f"interrupted, {gone}: {interrupted['resume_command']} "
         f"(or {interrupted['revert_command']} to undo it)"
-    )
-
-
-def report_of(flow_detail: models.FlowDetail) -> RunReport:
-    """A stored run as the same report a finished run prints."""
-    from opsflow.cli.runner import failure_report
-    from opsflow.runs.queries import flow_name_of
-    from opsflow.views.timings import timing_of
-
-    steps, results, failures = [], {}, []
-    unchanged: set[str] = set()
-    for detail in flow_detail:
-        state = str(detail.state)
-        timing = timing_of(detail)
-        run = float(timing.get("run") or 0.0)
-        revert = float(timing.get("revert") or 0.0)
-        steps.append(
-            StepRecord(
-                detail.name,
-                state=state,
-                duration=run + revert,
-                started_at=timing.get("started_at"),
-                reverted_at=timing.get("reverted_at"),
-                attempts=int(timing.get("attempts") or 0),
-                run_seconds=run,
-                revert_seconds=revert,
-            )
-        )
-        if state == states.SUCCESS and detail.kind != "retry":
-            results[detail.name] = detail.results
-        changed = timing.get("changed")
-        if changed is False or (
-            changed is None
-            and (detail.kind == "retry" or not made_changes(detail.results))
-        ):
-            unchanged.add(detail.name)
-        if detail.failure is not None:
-            failures.append(failure_report(detail.name, "execute", detail.failure))
-        if detail.revert_failure is not None:
-            failures.append(
-                failure_report(detail.name, "revert", detail.revert_failure)
-            )
-    return RunReport(
-        run_id=flow_detail.uuid,
-        flow=flow_name_of(flow_detail),
-        state=str(flow_detail.state or states.PENDING),
-        duration=(flow_detail.updated_at - flow_detail.created_at).total_seconds(),
-        steps=steps,
-        results=results,
-        failures=failures,
-        unchanged=unchanged,
     )
 
 

@@ -21,10 +21,10 @@ from typing import Any, TextIO
 from opsflow.cli.exits import ExitCode, StoreLost, Unavailable
 from opsflow.cli.logs import run_context
 from opsflow.cli.masking import Masker
-from opsflow.cli.progress import LogLines, ProgressBar, StepRecord, StepRecorder
-from opsflow.cli.report import FailureReport, RunReport
+from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.streams import write_fd
 from opsflow.exceptions import ServiceUnavailable, StorageFailure
+from opsflow.runs.report import FailureReport, RunReport, StepRecord, failure_report
 from opsflow.task import made_changes
 
 __all__ = ["ENGINE_STARTED", "failure_report", "run_flow"]
@@ -242,16 +242,6 @@ def _failures(engine: Any, error: BaseException | None) -> list[FailureReport]:
 
 def _is_task_error(engine: Any, error: BaseException) -> bool:
     return str(engine.storage.get_flow_state()) in ("REVERTED", "FAILURE")
-
-
-def failure_report(name: str, phase: str, failure: Any) -> FailureReport:
-    type_name = failure.exc_type_names[0] if failure.exc_type_names else "Exception"
-    exception = f"{type_name.rsplit('.', 1)[-1]}: {failure.exception_str}"
-    frames = failure.traceback_str or ""
-    if frames and not frames.startswith("Traceback"):
-        # Failure keeps the frames only; show it as Python prints tracebacks.
-        frames = f"Traceback (most recent call last):\n{frames}{exception}\n"
-    return FailureReport(atom=name, phase=phase, exception=exception, traceback=frames)
 
 
 def _write_tracebacks(directory: str, report: RunReport, masker: Masker) -> str | None:

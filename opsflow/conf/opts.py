@@ -256,6 +256,24 @@ procrastinate_jobboard_opts: list[cfg.Opt] = [
     ),
 ]
 
+web_opts: list[cfg.Opt] = [
+    cfg.HostAddressOpt(
+        "host",
+        default="127.0.0.1",
+        help="Address opsflow-web listens on. A loopback address by default; "
+        "any other address needs auth_token_file, or opsflow-web refuses to "
+        "start (exit 78).",
+    ),
+    cfg.PortOpt("port", default=8787, help="TCP port opsflow-web listens on."),
+    cfg.StrOpt(
+        "auth_token_file",
+        help="File holding the token a browser or API client must give "
+        "(Authorization: Bearer TOKEN, or the login form that sets a cookie). "
+        "Unset: no token, allowed on a loopback address only. Keep it mode "
+        "0600; '~' is the user's home.",
+    ),
+]
+
 _GROUPS: list[tuple[str | None, list[cfg.Opt]]] = [
     (None, default_opts),
     ("engine", engine_opts),
@@ -264,6 +282,7 @@ _GROUPS: list[tuple[str | None, list[cfg.Opt]]] = [
     ("procrastinate_jobboard", procrastinate_jobboard_opts),
     ("celery_executor", celery_executor_opts),
     ("celery_worker", celery_worker_opts),
+    ("web", web_opts),
 ]
 
 

@@ -13,7 +13,8 @@ present what it gives.
 * :mod:`~opsflow.runs.service`: :class:`RunService`, ``prepare`` and
   ``start`` a fresh run, ``inspect`` and ``take_over`` a recorded one;
 * :mod:`~opsflow.runs.store`: opening the run store, finding a run;
-* :mod:`~opsflow.runs.queries`: history, interrupted runs, estimates, purge.
+* :mod:`~opsflow.runs.queries`: history, interrupted runs, estimates, purge;
+* :mod:`~opsflow.runs.report`: a run as data, and its JSON shapes.
 """
 
 from opsflow.runs.options import EngineOptions

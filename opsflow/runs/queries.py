@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "estimates_for",
+    "filter_runs",
     "flow_name_of",
     "history",
+    "history_row",
     "interruption",
     "iso",
+    "parse_since",
     "purge",
     "queue_fields",
     "resolve_run_id",
@@ -62,11 +65,21 @@ def runs_of(
     since: datetime.datetime | None = None,
 ) -> list[tuple[models.FlowDetail, str]]:
     """``(run, logbook uuid)`` pairs, newest first, filtered (runs hold no atoms)."""
-    runs = list(connection.list_flow_details())
-    runs.sort(key=lambda pair: _aware(pair[0].created_at), reverse=True)
+    return filter_runs(connection.list_flow_details(), flow, state, since)
+
+
+def filter_runs(
+    runs: Iterable[tuple[models.FlowDetail, str]],
+    flow: str | None = None,
+    state: str | None = None,
+    since: datetime.datetime | None = None,
+) -> list[tuple[models.FlowDetail, str]]:
+    """Those of ``runs`` of ``flow``, in ``state``, started since ``since``;
+    newest first."""
+    ordered = sorted(runs, key=lambda pair: _aware(pair[0].created_at), reverse=True)
     return [
         (fd, book)
-        for fd, book in runs
+        for fd, book in ordered
         if (flow is None or flow_name_of(fd) == flow)
         and (state is None or _state(fd) == state)
         and (since is None or _aware(fd.created_at) >= since)
@@ -112,18 +125,44 @@ def history(
 ) -> list[dict[str, Any]]:
     """Every run, newest first, filtered: the rows of ``--history``."""
     runs = [fd for fd, _book in runs_of(connection, flow, state, since)]
-    return [
-        {
-            "run_id": fd.uuid,
-            "flow": flow_name_of(fd),
-            "state": _state(fd),
-            "started_at": iso(fd.created_at),
-            "updated_at": iso(fd.updated_at),
-            "interrupted": interruption(connection, fd),
-            **queue_fields(connection, fd),
-        }
-        for fd in runs[:limit]
-    ]
+    return [history_row(connection, fd) for fd in runs[:limit]]
+
+
+def history_row(connection: base.Connection, fd: models.FlowDetail) -> dict[str, Any]:
+    """One row of ``--history``: the run, its state, and whether it is
+    interrupted or queued."""
+    return {
+        "run_id": fd.uuid,
+        "flow": flow_name_of(fd),
+        "state": _state(fd),
+        "started_at": iso(fd.created_at),
+        "updated_at": iso(fd.updated_at),
+        "interrupted": interruption(connection, fd),
+        **queue_fields(connection, fd),
+    }
+
+
+def parse_since(text: str) -> datetime.datetime:
+    """``--since``: an ISO date or time (UTC unless it says), or an age
+    such as ``30m``, ``12h``, ``7d``, ``2w``.
+
+    :raises UsageError: neither (exit 64).
+    """
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    now = datetime.datetime.now(datetime.UTC)
+    text = text.strip()
+    if text[:-1].isdigit() and text[-1:] in units:
+        return now - datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise exceptions.UsageError(
+            f"--since {text}: give a date or time (2026-01-31, "
+            "2026-01-31T08:00) or an age (30m, 12h, 7d, 2w)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment
 
 
 def estimates_for(

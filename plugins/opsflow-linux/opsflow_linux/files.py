@@ -100,17 +100,26 @@ class File(task.Task):
     ``path`` may have placeholders. The directory must exist. The result is
     ``{"path", "sha256", "previous", "changed"}``: ``previous`` is ``None``
     when the file was created, otherwise its old bytes (base64), mode and
-    owner; a file that already had these bytes and mode is left alone
-    (``changed`` False).
+    owner; a file that already has these bytes and mode is left alone
+    (``changed`` False). With ``replace=False`` a file that exists with
+    other content (a live config, say) is refused before anything is
+    written; the same content is accepted, so a resumed run can write it
+    again.
     """
 
     def __init__(
-        self, path: str, content: str | bytes = "", mode: int = 0o644, **kwargs: Any
+        self,
+        path: str,
+        content: str | bytes = "",
+        mode: int = 0o644,
+        replace: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.path = path
         self.content = content
         self.mode = mode
+        self.replace = replace
 
     def render(self, values: dict[str, Any]) -> bytes:
         """The bytes to write."""
@@ -121,6 +130,15 @@ class File(task.Task):
         path = os.path.abspath(fill(self.path, values))
         data = self.render(values)  # a template error stops before any write
         previous = _capture(path)
+        if (
+            previous is not None
+            and not self.replace
+            and base64.b64decode(previous["content"]) != data
+        ):
+            raise FileExistsError(
+                f"{path} already exists with other content: not overwritten "
+                "(remove it first, or let this step replace it)"
+            )
         changed = previous is None or (
             base64.b64decode(previous["content"]),
             previous["mode"],
@@ -163,9 +181,10 @@ class Template(File):
         template: str,
         variables: dict[str, Any] | None = None,
         mode: int = 0o644,
+        replace: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(path, content=b"", mode=mode, **kwargs)
+        super().__init__(path, content=b"", mode=mode, replace=replace, **kwargs)
         self.template = template
         self.variables = dict(variables or {})
 

@@ -1,0 +1,262 @@
+"""What each page and API document of opsflow-web shows.
+
+Everything is read from the run store through :mod:`opsflow.runs` and
+shaped as ``opsflow-run --format json`` shapes it (:mod:`opsflow.runs.report`):
+the API serves these documents as they are, the templates lay them out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opsflow import exceptions, states
+from opsflow.cli.masking import MASK, Masker
+from opsflow.runs import queries, report, store
+from opsflow.runs.service import RunService, StoredRun
+from opsflow.runs.source import FlowSource
+from opsflow.web.index import RunIndex
+
+if TYPE_CHECKING:
+    from oslo_config import cfg
+
+    from opsflow.persistence import base
+    from opsflow.plugins.catalog import Catalog
+
+__all__ = ["PAGE_SIZE", "RunFilters", "RunStore", "flow_plan", "flows_document"]
+
+#: Runs per page of the runs page, and the API's default ``limit``.
+PAGE_SIZE = 50
+#: Every state a run can be in, for the state filter.
+RUN_STATES = (
+    states.PENDING,
+    states.RUNNING,
+    states.SUCCESS,
+    states.FAILURE,
+    states.REVERTING,
+    states.REVERTED,
+    states.SUSPENDING,
+    states.SUSPENDED,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFilters:
+    """The filters of the runs page and ``/api/v1/runs`` (``--history``'s)."""
+
+    flow: str | None = None
+    state: str | None = None
+    since: str | None = None
+    offset: int = 0
+    limit: int = PAGE_SIZE
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> RunFilters:
+        """The filters of a query string.
+
+        :raises UsageError: a value that is not valid (answered 400).
+        """
+        state = (params.get("state") or "").upper() or None
+        if state is not None and state not in RUN_STATES:
+            raise exceptions.UsageError(
+                f"state {state}: not a run state; allowed: {', '.join(RUN_STATES)}"
+            )
+        since = params.get("since") or None
+        if since is not None:
+            queries.parse_since(since)  # refused here, before any query
+        return cls(
+            flow=params.get("flow") or None,
+            state=state,
+            since=since,
+            offset=_count(params, "offset", 0),
+            limit=_count(params, "limit", PAGE_SIZE),
+        )
+
+    def query(self, **changes: Any) -> str:
+        """The query string of these filters, with ``changes``."""
+        values = dataclasses.asdict(dataclasses.replace(self, **changes))
+        if values["limit"] == PAGE_SIZE:
+            values.pop("limit")
+        if not values["offset"]:
+            values.pop("offset")
+        shown = {key: value for key, value in values.items() if value is not None}
+        return urllib.parse.urlencode(shown)
+
+
+def _count(params: Mapping[str, str], name: str, default: int) -> int:
+    text = params.get(name)
+    if not text:
+        return default
+    if not text.isdigit():
+        raise exceptions.UsageError(f"{name} {text}: expected a whole number >= 0")
+    return int(text)
+
+
+def masker_of(stored: StoredRun) -> Masker:
+    """What hides the run's secrets: whatever is stored under a secret's name.
+
+    Secret values are never stored (results and failures are scrubbed
+    before they are written), so their names are all that is left to mask.
+    """
+    names = stored.record.secrets if stored.record is not None else ()
+    return Masker(dict.fromkeys(names, MASK))
+
+
+class RunStore:
+    """The run store opsflow-web reads, opened once it exists."""
+
+    def __init__(self, conf: cfg.ConfigOpts, catalog: Catalog) -> None:
+        self.conf = conf
+        self.catalog = catalog
+        self.service = RunService(conf, catalog)
+        self._backend: base.Backend | None = None
+        self._index: RunIndex | None = None
+
+    def connection(self) -> base.Connection | None:
+        """A connection to the store; None while no run was ever recorded."""
+        if self._backend is None:
+            if not store.store_exists(self.conf):
+                return None
+            self._backend = store.open_backend(self.conf, self.catalog, read_only=True)
+        return self._backend.get_connection()
+
+    def index(self) -> RunIndex | None:
+        """The store's runs in memory (None while there is no store)."""
+        connection = self.connection()
+        if connection is None:
+            return None
+        if self._index is None:
+            self._index = RunIndex(connection)
+        return self._index
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+            self._index = None
+
+    # -- runs -------------------------------------------------------------
+    def history(self, filters: RunFilters) -> tuple[list[dict[str, Any]], int]:
+        """The ``--history`` rows the filters select (one page), and how many
+        runs they select in all."""
+        index = self.index()
+        connection = self.connection()
+        if index is None or connection is None:
+            return [], 0
+        since = queries.parse_since(filters.since) if filters.since else None
+        runs = queries.filter_runs(index.runs(), filters.flow, filters.state, since)
+        end = filters.offset + filters.limit if filters.limit else None
+        page = runs[filters.offset : end]
+        return [queries.history_row(connection, fd) for fd, _book in page], len(runs)
+
+    def flow_names(self) -> list[str]:
+        """The flows that have runs, for the flow filter."""
+        index = self.index()
+        if index is None:
+            return []
+        return sorted({queries.flow_name_of(fd) for fd, _book in index.runs()})
+
+    def needs_person(self, row: Mapping[str, Any]) -> bool:
+        """A FAILURE run with steps whose changes are still in place."""
+        connection = self.connection()
+        if row["state"] != states.FAILURE or connection is None:
+            return False
+        flow_detail = connection.get_flow_details(row["run_id"])
+        return bool(report.not_reverted(report.report_of(flow_detail)))
+
+    def stored(self, run_id: str) -> tuple[base.Connection, StoredRun]:
+        """The run ``run_id`` as stored.
+
+        :raises RunNotFound: no such run (answered 404).
+        """
+        connection = self.connection()
+        if connection is None:
+            raise exceptions.RunNotFound(f"no run {run_id}: no run was ever recorded")
+        return connection, self.service.inspect(connection, run_id)
+
+    def run(self, run_id: str) -> tuple[report.RunReport, dict[str, Any]]:
+        """The run's report and its ``--show RUN_ID --format json`` document."""
+        connection, stored = self.stored(run_id)
+        result = report.stored_report(connection, stored.flow_detail)
+        document = report.show_document(
+            connection, stored.flow_detail, masker_of(stored), result
+        )
+        return result, document
+
+    def picture_svg(self, run_id: str) -> bytes:
+        """The run's picture as ``--show RUN_ID --graph run.svg`` draws it.
+
+        :raises DotMissing: Graphviz's ``dot`` is not installed (answered 503).
+        """
+        from opsflow.views import pictures
+        from opsflow.views.stored import picture_of_stored
+
+        _connection, stored = self.stored(run_id)
+        picture = picture_of_stored(self.service, stored)
+        return pictures.render(picture, "svg")
+
+    # -- flows ------------------------------------------------------------
+    def flows(self) -> dict[str, Any]:
+        return flows_document(self.catalog)
+
+    def plan(self, name: str) -> dict[str, Any]:
+        return flow_plan(self.catalog, name)
+
+
+def flows_document(catalog: Catalog) -> dict[str, Any]:
+    """The installed flows, as ``--list --format json`` lists them, each
+    with its inputs, and the flows that do not load with their error."""
+    listed = report.listing_document(catalog)[catalog.flows.namespace]
+    flows = []
+    for plugin in listed["plugins"]:
+        flows.append({**plugin, **_about(catalog, plugin["name"])})
+    return {"flows": flows, "broken": listed["broken"]}
+
+
+def _about(catalog: Catalog, name: str) -> dict[str, Any]:
+    """A flow's description and inputs: what its factory takes, what its steps need."""
+    import inspect
+
+    try:
+        source = FlowSource.lookup(catalog, name)
+    except exceptions.OpsflowException as exc:
+        return {"description": "", "inputs": [], "error": str(exc)}
+    inputs: list[dict[str, Any]] = []
+    try:
+        parameters = inspect.signature(source.factory).parameters.values()
+    except (TypeError, ValueError):
+        parameters = []  # type: ignore[assignment]
+    for param in parameters:
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        inputs.append(
+            {
+                "name": param.name,
+                "required": param.default is param.empty,
+                "default": None
+                if param.default is param.empty
+                else report.jsonable(param.default),
+                "secret": param.name in source.declared_secrets,
+            }
+        )
+    return {"description": source.description, "inputs": inputs, "error": None}
+
+
+def flow_plan(catalog: Catalog, name: str) -> dict[str, Any]:
+    """The ``--dry-run --format json`` plan of flow ``name``, built from its
+    factory's defaults (nothing runs), with the inputs its steps need.
+
+    :raises PluginNotFound: no such flow (answered 404).
+    :raises UsageError: the factory needs inputs to build the flow (400).
+    """
+    from opsflow import engines
+    from opsflow.views.plan import plan
+
+    source = FlowSource.lookup(catalog, name)
+    flow = source.build({})
+    compilation = engines.load(flow).compilation
+    document = report.plan_document(name, plan(compilation))
+    document["requires"] = sorted(flow.requires)
+    return document
