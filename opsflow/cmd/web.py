@@ -105,6 +105,7 @@ def serve(argv: Sequence[str] | None = None) -> int:
         log_level="info" if args.debug else "warning",
         access_log=args.debug,
         lifespan="on",
+        server_header=False,
     )
     shown_host = f"[{host}]" if ":" in host else host
     bound_port = sock.getsockname()[1]

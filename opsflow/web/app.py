@@ -93,7 +93,7 @@ def create_app(
     env = _templates()
 
     def page(name: str, code: int = 200, **values: Any) -> HTMLResponse:
-        html = env.get_template(name).render(signed_in=token is not None, **values)
+        html = env.get_template(name).render(**values)
         return HTMLResponse(html, status_code=code)
 
     def reading(html: bool) -> Callable[[Handler], Handler]:
@@ -216,8 +216,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Read the store's runs before the first request asks for them.
-        await run_in_threadpool(_warm, runs)
+        # Read the store's runs and compile the templates before the first
+        # request needs them.
+        await run_in_threadpool(_warm, runs, env)
         yield
         runs.close()
 
@@ -241,7 +242,9 @@ def create_app(
     return security.TokenCheck(app, token)
 
 
-def _warm(runs: RunStore) -> None:
-    index = runs.index()
-    if index is not None:
-        index.runs()
+def _warm(runs: RunStore, env: Environment) -> None:
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
+    rows, _total = runs.history(RunFilters())
+    for row in rows:
+        runs.needs_person(row)

@@ -7,7 +7,9 @@ the API serves these documents as they are, the templates lay them out.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ from opsflow.cli.masking import MASK, Masker
 from opsflow.runs import queries, report, store
 from opsflow.runs.service import RunService, StoredRun
 from opsflow.runs.source import FlowSource
-from opsflow.web.index import RunIndex
+from opsflow.web.index import Run, RunIndex
 
 if TYPE_CHECKING:
     from oslo_config import cfg
@@ -29,6 +31,8 @@ __all__ = ["PAGE_SIZE", "RunFilters", "RunStore", "flow_plan", "flows_document"]
 
 #: Runs per page of the runs page, and the API's default ``limit``.
 PAGE_SIZE = 50
+#: Entries of each cache of RunStore before it starts afresh.
+_KEPT = 256
 #: Every state a run can be in, for the state filter.
 RUN_STATES = (
     states.PENDING,
@@ -111,25 +115,33 @@ class RunStore:
         self.conf = conf
         self.catalog = catalog
         self.service = RunService(conf, catalog)
+        self._opening = threading.Lock()
         self._backend: base.Backend | None = None
         self._index: RunIndex | None = None
+        self._selections: dict[tuple[Any, ...], list[Run]] = {}
+        self._needs_person: dict[tuple[str, str], bool] = {}
+        self._rows: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def connection(self) -> base.Connection | None:
         """A connection to the store; None while no run was ever recorded."""
-        if self._backend is None:
-            if not store.store_exists(self.conf):
-                return None
-            self._backend = store.open_backend(self.conf, self.catalog, read_only=True)
-        return self._backend.get_connection()
+        with self._opening:
+            if self._backend is None:
+                if not store.store_exists(self.conf):
+                    return None
+                self._backend = store.open_backend(
+                    self.conf, self.catalog, read_only=True
+                )
+            return self._backend.get_connection()
 
     def index(self) -> RunIndex | None:
         """The store's runs in memory (None while there is no store)."""
         connection = self.connection()
         if connection is None:
             return None
-        if self._index is None:
-            self._index = RunIndex(connection)
-        return self._index
+        with self._opening:
+            if self._index is None:
+                self._index = RunIndex(connection)
+            return self._index
 
     def close(self) -> None:
         if self._backend is not None:
@@ -145,26 +157,63 @@ class RunStore:
         connection = self.connection()
         if index is None or connection is None:
             return [], 0
-        since = queries.parse_since(filters.since) if filters.since else None
-        runs = queries.filter_runs(index.runs(), filters.flow, filters.state, since)
+        runs = self._selected(index, filters)
         end = filters.offset + filters.limit if filters.limit else None
         page = runs[filters.offset : end]
-        return [queries.history_row(connection, fd) for fd, _book in page], len(runs)
+        return [self._row(connection, fd) for fd, _book in page], len(runs)
+
+    def _row(self, connection: base.Connection, fd: Any) -> dict[str, Any]:
+        """The run's ``--history`` row; kept for a run that has settled (it
+        changes only with its stamp; a run under way may lose its owner)."""
+        state = str(fd.state or states.PENDING)
+        if state not in states.FINAL_STATES:
+            return queries.history_row(connection, fd)
+        stamp = (fd.updated_at, state)
+        kept = self._rows.get(fd.uuid)
+        if kept is None or kept[0] != stamp:
+            kept = (stamp, queries.history_row(connection, fd))
+            self._rows[fd.uuid] = kept
+        return dict(kept[1])
+
+    def _selected(self, index: RunIndex, filters: RunFilters) -> list[Run]:
+        """The runs the filters select, newest first; kept while the store
+        does not change (an age filter moves with the clock: never kept)."""
+        runs = index.runs()
+        if not (filters.flow or filters.state or filters.since):
+            return runs
+        relative = filters.since is not None and filters.since[-1:] in "mhdw"
+        key = (filters.flow, filters.state, filters.since, index.version)
+        if not relative and key in self._selections:
+            return self._selections[key]
+        since = queries.parse_since(filters.since) if filters.since else None
+        selected = queries.filter_runs(runs, filters.flow, filters.state, since)
+        if not relative:
+            if len(self._selections) >= _KEPT:
+                self._selections.clear()
+            self._selections[key] = selected
+        return selected
 
     def flow_names(self) -> list[str]:
         """The flows that have runs, for the flow filter."""
         index = self.index()
         if index is None:
             return []
-        return sorted({queries.flow_name_of(fd) for fd, _book in index.runs()})
+        index.runs()
+        return index.flows()
 
     def needs_person(self, row: Mapping[str, Any]) -> bool:
         """A FAILURE run with steps whose changes are still in place."""
         connection = self.connection()
         if row["state"] != states.FAILURE or connection is None:
             return False
-        flow_detail = connection.get_flow_details(row["run_id"])
-        return bool(report.not_reverted(report.report_of(flow_detail)))
+        key = (row["run_id"], row["updated_at"])  # its steps change its stamp
+        if key not in self._needs_person:
+            if len(self._needs_person) >= _KEPT:
+                self._needs_person.clear()
+            flow_detail = connection.get_flow_details(row["run_id"])
+            left = report.not_reverted(report.report_of(flow_detail))
+            self._needs_person[key] = bool(left)
+        return self._needs_person[key]
 
     def stored(self, run_id: str) -> tuple[base.Connection, StoredRun]:
         """The run ``run_id`` as stored.
@@ -224,10 +273,9 @@ def _about(catalog: Catalog, name: str) -> dict[str, Any]:
     except exceptions.OpsflowException as exc:
         return {"description": "", "inputs": [], "error": str(exc)}
     inputs: list[dict[str, Any]] = []
-    try:
-        parameters = inspect.signature(source.factory).parameters.values()
-    except (TypeError, ValueError):
-        parameters = []  # type: ignore[assignment]
+    parameters: list[inspect.Parameter] = []
+    with contextlib.suppress(TypeError, ValueError):  # a builtin: none to show
+        parameters = list(inspect.signature(source.factory).parameters.values())
     for param in parameters:
         if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
             continue

@@ -265,3 +265,46 @@ def test_an_unreadable_token_file_is_a_configuration_error(cli, tmp_path):
     assert proc.returncode == 78
     assert "[web] auth_token_file" in proc.stderr
     assert "No such file or directory" in proc.stderr
+
+
+def test_the_runs_page_filters_pages_and_badges(cli, two_runs):
+    failed, ok = two_runs
+    with start_web(cli) as web:
+        failures = web.get("/runs", params={"state": "FAILURE"}).text
+        first = web.get("/runs", params={"limit": "1"}).text
+        second = web.get("/runs", params={"limit": "1", "offset": "1"}).text
+        by_flow = web.get("/runs", params={"flow": "fixture-ok"}).text
+        bad = web.get("/runs", params={"since": "soon"})
+    assert f'data-run-id="{failed}"' in failures
+    assert f'data-run-id="{ok}"' not in failures
+    assert "needs a person" in failures
+    assert f'data-run-id="{ok}"' in first and f'data-run-id="{failed}"' not in first
+    assert 'rel="next" href="/runs?offset=1&amp;limit=1"' in first
+    assert f'data-run-id="{failed}"' in second and 'rel="prev"' in second
+    assert f'data-run-id="{ok}"' in by_flow and "needs a person" not in by_flow
+    assert bad.status_code == 400 and "--since soon" in bad.text
+
+
+def test_a_run_whose_owner_was_killed_is_badged_interrupted(cli):
+    import signal
+    import time
+
+    proc = cli.popen("fixture-slow", "--store", "steps=2", "--store", "delay=20")
+    with start_web(cli) as web:
+        deadline = time.monotonic() + 30
+        while [r["state"] for r in web.get("/api/v1/runs").json()] != ["RUNNING"]:
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        row = web.get("/api/v1/runs").json()[0]
+        page = web.get("/runs").text
+        run_page = web.get(f"/runs/{row['run_id']}").text
+    assert row == _json(cli, "--history")[0]
+    assert row["interrupted"]["resume_command"] == (
+        f"opsflow-run --resume {row['run_id']}"
+    )
+    assert "badge-interrupted" in page
+    assert f"interrupted: owner {row['interrupted']['owner']} gone" in page
+    assert f"opsflow-run --resume {row['run_id']}" in run_page
+    assert 'data-live="1"' not in run_page  # nobody runs it: nothing to follow
