@@ -70,11 +70,27 @@ def test_the_tables_the_backend_uses_are_the_ones_the_migrations_create(tmp_path
     assert revision == "0002"
 
 
+def sqlite_statements(backend: impl_sqlalchemy.SQLAlchemyBackend) -> list[str]:
+    """Every statement SQLite runs for ``backend`` from now on (the engine's
+    writes go to the driver's cursor, past SQLAlchemy's own events), as
+    SQLite's trace callback reports them: one per row of an executemany."""
+    statements: list[str] = []
+    sa.event.listen(
+        backend.engine,
+        "checkout",
+        lambda dbapi_conn, _record, _proxy: dbapi_conn.set_trace_callback(
+            statements.append
+        ),
+    )
+    return statements
+
+
 def test_a_progress_update_does_not_rewrite_a_large_result(tmp_path):
     # Given a stored atom with a large result
     from opsflow.persistence import models
 
     backend = backends.fetch(f"sqlite:///{tmp_path}/p.sqlite")
+    statements = sqlite_statements(backend)
     conn = backend.get_connection()
     conn.upgrade()
     book = models.LogBook("b")
@@ -86,12 +102,7 @@ def test_a_progress_update_does_not_rewrite_a_large_result(tmp_path):
     conn.save_atom_detail(flow_detail, detail)
 
     # When only its progress changes
-    statements: list[str] = []
-    sa.event.listen(
-        backend.engine,
-        "before_cursor_execute",
-        lambda *args: statements.append(args[2]),
-    )
+    statements.clear()
     detail.meta["progress"] = 0.5
     conn.save_atom_detail(flow_detail, detail)
 
@@ -149,3 +160,49 @@ def test_creating_a_store_logs_only_what_it_migrates(tmp_path):
     # Then the migrations are logged, alembic's own plugin set-up is not
     assert "Running upgrade" in done.stdout
     assert "setup plugin" not in done.stdout
+
+
+def test_a_persisted_linear_run_costs_two_commits_and_one_insert_a_task(tmp_path):
+    # Given a SQLite store and a linear flow of no-op tasks
+    from opsflow import engines, task
+    from opsflow.patterns import linear_flow
+
+    class Noop(task.Task):
+        def execute(self) -> None:
+            return None
+
+    size = 20
+    url = f"sqlite:///{tmp_path}/r.sqlite"
+    backend = backends.fetch(url)
+    statements = sqlite_statements(backend)
+    backend.get_connection().upgrade()
+    engine = engines.load(
+        linear_flow.Flow("f").add(*(Noop(f"t{i}") for i in range(size))),
+        backend=backend,
+    )
+    statements.clear()
+
+    # When it runs
+    engine.run()
+    backend.close()
+
+    # Then each atom is inserted once (never looked for first: this backend
+    # saved the flow), and each task costs two transactions (RUNNING, then
+    # SUCCESS with its result) and three updates (progress 1.0 rides along)
+    def count(prefix: str) -> int:
+        return sum(1 for s in statements if s.startswith(prefix))
+
+    assert count("INSERT INTO opsflow_atomdetails") == size
+    assert count("UPDATE opsflow_atomdetails") <= 3 * size
+    assert count("COMMIT") <= 2 * size + 3
+    assert count("BEGIN") == count("COMMIT")
+
+    # ...and what a fresh process reads back is the finished run
+    reader = backends.fetch(url)
+    try:
+        flow_detail = reader.get_connection().get_flow_details(engine.storage.flow_uuid)
+        assert flow_detail.state == "SUCCESS"
+        assert [d.state for d in flow_detail] == ["SUCCESS"] * size
+        assert [d.meta.get("progress") for d in flow_detail] == [1.0] * size
+    finally:
+        reader.close()
