@@ -90,7 +90,11 @@ class StatementCache:
         order: list[tuple[str, _Converter]] = []
         for name in compiled.positiontup or ():
             column = table.c[name.lstrip("_")]
-            convert = column.type.dialect_impl(dialect).bind_processor(dialect)
+            convert: _Converter = column.type.dialect_impl(dialect).bind_processor(
+                dialect
+            )
+            if convert is not None and isinstance(column.type, sa.JSON):
+                convert = _null_first(convert)
             order.append((name, convert))
         return str(compiled), order
 
@@ -115,6 +119,18 @@ class StatementCache:
             )
             found = self._compiled[key] = self._compile(table, statement)
         return found
+
+
+def _null_first(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` (a JSON column's), with None turned into JSON's ``null``
+    at once: most atom columns are None, and the column would store that
+    same text (it does not store None as SQL NULL)."""
+    stored_none = convert(None)
+
+    def converted(value: Any) -> Any:
+        return stored_none if value is None else convert(value)
+
+    return converted
 
 
 def _arguments(

@@ -6,10 +6,11 @@ import datetime
 import os
 import stat
 
+import pytest
 import sqlalchemy as sa
 
 from opsflow.persistence import backends, codec
-from opsflow.persistence.backends import impl_sqlalchemy
+from opsflow.persistence.backends import impl_sqlalchemy, sql_schema
 from opsflow.types.failure import Failure
 
 
@@ -51,6 +52,109 @@ def test_synchronous_full_can_be_asked_for_in_the_url(tmp_path):
     with backend.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     backend.close()
+
+
+def test_sqlite_synchronous_full_from_the_configuration_syncs_every_commit(tmp_path):
+    # Given [persistence] sqlite_synchronous = full in a configuration file
+    from opsflow.conf import loader
+    from opsflow.runs import store
+
+    conf_file = tmp_path / "opsflow.conf"
+    conf_file.write_text(
+        f"[DEFAULT]\nstate_path = {tmp_path}/state\n"
+        "[persistence]\nsqlite_synchronous = full\n"
+    )
+    conf = loader.load([str(conf_file)])
+
+    # When the run store is opened
+    backend = store.open_backend(conf)
+
+    # Then its SQLite connections use synchronous=FULL
+    try:
+        with backend.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    finally:
+        backend.close()
+
+
+def test_the_url_synchronous_wins_over_the_configuration(tmp_path):
+    backend = backends.fetch(
+        {
+            "connection": f"sqlite:///{tmp_path}/s.sqlite?synchronous=normal",
+            "sqlite_synchronous": "full",
+        }
+    )
+    with backend.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    backend.close()
+
+
+def test_an_unknown_synchronous_setting_is_a_one_line_configuration_error(tmp_path):
+    from opsflow import exceptions
+
+    with pytest.raises(exceptions.ConfigurationError) as caught:
+        backends.fetch(f"sqlite:///{tmp_path}/s.sqlite?synchronous=sometimes")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "synchronous=sometimes is not one of normal, full" in message
+
+
+def test_the_schema_revision_the_backend_expects_is_alembics_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", impl_sqlalchemy.MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head == sql_schema.SCHEMA_REVISION
+
+
+def _open_in_a_fresh_process(url: str) -> list[str]:
+    """Open and upgrade ``url`` in a new interpreter: the alembic modules
+    it imported."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from opsflow.persistence import backends\n"
+        f"backend = backends.fetch({url!r})\n"
+        "backend.get_connection().upgrade()\n"
+        "backend.close()\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+def test_opening_a_current_store_does_not_import_alembic(tmp_path):
+    # Given a store created (migrated) by another process
+    url = f"sqlite:///{tmp_path}/current.sqlite"
+    assert "alembic.command" in _open_in_a_fresh_process(url)
+
+    # When a new process opens it, Then alembic is not even imported
+    assert _open_in_a_fresh_process(url) == []
+
+
+def test_a_store_at_an_older_revision_is_still_migrated(tmp_path):
+    # Given a store whose version table says the first revision
+    url = f"sqlite:///{tmp_path}/old.sqlite"
+    _open_in_a_fresh_process(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(sql_schema.alembic_versions).values(version_num="0001"))
+    engine.dispose()
+
+    # When it is opened, Then alembic brings it to the latest revision
+    assert "alembic.command" in _open_in_a_fresh_process(url)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sql_schema.alembic_versions)).scalar() == (
+            sql_schema.SCHEMA_REVISION
+        )
+    engine.dispose()
 
 
 def test_the_tables_the_backend_uses_are_the_ones_the_migrations_create(tmp_path):
