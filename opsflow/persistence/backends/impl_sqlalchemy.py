@@ -63,6 +63,7 @@ from opsflow.persistence.backends.sql_writers import (
     CursorWriter,
     RowWriter,
     StatementCache,
+    TransactionWriter,
 )
 from opsflow.persistence.leases import LeaseLost
 
@@ -100,22 +101,8 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         #: (``leases.FencedBackend``), and raises ``LeaseLost`` otherwise.
         self.fence: tuple[str, str] | None = None
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[RowWriter]:
-        with self._backend.write() as rows:
-            if self.fence is not None:
-                self._check_fence(rows, *self.fence)
-            yield rows
-
-    @staticmethod
-    def _check_fence(rows: RowWriter, flow_uuid: str, token: str) -> None:
-        held = rows.lease_token(flow_uuid)
-        if held != token:
-            raise LeaseLost(
-                f"run {flow_uuid}: lease token {token} no longer holds the run "
-                f"({'taken over' if held else 'released'}); this process stops "
-                "writing, the new owner is in charge"
-            )
+    def _write(self) -> _WriteTransaction:
+        return self._backend.write(self.fence)
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -367,6 +354,8 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         return any(written[k] != columns[k] for k in RESUME_COLUMNS)
 
     def _flush(self, rows: RowWriter) -> None:
+        if not self._pending:
+            return
         pending, self._pending = self._pending, {}
         by_flow: dict[str, list[tuple[models.AtomDetail, dict[str, Any]]]] = {}
         for flow_uuid, detail, columns in pending.values():
@@ -491,8 +480,12 @@ class SQLAlchemyBackend(base.Backend):
         self._write_lock = threading.RLock()
         self._held: sa.Connection | None = None
         self._held_raw: Any = None
+        self._writer: TransactionWriter | None = None
         self._statements = StatementCache(self.engine.dialect)
-        self._dbapi_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        self._db_errors: tuple[type[Exception], ...] = (
+            sa.exc.SQLAlchemyError,
+            self.engine.dialect.loaded_dbapi.Error,
+        )
         #: Held by a connection while it reads or changes what follows.
         self.state_lock = threading.RLock()
         #: atom uuid -> the encoded columns last written through this backend.
@@ -569,47 +562,28 @@ class SQLAlchemyBackend(base.Backend):
     def get_connection(self) -> SQLAlchemyConnection:
         return SQLAlchemyConnection(self)
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[RowWriter]:
-        """A write transaction on the backend's held connection."""
-        with self._write_lock:
-            try:
-                if self._sqlite:
-                    with self._cursor_transaction() as rows:
-                        yield rows
-                else:
-                    if self._held is None or self._held.closed:
-                        self._held = self.engine.connect()
-                    with self._held.begin():
-                        yield CoreWriter(self._held)
-            except (
-                sa.exc.SQLAlchemyError,
-                self.engine.dialect.loaded_dbapi.Error,
-            ) as exc:
-                self._forget_held()
-                raise exceptions.StorageFailure(
-                    f"persistence store {self.safe_url}: {error_text(exc)}"
-                ) from exc
-            except BaseException:
-                # Rolled back: what was noted as written in it was not.
-                self._forget_written()
-                raise
+    def write(self, fence: tuple[str, str] | None = None) -> _WriteTransaction:
+        """``with backend.write() as rows``: a write transaction on the
+        backend's held connection, committed at the end of the block.
 
-    @contextlib.contextmanager
-    def _cursor_transaction(self) -> Iterator[RowWriter]:
-        # The engine's "begin" event is SQLAlchemy's; this transaction is
-        # the driver's own, begun IMMEDIATE for the same reason.
-        if self._held_raw is None:
-            self._held_raw = self.engine.raw_connection()
-        cursor = self._held_raw.driver_connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield CursorWriter(cursor, self._statements)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                cursor.execute("ROLLBACK")
-            raise
-        cursor.execute("COMMIT")
+        ``fence``, ``(flow uuid, lease token)``: the transaction first checks
+        that the token still holds the run's lease (``LeaseLost`` if not).
+        """
+        return _WriteTransaction(self, fence)
+
+    def _begin_write(self) -> TransactionWriter:
+        writer = self._writer
+        if writer is None:
+            if self._sqlite:
+                self._held_raw = self.engine.raw_connection()
+                cursor = self._held_raw.driver_connection.cursor()
+                writer = CursorWriter(cursor, self._statements)
+            else:
+                self._held = self.engine.connect()
+                writer = CoreWriter(self._held)
+            self._writer = writer
+        writer.begin()
+        return writer
 
     def _forget_written(self) -> None:
         # Only ever called by a writer, which holds ``state_lock`` already.
@@ -621,6 +595,7 @@ class SQLAlchemyBackend(base.Backend):
         """Close the held connection (it may be broken): the next write
         opens anew, and looks for its rows before writing them."""
         self._forget_written()
+        self._writer = None
         held, self._held = self._held, None
         raw, self._held_raw = self._held_raw, None
         with contextlib.suppress(Exception):
@@ -689,6 +664,7 @@ class SQLAlchemyBackend(base.Backend):
 
     def close(self) -> None:
         with self._write_lock:
+            self._writer = None
             held, self._held = self._held, None
             raw, self._held_raw = self._held_raw, None
             with contextlib.suppress(Exception):
@@ -697,6 +673,76 @@ class SQLAlchemyBackend(base.Backend):
                 if raw is not None:
                     raw.close()
         self.engine.dispose()
+
+
+class _WriteTransaction:
+    """One write transaction of a backend (see :meth:`SQLAlchemyBackend.write`).
+
+    A class rather than a generator-based context manager: the engine opens
+    two of these per task.
+    """
+
+    __slots__ = ("_backend", "_fence", "_rows")
+
+    def __init__(
+        self, backend: SQLAlchemyBackend, fence: tuple[str, str] | None
+    ) -> None:
+        self._backend = backend
+        self._fence = fence
+        self._rows: TransactionWriter | None = None
+
+    def __enter__(self) -> RowWriter:
+        backend = self._backend
+        backend._write_lock.acquire()
+        try:
+            self._rows = rows = backend._begin_write()
+            if self._fence is not None:
+                _check_fence(rows, *self._fence)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, None)
+            raise
+        return rows
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any
+    ) -> None:
+        backend = self._backend
+        rows, self._rows = self._rows, None
+        try:
+            if error is None:
+                assert rows is not None
+                rows.commit()
+                return
+            if rows is not None:
+                with contextlib.suppress(Exception):
+                    rows.rollback()
+            # Rolled back: what was noted as written in it was not.
+            backend._forget_written()
+            if isinstance(error, backend._db_errors):
+                backend._forget_held()
+                raise exceptions.StorageFailure(
+                    f"persistence store {backend.safe_url}: {error_text(error)}"
+                ) from error
+        except backend._db_errors as exc:  # the commit itself failed
+            if rows is not None:
+                with contextlib.suppress(Exception):
+                    rows.rollback()
+            backend._forget_held()
+            raise exceptions.StorageFailure(
+                f"persistence store {backend.safe_url}: {error_text(exc)}"
+            ) from exc
+        finally:
+            backend._write_lock.release()
+
+
+def _check_fence(rows: RowWriter, flow_uuid: str, token: str) -> None:
+    held = rows.lease_token(flow_uuid)
+    if held != token:
+        raise LeaseLost(
+            f"run {flow_uuid}: lease token {token} no longer holds the run "
+            f"({'taken over' if held else 'released'}); this process stops "
+            "writing, the new owner is in charge"
+        )
 
 
 def _read_only_sqlite(path: str) -> sa.Engine:

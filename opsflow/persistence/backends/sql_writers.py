@@ -21,7 +21,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from opsflow.persistence.backends.sql_schema import run_leases
 
-__all__ = ["CoreWriter", "CursorWriter", "RowWriter"]
+__all__ = ["CoreWriter", "CursorWriter", "RowWriter", "TransactionWriter"]
 
 
 class RowWriter(Protocol):
@@ -38,11 +38,35 @@ class RowWriter(Protocol):
         can replace it in between)."""
 
 
+class TransactionWriter(RowWriter, Protocol):
+    """A :class:`RowWriter` on one held connection, and its transactions."""
+
+    def begin(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
 class CoreWriter:
     """Rows through a SQLAlchemy connection (any database)."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+        self._transaction: sa.RootTransaction | None = None
+
+    def begin(self) -> None:
+        self._transaction = self._conn.begin()
+
+    def commit(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            transaction.commit()
+
+    def rollback(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            transaction.rollback()
 
     def update(self, table: sa.Table, uuid: str, columns: Mapping[str, Any]) -> int:
         return self._conn.execute(
@@ -148,6 +172,18 @@ class CursorWriter:
     def __init__(self, cursor: Any, statements: StatementCache) -> None:
         self._cursor = cursor
         self._statements = statements
+
+    def begin(self) -> None:
+        # The driver's own transaction (SQLAlchemy's "begin" event does not
+        # run here), begun IMMEDIATE: it takes the write lock at once, so two
+        # writers queue on the busy timeout instead of failing half-way.
+        self._cursor.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._cursor.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._cursor.execute("ROLLBACK")
 
     def update(self, table: sa.Table, uuid: str, columns: Mapping[str, Any]) -> int:
         sql, order = self._statements.update(table, tuple(columns))
