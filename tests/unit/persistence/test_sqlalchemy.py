@@ -310,3 +310,43 @@ def test_a_persisted_linear_run_costs_two_commits_and_one_insert_a_task(tmp_path
         assert [d.meta.get("progress") for d in flow_detail] == [1.0] * size
     finally:
         reader.close()
+
+
+def test_after_a_write_fails_half_way_its_rolled_back_changes_are_written_again(
+    tmp_path,
+):
+    # Given a stored atom, and a store that refuses one atom name (a trigger)
+    from opsflow import exceptions
+    from opsflow.persistence import models
+
+    url = f"sqlite:///{tmp_path}/f.sqlite"
+    backend = backends.fetch(url)
+    conn = backend.get_connection()
+    conn.upgrade()
+    book = models.LogBook("b")
+    flow_detail = models.FlowDetail("f")
+    atom = models.TaskDetail("a")
+    flow_detail.add(atom)
+    book.add(flow_detail)
+    conn.save_logbook(book)
+    with backend.engine.begin() as admin:
+        admin.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON opsflow_atomdetails "
+            "WHEN NEW.name = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+
+    # When one transaction changes the atom, then fails on another
+    atom.state = "RUNNING"
+    flow_detail.add(models.TaskDetail("refused"))
+    with pytest.raises(exceptions.StorageFailure, match="refused"):
+        conn.update_flow_details(flow_detail)
+
+    # Then writing the same change again reaches the store
+    conn.save_atom_detail(flow_detail, atom)
+    backend.close()
+    reader = backends.fetch(url)
+    try:
+        stored = reader.get_connection().get_atom_details(atom.uuid)
+    finally:
+        reader.close()
+    assert stored.state == "RUNNING"
