@@ -21,8 +21,15 @@ task count; the store's schema is made before the timing starts.
 
 The load average is printed before and after.
 
+``--startup N`` also times ``opsflow-run demo`` (the installed command, the
+``opsflow-demo`` plugin's flow) as whole processes, N of each: *cold* on a
+new state directory (the store is created: alembic runs its migrations),
+*warm* on a store that exists and is current; wall and CPU time (the
+child's user + system) and whether the process imported alembic.
+
     python benchmarks/persistence.py [--tasks 300] [--repeat 7] [--cold 3]
-        [--taskflow-repeat 3] [--postgresql postgresql://postgres@127.0.0.1:5432/test]
+        [--taskflow-repeat 3] [--startup 5]
+        [--postgresql postgresql://postgres@127.0.0.1:5432/test]
 
 Prints Markdown tables (the ones in docs/performance.md).
 """
@@ -36,6 +43,7 @@ import importlib
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -238,6 +246,64 @@ def measure(
     return row
 
 
+def _opsflow_run(state: str, *args: str) -> tuple[float, float, bool]:
+    """(wall s, CPU s, imported alembic) of one ``opsflow-run`` process."""
+    config = os.path.join(state, "opsflow.conf")
+    if not os.path.exists(config):
+        with open(config, "w") as handle:
+            handle.write(f"[DEFAULT]\nstate_path = {state}/state\n")
+    exe = os.path.join(os.path.dirname(sys.executable), "opsflow-run")
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [exe, "--config-file", config, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise RuntimeError(f"opsflow-run {' '.join(args)} exited {done.returncode}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    alembic = any(
+        line.rsplit("|", 1)[-1].strip().split(".")[0] == "alembic"
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    )
+    return wall, cpu, alembic
+
+
+def startup(count: int) -> list[tuple[str, float, float, bool]]:
+    """``opsflow-run demo`` on a new store (cold) and on a current one (warm)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="opsflow-bench-") as root:
+        colds = []
+        for i in range(count):
+            state = os.path.join(root, f"cold{i}")
+            os.mkdir(state)
+            colds.append(_opsflow_run(state, "demo"))
+        warm_state = os.path.join(root, "warm")
+        os.mkdir(warm_state)
+        _opsflow_run(warm_state, "demo")  # creates the store
+        warms = [_opsflow_run(warm_state, "demo") for _ in range(count)]
+    for label, runs in (
+        ("cold (store created)", colds),
+        ("warm (store current)", warms),
+    ):
+        rows.append(
+            (
+                label,
+                statistics.median(r[0] for r in runs),
+                statistics.median(r[1] for r in runs),
+                all(r[2] for r in runs),
+            )
+        )
+    return rows
+
+
 def _loadavg() -> str:
     try:
         with open("/proc/loadavg") as f:
@@ -250,6 +316,20 @@ def _cell(value: float | None, digits: int = 0) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def print_startup(
+    rows: list[tuple[str, float, float, bool]], count: int, load_before: str
+) -> None:
+    print(
+        f"opsflow-run demo, whole process, median of {count}; load average "
+        f"before {load_before}, after {_loadavg()}\n"
+    )
+    print("| opsflow-run demo | wall s | CPU s | imports alembic |")
+    print("| --- | ---: | ---: | --- |")
+    for label, wall, cpu, alembic in rows:
+        print(f"| {label} | {wall:.2f} | {cpu:.2f} | {'yes' if alembic else 'no'} |")
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=300)
@@ -258,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--taskflow-repeat", type=int, default=3)
     parser.add_argument("--postgresql", default="", help=f"e.g. {PG_DEFAULT}")
     parser.add_argument("--skip-taskflow", action="store_true")
+    parser.add_argument("--startup", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--startup-only", action="store_true", help="only the opsflow-run timings"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -266,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     load_before = _loadavg()
+    if args.startup:
+        print_startup(startup(args.startup), args.startup, load_before)
+        if args.startup_only:
+            return 0
+        load_before = _loadavg()
     trace = SQLiteTrace()
     size = args.tasks
     rows: list[Row] = []
