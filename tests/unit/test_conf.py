@@ -33,7 +33,7 @@ def test_list_opts_declares_every_documented_option_by_group():
     assert groups == {
         "DEFAULT": {"state_path", "flow_dirs"},
         "engine": {"engine", "executor", "max_workers", "task_timeout", "listeners"},
-        "persistence": {"connection"},
+        "persistence": {"connection", "sqlite_synchronous"},
         "jobboard": {"driver"},
         "procrastinate_jobboard": {
             "connection",
