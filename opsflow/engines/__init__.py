@@ -10,7 +10,8 @@ From ``engine.run()`` to ``task.execute()``:
    start what the selector (``engines/selector.py``) found ready;
 4. the scheduler calls the atom's action (``engines/actions.py``), which
    records RUNNING and fetches the arguments;
-5. the action submits ``run_task`` to the executor (``engines/executor.py``);
+5. the action hands the executor driver a ``TaskCall``
+   (``executors/base.py``); the serial engine's driver runs it in line;
 6. ``run_task`` calls ``task.execute(**arguments)``.
 
 The ANALYZING reaction hands each finished future to the completer

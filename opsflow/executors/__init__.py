@@ -1,7 +1,7 @@
 """Executor drivers: where tasks run, chosen by name from ``opsflow.executors``.
 
 Each driver is a small module wrapping one PEP 3148 pool around
-``opsflow.engines.executor.run_task``:
+``opsflow.executors.base.run_task``:
 
 * ``synchronous``: in the engine's own thread, one at a time;
 * ``thread`` (``threads``, ``threaded``): a futurist thread pool;
@@ -22,7 +22,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions
-from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
+from opsflow.executors.base import FuturesTaskExecutor, TaskExecutor
 
 if TYPE_CHECKING:
     from opsflow.plugins.catalog import Catalog

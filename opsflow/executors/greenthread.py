@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from opsflow import exceptions
-from opsflow.engines.executor import FuturesTaskExecutor
+from opsflow.executors.base import FuturesTaskExecutor
 
 __all__ = ["GreenThreadDriver"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import futurist
 
-from opsflow.engines.executor import FuturesTaskExecutor
+from opsflow.executors.base import FuturesTaskExecutor
 
 __all__ = ["ThreadDriver"]
 
