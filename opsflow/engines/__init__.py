@@ -21,20 +21,12 @@ decides what to revert or retry.
 
 from __future__ import annotations
 
-import warnings
-
-with warnings.catch_warnings():
-    # futurist imports eventlet whenever it is installed (the greenthread
-    # driver's extra), and eventlet then warns about itself at every start.
-    warnings.filterwarnings("ignore", r"\s*Eventlet is deprecated")
-    import futurist  # noqa: F401
-
-from opsflow.engines.engine import (  # noqa: E402
+from opsflow.engines.engine import (
     ActionEngine,
     ParallelActionEngine,
     SerialActionEngine,
 )
-from opsflow.engines.helpers import (  # noqa: E402
+from opsflow.engines.helpers import (
     flow_from_detail,
     load,
     load_from_detail,

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from automaton import machines
-from futurist import waiters
 
 from opsflow import exceptions, states
 from opsflow.executors import base as outcomes
+from opsflow.executors import pools
 from opsflow.types.failure import Failure
 
 LOG = logging.getLogger(__name__)
@@ -184,8 +184,9 @@ class MachineBuilder:
                     scheduler.next_deadline_in(),
                 )
                 timeout = min((b for b in bounds if b is not None), default=None)
-                # futurist's waiter also handles green futures.
-                waiters.wait_for_any(pending, timeout=timeout)
+                # futurist's waiter also handles green futures. Only pool
+                # drivers leave futures pending, and they imported futurist.
+                pools.waiters().wait_for_any(pending, timeout=timeout)
             self._done = [f for f in self._not_done if f.done()]
             self._time_out(scheduler.expired())
         elif scheduler.has_parked and not self._suspending():

@@ -61,11 +61,11 @@ def load(
 @functools.cache
 def driver(name: str, catalog: Catalog | None = None) -> Any:
     """The driver class registered as ``name`` (looked up once per catalog)."""
-    from opsflow.plugins.catalog import default_catalog
+    from opsflow.plugins.executors import load_driver
     from opsflow.plugins.loader import PluginNotFound
 
     try:
-        return (catalog or default_catalog()).executors.load(name)
+        return load_driver(name, catalog)
     except PluginNotFound as exc:
         raise exceptions.ConfigurationError(
             f"unknown executor {name!r} (available: "

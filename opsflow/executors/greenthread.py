@@ -19,9 +19,9 @@ __all__ = ["GreenThreadDriver"]
 
 
 def _green_pool(max_workers: int | None) -> Any:
-    import futurist
+    from opsflow.executors.pools import futurist
 
-    return futurist.GreenThreadPoolExecutor(max_workers=max_workers or 1000)
+    return futurist().GreenThreadPoolExecutor(max_workers=max_workers or 1000)
 
 
 class GreenThreadDriver(FuturesTaskExecutor):

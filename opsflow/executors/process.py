@@ -36,8 +36,6 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import futurist
-
 from opsflow import exceptions
 from opsflow.executors.base import (
     Outcome,
@@ -46,6 +44,7 @@ from opsflow.executors.base import (
     TaskExecutor,
     run_task,
 )
+from opsflow.executors.pools import futurist
 from opsflow.task import Task
 from opsflow.types.failure import Failure
 
@@ -165,7 +164,7 @@ class ProcessDriver(TaskExecutor):
     def __init__(self, max_workers: int | None = None) -> None:
         self._max_workers = max_workers
         self._context = multiprocessing.get_context("fork")
-        self._pool: futurist.ProcessPoolExecutor | None = None
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._events: Any = None
         self._relay: threading.Thread | None = None
         self._calls: dict[int, _InFlight] = {}
@@ -182,7 +181,7 @@ class ProcessDriver(TaskExecutor):
             )
             self._relay.start()
         if self._pool is None:
-            self._pool = futurist.ProcessPoolExecutor(
+            self._pool = futurist().ProcessPoolExecutor(
                 max_workers=self._max_workers, mp_context=self._context
             )
 

@@ -1,4 +1,4 @@
-"""The engine's own stack under a task, and the packages' import order."""
+"""The engine's own stack under a task, and what the engine and drivers import."""
 
 import json
 import subprocess
@@ -76,3 +76,64 @@ def test_executor_drivers_import_nothing_of_the_engine(module):
     loaded = json.loads(done.stdout)
     assert module in loaded
     assert [name for name in loaded if name.startswith("opsflow.engines")] == []
+
+
+#: Packages a serial run has no use for: configuration, pools, green threads,
+#: database drivers, YAML flows, plugin scanning.
+NOT_ON_THE_SERIAL_PATH = (
+    "oslo_config",
+    "futurist",
+    "eventlet",
+    "psycopg",
+    "stevedore",
+    "importlib.metadata",
+    "opsflow.conf.loader",
+    "opsflow.yamlflows",
+)
+
+
+def test_a_serial_run_in_a_fresh_process_imports_none_of_the_heavy_packages():
+    code = (
+        "import json, sys\n"
+        "from opsflow import engines, task\n"
+        "from opsflow.patterns import linear_flow\n"
+        "class T(task.Task):\n"
+        "    def execute(self):\n"
+        "        return 1\n"
+        "engine = engines.load(linear_flow.Flow('f').add(T('a'), T('b')))\n"
+        "engine.run()\n"
+        "assert engine.storage.get_flow_state() == 'SUCCESS'\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert "opsflow.executors.synchronous" in loaded
+    heavy = [
+        name
+        for name in loaded
+        if any(name == p or name.startswith(p + ".") for p in NOT_ON_THE_SERIAL_PATH)
+    ]
+    assert heavy == []
+    assert "Eventlet" not in done.stderr
+
+
+def test_a_parallel_run_imports_futurist_quietly_and_not_oslo_config():
+    code = (
+        "import json, sys\n"
+        "from opsflow import engines, task\n"
+        "from opsflow.patterns import unordered_flow\n"
+        "class T(task.Task):\n"
+        "    def execute(self):\n"
+        "        return 1\n"
+        "flow = unordered_flow.Flow('f').add(T('a'), T('b'))\n"
+        "engines.load(flow, engine='parallel').run()\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert "futurist" in loaded and "oslo_config" not in loaded
+    assert "Eventlet is deprecated" not in done.stderr
