@@ -1,6 +1,6 @@
 """Side-by-side engine benchmarks: opsflow against TaskFlow 6.5.0.
 
-Runs the workloads of SPEC section 10 on opsflow and, when it is importable,
+Runs the benchmark workloads on opsflow and, when it is importable,
 on TaskFlow, and prints one table: cost per task for each library, the
 speedup, the peak resident memory of each and the opsflow target with a
 verdict.  Every (library, workload) pair runs in a fresh interpreter
@@ -129,7 +129,7 @@ def run_worker(library: str, kind: str, size: int, repeat: int) -> dict[str, Any
     return result
 
 
-# --- targets (SPEC section 10) -------------------------------------------------
+# --- targets -------------------------------------------------------------------
 
 
 def _at_most(limit: float) -> Callable[[Row, dict[str, Row]], tuple[str, bool]]:
@@ -257,9 +257,7 @@ def machine() -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Benchmark opsflow against TaskFlow (SPEC section 10)."
-    )
+    parser = argparse.ArgumentParser(description="Benchmark opsflow against TaskFlow.")
     parser.add_argument(
         "--quick", action="store_true", help="small sizes, for a smoke run"
     )

@@ -1,5 +1,5 @@
 """Executor driver benchmarks: opsflow's drivers beside TaskFlow 6.5.0's
-parallel engine with its thread executor, in one run (SPEC section 10).
+parallel engine with its thread executor, in one run.
 
 * ``sleep``: 200 tasks sleeping 20 ms each, 20 workers; the ideal wall time
   is 200 x 20 ms / 20 = 0.2 s and the target is within 1.15x of it.

@@ -54,6 +54,7 @@ _PREFIX = "taskflow"
 _MOVED = {
     "taskflow.engines.action_engine": "opsflow.engines",
     "taskflow.engines.action_engine.engine": "opsflow.engines.engine",
+    "taskflow.engines.action_engine.executor": "opsflow.executors.base",
 }
 
 
@@ -78,7 +79,15 @@ class _AliasLoader(importlib.abc.Loader):
         # The import system reads the module back from sys.modules once this
         # returns, so replacing the placeholder hands the caller opsflow's
         # module itself, with its own name, spec and file left untouched.
-        sys.modules[module.__name__] = importlib.import_module(self.target)
+        target = importlib.import_module(self.target)
+        sys.modules[module.__name__] = target
+        # ``from taskflow.X import child`` imports ``<target>.child`` when the
+        # attribute is missing; a child that moved elsewhere in opsflow is
+        # not there, so it is set on the parent as its own import would.
+        for moved, home in _MOVED.items():
+            parent, _, child = moved.rpartition(".")
+            if parent == module.__name__ and not hasattr(target, child):
+                setattr(target, child, importlib.import_module(home))
 
 
 class _TaskflowFinder(importlib.abc.MetaPathFinder):

@@ -13,7 +13,7 @@
     +-- StorageFailure              the store could not be read or written  69
     |   +-- LeaseLost               (persistence.leases) the run was taken over
     +-- ConfigurationError          opsflow.conf or a driver choice is wrong  78
-    |   +-- ConfigError             (conf.loader) naming the file and option
+    |   +-- ConfigError             (conf.errors) naming the file and option
     |   |   +-- UnknownBackend      (plugins.persistence) no backend for a URL scheme
     |   +-- FlowFileError           (yamlflows.errors) a YAML flow file is not valid
     |   +-- FlowNameClash           (yamlflows.errors) two sources define one flow

@@ -60,6 +60,13 @@ class Flow:
         """Add atoms or flows; returns the flow, so calls can be chained."""
         raise NotImplementedError
 
+    def replace_item(self, old: Item, new: Item) -> None:
+        """Put ``new`` where ``old`` is (an opsflow addition; see the patterns).
+
+        :raises ValueError: ``old`` is not an item of this flow.
+        """
+        raise ValueError(f"{old!r} is not an item of flow {self.name!r}")
+
     def __len__(self) -> int:
         raise NotImplementedError
 
@@ -127,6 +134,22 @@ class ItemsFlow(Flow):
                 self._present.add(id(item))
                 self._items.append(item)
         return self
+
+    def replace_item(self, old: Item, new: Item) -> None:
+        """Put ``new`` where ``old`` is, in its place in the order.
+
+        An opsflow addition (a revert drill wraps one step this way);
+        ``new`` should need and provide what ``old`` did.
+
+        :raises ValueError: ``old`` is not an item of this flow.
+        """
+        for position, item in enumerate(self._items):
+            if item is old:
+                self._items[position] = new
+                self._present.discard(id(old))
+                self._present.add(id(new))
+                return
+        raise ValueError(f"{old!r} is not an item of flow {self.name!r}")
 
     def __len__(self) -> int:
         return len(self._items)

@@ -19,17 +19,33 @@ from opsflow import atom
 from opsflow.types import notifier as notifier_mod
 
 __all__ = [
+    "CHANGED_KEY",
     "EVENT_UPDATE_PROGRESS",
     "FunctorTask",
     "MapFunctorTask",
     "ReduceFunctorTask",
     "Task",
+    "made_changes",
 ]
 
 LOG = logging.getLogger(__name__)
 
 #: Event a task's notifier (and the engine's ``atom_notifier``) emits for progress.
 EVENT_UPDATE_PROGRESS = "update_progress"
+
+#: The key of a result mapping by which a task tells whether it changed
+#: anything, as an Ansible module's result does: ``{"path": p, "changed":
+#: False}`` when the target state already held. A result without it counts
+#: as a change.
+CHANGED_KEY = "changed"
+
+
+def made_changes(result: object) -> bool:
+    """Whether a task that returned ``result`` changed something: False only
+    for a mapping whose :data:`CHANGED_KEY` is ``False`` (see also
+    :attr:`Task.changes_nothing`)."""
+    return not (isinstance(result, Mapping) and result.get(CHANGED_KEY) is False)
+
 
 #: Where ``update_progress`` reports to while a task runs: set by the executor
 #: around each call, per thread, so one task object needs no engine wiring.
@@ -57,6 +73,10 @@ class Task(atom.Atom):
 
     #: Default deadline of ``execute`` in seconds; ``None``: the engine's default.
     timeout: float | None = None
+    #: True for a task that only reads or checks (a lookup, a health check):
+    #: it never counts as changed, whatever it returns. A task that changes
+    #: something only sometimes says so in its result (:data:`CHANGED_KEY`).
+    changes_nothing: bool = False
 
     def __init__(
         self,

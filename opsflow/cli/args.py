@@ -35,8 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         "step fails.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,  # FLOW --help is the flow's own help (see parse)
     )
     parser.add_argument("flow", nargs="?", help="name of the flow to run")
+    _add_flow_help(parser)
     inputs = parser.add_argument_group("inputs")
     inputs.add_argument(
         "--store",
@@ -76,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--list", action="store_true", help="list flows and tasks, broken ones too"
     )
     only.add_argument("--history", action="store_true", help="list past runs")
-    only.add_argument("--show", metavar="RUN_ID", help="show one past run")
+    only.add_argument(
+        "--show",
+        metavar="RUN_ID",
+        help="show one past run; any RUN_ID may be a unique prefix of the id, "
+        "or last (the run started last)",
+    )
     only.add_argument(
         "--resume",
         metavar="RUN_ID",
@@ -154,9 +161,81 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of *.conf files read after --config-file",
     )
     output.add_argument(
-        "--debug", action="store_true", help="show tracebacks and debug logs"
+        "--debug",
+        action="store_true",
+        help="show tracebacks and debug log lines (step progress, the "
+        "libraries' own lines)",
+    )
+    _add_logging_options(parser)
+    parser.add_argument(
+        "--limit",
+        type=_positive,
+        metavar="N",
+        help="with --history: only the N newest runs",
     )
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("give 1 or more")
+    return number
+
+
+def _add_logging_options(parser: argparse.ArgumentParser) -> None:
+    """oslo.log's command-line options, as OpenStack services take them;
+    each wins over its ``[DEFAULT]`` option in opsflow.conf."""
+    logs = parser.add_argument_group("logging (oslo.log, override opsflow.conf)")
+    logs.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="write log lines to this file instead of stderr (relative to "
+        "--log-dir when both are given)",
+    )
+    logs.add_argument(
+        "--log-dir", metavar="DIR", help="directory of the log file (--log-file)"
+    )
+    logs.add_argument(
+        "--use-json",
+        action="store_true",
+        default=None,
+        help="log lines as JSON documents (the run id and flow under 'context')",
+    )
+    logs.add_argument(
+        "--use-journal",
+        action="store_true",
+        default=None,
+        help="log to journald, with syslog priorities (needs systemd's "
+        "Python bindings)",
+    )
+
+
+def _add_flow_help(parser: argparse.ArgumentParser) -> None:
+    """``--help``, ``--describe`` and ``--fail-at``: knowing a flow, drilling it."""
+    flow = parser.add_argument_group("knowing a flow")
+    flow.add_argument(
+        "-h",
+        "--help",
+        action="store_true",
+        help="show this help; after a flow name, that flow's own help: its "
+        "description, inputs and steps",
+    )
+    flow.add_argument(
+        "--describe",
+        action="store_true",
+        help="with a flow name: its description, inputs and steps (JSON with "
+        "--format json), run nothing",
+    )
+    flow.add_argument(
+        "--fail-at",
+        metavar="STEP",
+        help="revert drill: the run fails right after STEP succeeds and "
+        "everything that ran is reverted (exit 1)",
+    )
 
 
 def _days(text: str) -> float:
@@ -170,8 +249,21 @@ def _days(text: str) -> float:
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parsed arguments; :class:`UsageError` when they do not fit together."""
-    args = build_parser().parse_args(argv)
+    """Parsed arguments; :class:`UsageError` when they do not fit together.
+
+    ``--help`` without a flow name prints the command's help and exits 0;
+    with one it asks for the flow's description (``args.describe``).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.help and not args.flow:
+        parser.print_help()
+        parser.exit()
+    args.describe = args.describe or args.help
+    if args.describe and not args.flow:
+        raise UsageError("--describe goes with a flow name")
+    if args.fail_at and (not args.flow or args.describe or args.graph):
+        raise UsageError("--fail-at goes with a flow name, for a run of it")
     by_id = args.show or args.resume or args.revert
     if args.flow and (args.list or by_id or args.purge is not None):
         raise UsageError(
@@ -191,6 +283,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UsageError("--force goes with --resume or --revert")
     if (args.state or args.since) and not args.history:
         raise UsageError("--state and --since go with --history")
+    if args.limit is not None and not args.history:
+        raise UsageError("--limit goes with --history")
     if args.state:
         from opsflow.states import FLOW_STATES
 

@@ -116,6 +116,7 @@ class Command:
         if args.list:
             report.print_listing(self.catalog, sys.stdout, self.as_json)
             return ExitCode.SUCCESS
+        self.resolve_run_id()
         if args.history or args.show:
             return self.stored()
         if args.purge is not None:
@@ -124,16 +125,46 @@ class Command:
             return self.resume()
         if args.revert:
             return self.revert()
+        if args.describe:
+            return self.describe()
         if args.submit:
             return self.submit()
         return self.start()
+
+    def resolve_run_id(self) -> None:
+        """``--show``/``--resume``/``--revert`` of a unique prefix of a run id,
+        or of ``last``: from here on, the whole id.
+
+        :raises UsageError: the prefix starts more than one run id (exit 64).
+        """
+        args = self.args
+        option = next(
+            (name for name in ("show", "resume", "revert") if getattr(args, name)),
+            None,
+        )
+        if option is None or _is_whole_id(getattr(args, option)):
+            return  # nothing to look up
+        if not store.store_exists(self.conf):
+            return
+        backend = store.open_backend(self.conf, self.catalog, read_only=True)
+        try:
+            given = getattr(args, option)
+            setattr(
+                args, option, queries.resolve_run_id(backend.get_connection(), given)
+            )
+        finally:
+            backend.close()
 
     # -- a fresh run ------------------------------------------------------
     def prepare(self) -> PreparedRun:
         """The run checked: flow built, engine compiled and validated."""
         with self.masker.masking_std_streams():  # the flow plugin's own code runs
             return self.service.prepare(
-                self.source, self.inputs, self.flags, self.masker.redactor
+                self.source,
+                self.inputs,
+                self.flags,
+                self.masker.redactor,
+                fail_at=self.args.fail_at,
             )
 
     def start(self) -> int:
@@ -144,6 +175,13 @@ class Command:
             return self.plan(prepared)
         backend = store.open_backend(self.conf, self.catalog)
         flow_detail = self.service.start(prepared, backend)
+        run_id = flow_detail.uuid
+        print(
+            f"opsflow-run: run {run_id} of flow {args.flow} started; if it stops, "
+            f"resume it with: opsflow-run --resume {run_id}",
+            file=sys.stderr,
+            flush=True,
+        )
         connection = backend.get_connection()
         estimates = queries.estimates_for(connection, args.flow)
         from opsflow.persistence import leases
@@ -169,6 +207,15 @@ class Command:
             report.print_plan(args.flow, steps, sys.stdout, self.as_json)
         elif args.graph != "-" and not self.as_json:
             print(f"graph of flow {args.flow} written to {args.graph} ({fmt})")
+        return ExitCode.SUCCESS
+
+    def describe(self) -> int:
+        """``FLOW --help`` and ``--describe``: the flow's inputs and steps."""
+        from opsflow.cli import describe
+
+        with self.masker.masking_std_streams():  # the flow plugin's own code runs
+            description = self.source.describe(self.catalog, self.inputs.store)
+        describe.print_description(description, sys.stdout, self.as_json)
         return ExitCode.SUCCESS
 
     def submit(self) -> int:
@@ -251,7 +298,11 @@ class Command:
 
                 since = parse_since(args.since) if args.since else None
                 rows = queries.history(
-                    connection, flow=args.flow, state=args.state, since=since
+                    connection,
+                    limit=args.limit,
+                    flow=args.flow,
+                    state=args.state,
+                    since=since,
                 )
                 if self.as_json:
                     print(json.dumps(rows, indent=2))
@@ -438,6 +489,16 @@ class Command:
                 )
             estimates = queries.estimates_for(connection, _flow(stored), exclude=run_id)
             return lock.ended(begin(engine, stored, estimates))
+
+
+def _is_whole_id(text: str) -> bool:
+    """A run id as runs get them (a UUID), not a prefix or ``last``."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
 
 
 def _flow(stored: StoredRun) -> str:

@@ -14,6 +14,7 @@ an ETA; the revert phase gets a bar of its own on a new line.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from opsflow.runs.report import StepRecord
+from opsflow.task import made_changes
 
 __all__ = ["LogLines", "ProgressBar", "StepRecord", "StepRecorder", "format_seconds"]
 
@@ -29,6 +31,7 @@ LOG = logging.getLogger("opsflow.run")
 PROGRESS_EVENT = "update_progress"
 _TIMED_STATES = frozenset({"RUNNING", "REVERTING"})
 _DONE_STATES = frozenset({"SUCCESS", "IGNORE"})
+_FAILED_STATES = frozenset({"FAILURE", "REVERT_FAILURE"})
 _SHOWN_FLOW_STATES = frozenset(
     {"SUSPENDING", "SUSPENDED", "SUCCESS", "REVERTED", "FAILURE", "REVERTING"}
 )
@@ -55,9 +58,16 @@ class StepRecorder:
         self.flow_name = flow_name
         self.steps = {name: StepRecord(name) for name in order}
         self.flow_state = "PENDING"
+        #: The last state change of any step (progress is no state change).
+        self.last_event: str | None = None
+        #: Steps that failed in this run, in the order they failed.
+        self.failed: list[str] = []
         self._reporter = reporter
         self._lock = threading.Lock()
         self._storage: Any = None
+        #: Steps that never count as changed: retry controllers, and tasks
+        #: that only read or check (``changes_nothing``).
+        self._unchanging: set[str] = set()
 
     def attach(self, engine: Any, record: bool = False) -> None:
         """Listen to ``engine``; with ``record``, keep timings in its storage.
@@ -67,6 +77,11 @@ class StepRecorder:
         from opsflow.views.timings import timing_of
 
         storage = engine.storage
+        self._unchanging = {
+            node.name
+            for node in engine.compilation
+            if node.is_retry or getattr(node.atom, "changes_nothing", False)
+        }
         for name, step in self.steps.items():
             try:
                 step.state = str(storage.get_atom_state(name))
@@ -79,6 +94,7 @@ class StepRecorder:
             step.run_seconds = float(timing.get("run") or 0.0)
             step.revert_seconds = float(timing.get("revert") or 0.0)
             step.duration = step.run_seconds + step.revert_seconds
+            step.changed = timing.get("changed")
         if record:
             self._storage = storage
         engine.atom_notifier.register("*", self._on_atom_event)
@@ -138,6 +154,15 @@ class StepRecorder:
             if str(event) in ("REVERTED", "REVERT_FAILURE"):
                 step.reverted_at = time.time()
             step.state = str(event)
+            self.last_event = step.state
+            if step.state == "FAILURE" and name not in self.failed:
+                self.failed.append(name)
+            if step.state in _FAILED_STATES:
+                step.error = _describe(details.get("result"))
+            if step.state == "SUCCESS":
+                step.changed = name not in self._unchanging and made_changes(
+                    details.get("result")
+                )
             if step.state in _DONE_STATES:
                 step.progress = 1.0
             self._save_timing(step)
@@ -154,8 +179,28 @@ class StepRecorder:
             LOG.warning("could not record the timing of step %s", step.name)
 
 
+#: Log levels that let ``grep ERROR`` (or a journald priority) find what went
+#: wrong: a failed step or revert and a failed run are errors, undoing and
+#: retrying are warnings, everything else is information.
+STEP_LEVELS = {
+    "FAILURE": logging.ERROR,
+    "REVERT_FAILURE": logging.ERROR,
+    "REVERTED": logging.WARNING,
+    "RETRYING": logging.WARNING,
+}
+FLOW_LEVELS = {
+    "FAILURE": logging.ERROR,
+    "REVERTING": logging.WARNING,
+    "REVERTED": logging.WARNING,
+    "SUSPENDED": logging.WARNING,
+}
+
+
 class LogLines:
-    """One log line per step state change (output is not a terminal)."""
+    """One log line per step state change (output is not a terminal).
+
+    Progress within a step is logged at DEBUG only, a line per quarter.
+    """
 
     def __init__(self) -> None:
         self._logged_progress: dict[str, float] = {}
@@ -165,21 +210,36 @@ class LogLines:
             return
         if step.state in _DONE_STATES:  # its "100%" would say nothing more
             self._logged_progress[step.name] = 1.0
-        LOG.info("%s: step %s %s", recorder.flow_name, step.name, step.state)
+        level = STEP_LEVELS.get(step.state, logging.INFO)
+        if step.state in _FAILED_STATES and step.error:
+            LOG.log(
+                level,
+                "%s: step %s %s: %s",
+                recorder.flow_name,
+                step.name,
+                step.state,
+                step.error,
+            )
+        else:
+            LOG.log(level, "%s: step %s %s", recorder.flow_name, step.name, step.state)
 
     def progressed(self, step: StepRecord, recorder: StepRecorder) -> None:
-        # A line per quarter: enough to see life in a log, not a flood.
         last = self._logged_progress.get(step.name, 0.0)
         if step.progress > last and (
             step.progress >= 1.0 or step.progress - last >= 0.25
         ):
             self._logged_progress[step.name] = step.progress
-            LOG.info(
+            LOG.debug(
                 "%s: step %s %d%%", recorder.flow_name, step.name, step.progress * 100
             )
 
     def flow_changed(self, state: str, recorder: StepRecorder) -> None:
-        LOG.info("%s: flow %s", recorder.flow_name, state)
+        LOG.log(
+            FLOW_LEVELS.get(state, logging.INFO),
+            "%s: flow %s",
+            recorder.flow_name,
+            state,
+        )
 
     def finish(self, recorder: StepRecorder) -> None:
         pass
@@ -191,11 +251,20 @@ class LogLines:
 _TO_UNDO = frozenset({"SUCCESS", "FAILURE", "REVERTING", "REVERTED", "REVERT_FAILURE"})
 
 
+#: Atom events after which the run is undoing steps.
+_REVERT_EVENTS = frozenset({"REVERTING", "REVERTED", "REVERT_FAILURE"})
+#: Flow states of a run that is being, or has been, undone.
+_REVERT_FLOW_STATES = frozenset({"REVERTING", "REVERTED", "FAILURE"})
+
+
 class ProgressBar:
     """A live line on a terminal: steps done, running and reverting.
 
     With ``estimates`` it ends with the time left. When a revert starts, the
-    run's line is left as it was and a second line shows the revert.
+    run's line is closed with what it came to (steps done, the step that
+    failed; no ETA) and a second line shows the revert, redrawn in place to
+    the end. Lines are cut to the width of the terminal they are drawn on,
+    so none wraps (a wrapped line cannot be redrawn in place).
     """
 
     def __init__(
@@ -210,7 +279,8 @@ class ProgressBar:
         self._interval = interval
         self._drawn_at = 0.0
         self._estimates = estimates
-        self._reverting = False
+        #: The revert's line has been started: everything is drawn on it now.
+        self._second_line = False
 
     def tick(self, recorder: StepRecorder) -> None:
         if self._estimates:
@@ -233,27 +303,28 @@ class ProgressBar:
     def render(self, recorder: StepRecorder) -> str:
         if self._in_revert(recorder):
             return self.render_revert(recorder)
+        return self.render_run(recorder)
+
+    def render_run(self, recorder: StepRecorder, closing: bool = False) -> str:
+        """The run's line; ``closing``: as it stays once a revert begins."""
         steps = list(recorder.steps.values())
         total = len(steps) or 1
         done = sum(1 for s in steps if s.state in _DONE_STATES)
         running = [s for s in steps if s.state == "RUNNING"]
-        partial = sum(s.progress for s in running)
+        partial = 0.0 if closing else sum(s.progress for s in running)
         filled = int(self._width * min(1.0, (done + partial) / total))
         bar = "#" * filled + "-" * (self._width - filled)
         parts = [f"{recorder.flow_name} [{bar}] {done}/{len(steps)} done"]
-        if running:
+        if running and not closing:
             shown = ", ".join(f"{s.name} {int(s.progress * 100)}%" for s in running[:3])
             parts.append(f"running: {shown}")
-        reverting = [s.name for s in steps if s.state == "REVERTING"]
-        reverted = sum(1 for s in steps if s.state == "REVERTED")
-        if reverting or reverted:
-            parts.append(
-                f"reverting: {', '.join(reverting) or '-'} ({reverted} undone)"
-            )
-        eta = self.eta(recorder)
-        if eta is not None and recorder.flow_state not in _SHOWN_FLOW_STATES:
+        if recorder.failed:
+            parts.append(f"failed: {', '.join(recorder.failed[:3])}")
+        final = recorder.flow_state in _SHOWN_FLOW_STATES
+        eta = None if closing or final else self.eta(recorder)
+        if eta is not None:
             parts.append(f"ETA {format_seconds(eta)}")
-        if recorder.flow_state in _SHOWN_FLOW_STATES:
+        if final and not closing:
             parts.append(recorder.flow_state)
         return "  ".join(parts)
 
@@ -272,11 +343,11 @@ class ProgressBar:
         failed = [s.name for s in steps if s.state == "REVERT_FAILURE"]
         if failed:
             parts.append(f"revert failed: {', '.join(failed[:3])}")
-        eta = self.revert_eta(recorder)
         final = recorder.flow_state in _SHOWN_FLOW_STATES - {"REVERTING"}
-        if eta is not None and not final:
+        eta = None if final else self.revert_eta(recorder)
+        if eta is not None:
             parts.append(f"ETA {format_seconds(eta)}")
-        if recorder.flow_state in _SHOWN_FLOW_STATES:
+        if final:
             parts.append(recorder.flow_state)
         return "  ".join(parts)
 
@@ -314,8 +385,11 @@ class ProgressBar:
         return left
 
     def _in_revert(self, recorder: StepRecorder) -> bool:
-        return recorder.flow_state == "REVERTING" or any(
-            s.state == "REVERTING" for s in recorder.steps.values()
+        """Undoing: the flow says so, or the last step event was a revert's
+        (the flow stays RUNNING while a retry undoes its subflow)."""
+        return (
+            recorder.flow_state in _REVERT_FLOW_STATES
+            or recorder.last_event in _REVERT_EVENTS
         )
 
     def _draw(
@@ -326,14 +400,37 @@ class ProgressBar:
             return
         self._drawn_at = now
         reverting = self._in_revert(recorder)
-        if reverting != self._reverting:
-            # A phase change: the last line stays, the new phase gets its own.
-            self._reverting = reverting
+        if reverting and not self._second_line:
+            # The run's line stays, with what it came to; the revert gets the
+            # next one, which is redrawn from then on (a retry's new attempt too).
+            self._second_line = True
+            self._write_line(self.render_run(recorder, closing=True))
             self._stream.write("\n")
-        columns = shutil.get_terminal_size((80, 24)).columns
-        line = self.render(recorder)[: max(20, columns - 1)]
-        self._stream.write("\r\x1b[2K" + line)
+        if reverting:
+            self._write_line(self.render_revert(recorder))
+        else:
+            self._write_line(self.render_run(recorder))
         self._stream.flush()
+
+    def _write_line(self, line: str) -> None:
+        self._stream.write("\r\x1b[2K" + line[: max(20, self._columns() - 1)])
+
+    def _columns(self) -> int:
+        """The width of the terminal drawn on (stdout may go elsewhere);
+        a terminal that does not know its size (0) goes by ``COLUMNS``, 80."""
+        try:
+            columns = os.get_terminal_size(self._stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            columns = 0
+        return columns or shutil.get_terminal_size((80, 24)).columns
+
+
+def _describe(result: Any) -> str | None:
+    """``Type: message`` of a step's failure result (a ``Failure``)."""
+    names = getattr(result, "exc_type_names", None)
+    if not names:
+        return None
+    return f"{names[0].rsplit('.', 1)[-1]}: {getattr(result, 'exception_str', '')}"
 
 
 def format_seconds(seconds: float) -> str:

@@ -23,6 +23,7 @@ from opsflow.runs.report import (
     listing_document,
     not_reverted,
     plan_document,
+    recap,
     report_of,
     revert_command,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "print_listing",
     "print_plan",
     "print_summary",
+    "recap",
     "report_of",
     "revert_command",
 ]
@@ -57,7 +59,7 @@ _STATE_WORDS = {
 
 def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
     """The human summary: final state, each step, and what failed."""
-    words = _STATE_WORDS.get(report.state, "")
+    words = _summary_words(report)
     out.write(
         f"flow {report.flow}: {report.state} ({words}) in {report.duration:.2f}s\n"
         f"run {report.run_id}\n"
@@ -78,6 +80,20 @@ def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
         where = report.traceback_path or "not written (run with --debug to see it)"
         out.write(f"traceback: {where}\n")
     _print_left(report, out)
+    out.write(_recap_line(report) + "\n")
+
+
+def _summary_words(report: RunReport) -> str:
+    """What the state means; a SUCCESS with skipped steps says so."""
+    skipped = recap(report)["skipped"]
+    if report.state == "SUCCESS" and skipped:
+        return f"every step that ran succeeded, {skipped} skipped"
+    return _STATE_WORDS.get(report.state, "")
+
+
+def _recap_line(report: RunReport) -> str:
+    counts = recap(report)
+    return "recap: " + "  ".join(f"{key}={value}" for key, value in counts.items())
 
 
 def _print_left(report: RunReport, out: TextIO) -> None:
@@ -104,7 +120,7 @@ def _state_words(report: RunReport) -> str:
         return f"interrupted: {gone}"
     if report.running_by:
         return f"being run by {report.running_by}"
-    return _STATE_WORDS.get(report.state, "")
+    return _summary_words(report)
 
 
 def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
@@ -135,6 +151,7 @@ def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
     if report.failures:
         out.write("\n")
     _print_left(report, out)
+    out.write(_recap_line(report) + "\n")
 
 
 def print_plan(

@@ -19,11 +19,13 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from opsflow.cli.exits import ExitCode, StoreLost, Unavailable
+from opsflow.cli.logs import run_context
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import LogLines, ProgressBar, StepRecorder
 from opsflow.cli.streams import write_fd
 from opsflow.exceptions import ServiceUnavailable, StorageFailure
-from opsflow.runs.report import FailureReport, RunReport, failure_report
+from opsflow.runs.report import FailureReport, RunReport, StepRecord, failure_report
+from opsflow.task import made_changes
 
 __all__ = ["ENGINE_STARTED", "failure_report", "run_flow"]
 
@@ -63,7 +65,11 @@ def run_flow(
     worker = _EngineThread(engine, listeners, revert=revert)
     # Tasks print through masking streams; the progress shown here and the
     # signal messages go to the real ones (taken before the masking).
-    with _Signals(engine, tty or sys.stderr) as signals, masker.masking_std_streams():
+    with (
+        run_context(run_id, flow_name),
+        _Signals(engine, tty or sys.stderr) as signals,
+        masker.masking_std_streams(),
+    ):
         ENGINE_STARTED.set()
         worker.start()
         while worker.is_alive():
@@ -82,14 +88,17 @@ def run_flow(
             f"opsflow-run --resume {run_id} once that is fixed"
         ) from worker.error
     state = str(engine.storage.get_flow_state())
+    results = _results(engine, order)
+    steps = list(recorder.steps.values())
     report = RunReport(
         run_id=run_id,
         flow=flow_name,
         state=state,
         duration=time.monotonic() - started,
-        steps=list(recorder.steps.values()),
-        results=_results(engine, order),
+        steps=steps,
+        results=results,
         failures=_failures(engine, worker.error),
+        unchanged=_unchanged(engine, steps, results),
     )
     if report.failures and traceback_dir:
         report.traceback_path = _write_tracebacks(traceback_dir, report, masker)
@@ -185,6 +194,27 @@ def _results(engine: Any, order: Sequence[str]) -> dict[str, Any]:
         except Exception:  # a result that is gone (reverted) shows as none
             continue
     return results
+
+
+def _unchanged(
+    engine: Any, steps: Sequence[StepRecord], results: dict[str, Any]
+) -> set[str]:
+    """Steps that succeeded without changing anything. A step that succeeded
+    in an earlier process with nothing recorded of it goes by its result."""
+    storage = engine.storage
+    unchanged = set()
+    for step in steps:
+        if step.state != "SUCCESS":
+            continue
+        if step.changed is None:
+            with contextlib.suppress(Exception):  # an atom the storage lacks
+                if storage.atom_detail(step.name).kind == "retry":
+                    unchanged.add(step.name)
+            if not made_changes(results.get(step.name)):
+                unchanged.add(step.name)
+        elif not step.changed:
+            unchanged.add(step.name)
+    return unchanged
 
 
 def _failures(engine: Any, error: BaseException | None) -> list[FailureReport]:

@@ -89,12 +89,16 @@ def run(argv: Sequence[str] | None) -> int:
 
     args = cli_args.parse(argv)
     conf = loader.load(
-        args.config_file,
+        args.config_file or _config_from_environment(),
         args.config_dir,
         overrides={
             ("engine", "engine"): ("--engine", args.engine),
             ("engine", "executor"): ("--executor", args.executor),
             ("engine", "max_workers"): ("--max-workers", args.max_workers),
+            (None, "log_file"): ("--log-file", args.log_file),
+            (None, "log_dir"): ("--log-dir", args.log_dir),
+            (None, "use_json"): ("--use-json", args.use_json),
+            (None, "use_journal"): ("--use-journal", args.use_journal),
         },
     )
     catalog = Catalog(conf.flow_dirs)  # YAML flows are found by name too
@@ -103,6 +107,14 @@ def run(argv: Sequence[str] | None) -> int:
         command = Command(args, conf, catalog, inputs)
         setup_logging(conf, args.debug, command.masker)
         return command.dispatch()
+
+
+def _config_from_environment() -> list[str]:
+    """``OPSFLOW_CONFIG``: the configuration file when no --config-file is given."""
+    import os
+
+    path = os.environ.get("OPSFLOW_CONFIG")
+    return [path] if path else []
 
 
 if __name__ == "__main__":

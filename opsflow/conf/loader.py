@@ -19,7 +19,7 @@ from typing import Any
 from oslo_config import cfg, types
 
 from opsflow.conf import opts
-from opsflow.exceptions import ConfigurationError
+from opsflow.conf.errors import ConfigError, invalid_value
 
 __all__ = [
     "ConfigError",
@@ -31,38 +31,6 @@ __all__ = [
 ]
 
 PROJECT = "opsflow"
-
-
-class ConfigError(ConfigurationError):
-    """A configuration file, option value or driver name is not valid."""
-
-    def __init__(
-        self,
-        source: str,
-        problem: str,
-        option: str | None = None,
-        allowed: str | None = None,
-    ) -> None:
-        self.source = source
-        self.option = option
-        self.problem = problem
-        self.allowed = allowed
-        where = f"{source}: {option} " if option else f"{source}: "
-        tail = f"; allowed: {allowed}" if allowed else ""
-        super().__init__(f"{where}{problem}{tail}")
-
-
-def invalid_value(
-    source: str, option: str | None, value: object, what: str, allowed: str
-) -> ConfigError:
-    """The error ``FILE: [group] name = 'value' is not WHAT; allowed: ...``.
-
-    With no ``option`` (a command-line flag as ``source``) it reads
-    ``--flag: 'value' is not WHAT; allowed: ...``.
-    """
-    if option:
-        return ConfigError(source, f"= {value!r} is not {what}", option, allowed)
-    return ConfigError(source, f"{value!r} is not {what}", allowed=allowed)
 
 
 def load(

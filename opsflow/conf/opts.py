@@ -78,6 +78,26 @@ persistence_opts: list[cfg.Opt] = [
         "backend from the opsflow.persistence namespace (memory, sqlite, "
         "postgresql, mysql, ...).",
     ),
+    cfg.StrOpt(
+        "sqlite_synchronous",
+        default="normal",
+        choices=[
+            (
+                "normal",
+                "A commit survives the opsflow process being killed; a power "
+                "cut or an OS crash may lose the last commits (never the "
+                "file).",
+            ),
+            (
+                "full",
+                "Every commit is also synced to the disk: it survives a power "
+                "cut or an OS crash too, for a sync per commit.",
+            ),
+        ],
+        help="How durable each commit of a SQLite store is (SQLite's "
+        "synchronous setting, in WAL mode). A ?synchronous= in the connection "
+        "URL takes precedence.",
+    ),
 ]
 
 celery_executor_opts: list[cfg.Opt] = [

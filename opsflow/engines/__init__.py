@@ -10,7 +10,8 @@ From ``engine.run()`` to ``task.execute()``:
    start what the selector (``engines/selector.py``) found ready;
 4. the scheduler calls the atom's action (``engines/actions.py``), which
    records RUNNING and fetches the arguments;
-5. the action submits ``run_task`` to the executor (``engines/executor.py``);
+5. the action hands the executor driver a ``TaskCall``
+   (``executors/base.py``); the serial engine's driver runs it in line;
 6. ``run_task`` calls ``task.execute(**arguments)``.
 
 The ANALYZING reaction hands each finished future to the completer
@@ -20,20 +21,12 @@ decides what to revert or retry.
 
 from __future__ import annotations
 
-import warnings
-
-with warnings.catch_warnings():
-    # futurist imports eventlet whenever it is installed (the greenthread
-    # driver's extra), and eventlet then warns about itself at every start.
-    warnings.filterwarnings("ignore", r"\s*Eventlet is deprecated")
-    import futurist  # noqa: F401
-
-from opsflow.engines.engine import (  # noqa: E402
+from opsflow.engines.engine import (
     ActionEngine,
     ParallelActionEngine,
     SerialActionEngine,
 )
-from opsflow.engines.helpers import (  # noqa: E402
+from opsflow.engines.helpers import (
     flow_from_detail,
     load,
     load_from_detail,

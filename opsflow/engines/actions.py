@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import states
-from opsflow.engines.executor import EXECUTED, REVERTED
+from opsflow.executors.base import EXECUTED, REVERTED, completed
 from opsflow.retry import Retry
 from opsflow.task import EVENT_UPDATE_PROGRESS, Task
 from opsflow.types.failure import Failure
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
     from opsflow.engines.runtime import Runtime
 
 __all__ = ["RetryAction", "TaskAction"]
-
-
-def _done(outcome: str, value: Any) -> concurrent.futures.Future[tuple[str, Any]]:
-    future: concurrent.futures.Future[tuple[str, Any]] = concurrent.futures.Future()
-    future.set_result((outcome, value))
-    return future
 
 
 class _Action:
@@ -126,7 +120,7 @@ class TaskAction(_Action):
                 node, node.atom.rebind, node.atom.optional_mapping
             )
         except Exception:
-            return _done(EXECUTED, Failure())
+            return completed(EXECUTED, Failure())
         return runtime.executor.execute_task(
             cast(Task, node.atom),
             detail.uuid,
@@ -159,7 +153,7 @@ class TaskAction(_Action):
                 node, node.atom.revert_rebind, node.atom.revert_optional_mapping
             )
         except Exception:
-            return _done(REVERTED, Failure())
+            return completed(REVERTED, Failure())
         result = detail.failure if detail.failure is not None else detail.results
         return runtime.executor.revert_task(
             cast(Task, node.atom),
@@ -203,9 +197,9 @@ class RetryAction(_Action):
         try:
             history = self._storage.get_retry_history(node.name)
             value = node.atom.execute(history=history, **self._arguments(node))
-        except BaseException as exc:  # SystemExit too: see engines.executor.run_task
+        except BaseException as exc:  # SystemExit too: see executors.base.run_task
             value = Failure.from_exception(exc)
-        return _done(EXECUTED, value)
+        return completed(EXECUTED, value)
 
     def complete_execution(self, node: Node, result: Any) -> Any:
         state = states.FAILURE if isinstance(result, Failure) else states.SUCCESS
@@ -226,7 +220,7 @@ class RetryAction(_Action):
             )
         except BaseException as exc:
             value = Failure.from_exception(exc)
-        return _done(REVERTED, value)
+        return completed(REVERTED, value)
 
     def complete_reversion(self, node: Node, result: Any) -> Any:
         state = (

@@ -9,8 +9,8 @@
     GAME_OVER --success|reverted|failed|suspended--> SUCCESS|REVERTED|FAILURE|SUSPENDED
 
 Each state's reaction (a method below) does that stage's work and returns
-the next event; automaton's runner drives the machine and ``run_iter``
-yields each state entered.
+the next event; ``run_iter`` feeds it to the automaton machine and yields
+each state entered.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
-from automaton import machines, runners
-from futurist import waiters
+from automaton import machines
 
 from opsflow import exceptions, states
-from opsflow.engines import executor as outcomes
+from opsflow.executors import base as outcomes
+from opsflow.executors import pools
 from opsflow.types.failure import Failure
 
 LOG = logging.getLogger(__name__)
@@ -65,6 +65,31 @@ TRANSITIONS = (
 FINAL_STATES = tuple(t for _s, _e, t in TRANSITIONS if t in states.FINAL_STATES)
 
 
+def _machine() -> machines.FiniteMachine:
+    """The engine machine, built and checked by automaton once per process."""
+    machine = machines.FiniteMachine()
+    for state in (
+        states.UNDEFINED,
+        states.RESUMING,
+        states.SCHEDULING,
+        states.WAITING,
+        states.ANALYZING,
+        states.GAME_OVER,
+    ):
+        machine.add_state(state)
+    for state in FINAL_STATES:
+        machine.add_state(state, terminal=True)
+    for source, event, target in TRANSITIONS:
+        machine.add_transition(source, target, event)
+    machine.default_start_state = states.UNDEFINED
+    machine.freeze()
+    return machine
+
+
+#: Each run drives a shallow copy: its own current state, the shared table.
+_MACHINE = _machine()
+
+
 class MachineBuilder:
     """Builds and drives the machine for one run over a :class:`Runtime`."""
 
@@ -80,42 +105,47 @@ class MachineBuilder:
         self.seconds_per_state: dict[str, float] = {}
 
     def build(self) -> machines.FiniteMachine:
-        machine = machines.FiniteMachine()
-        for state in (
-            states.UNDEFINED,
-            states.RESUMING,
-            states.SCHEDULING,
-            states.WAITING,
-            states.ANALYZING,
-            states.GAME_OVER,
-        ):
-            machine.add_state(state)
-        for state in FINAL_STATES:
-            machine.add_state(state, terminal=True)
-        for source, event, target in TRANSITIONS:
-            machine.add_transition(source, target, event)
-        machine.add_reaction(states.RESUMING, START, self.resume)
-        machine.add_reaction(states.SCHEDULING, SCHEDULE, self.schedule)
-        machine.add_reaction(states.WAITING, WAIT, self.wait)
-        machine.add_reaction(states.ANALYZING, ANALYZE, self.analyze)
-        machine.add_reaction(states.GAME_OVER, FINISH, self.game_over)
-        machine.default_start_state = states.UNDEFINED
+        """A fresh copy of the engine machine, initialized, for one run."""
+        machine = _MACHINE.copy(shallow=True)
+        machine.initialize()
         return machine
 
     def run_iter(self) -> Iterator[str]:
-        """Drive the machine; yields every state it enters (GAME_OVER excluded)."""
+        """Drive the machine; yields every state it enters (GAME_OVER excluded).
+
+        Each state's reaction returns the next event, which the machine
+        processes (and refuses when the table has no such transition). The
+        loop is here rather than in automaton's runner so that a run costs
+        one call per event, not a generator resumption per event and one
+        more frame under every task.
+        """
         machine = self.build()
-        runner = runners.FiniteRunner(machine)
+        reactions: dict[str, Callable[[], str]] = {
+            states.RESUMING: self.resume,
+            states.SCHEDULING: self.schedule,
+            states.WAITING: self.wait,
+            states.ANALYZING: self.analyze,
+            states.GAME_OVER: self.game_over,
+        }
         seconds = self.seconds_per_state
         clock = time.perf_counter
+        game_over = states.GAME_OVER
         entered = clock()
-        for old, new in runner.run_iter(START):
+        event = START
+        old: str = states.UNDEFINED
+        while True:
+            _reaction, terminal = machine.process_event(event)
+            new = cast(str, machine.current_state)  # set by process_event
             now = clock()
-            key = str(old).lower()
+            key = old.lower()
             seconds[key] = seconds.get(key, 0.0) + (now - entered)
             entered = now
-            if new is not None and new != states.GAME_OVER:
+            if new != game_over:
                 yield new
+            if terminal:
+                return
+            old = new
+            event = reactions[new]()
 
     @property
     def incomplete(self) -> int:
@@ -131,19 +161,19 @@ class MachineBuilder:
     def _suspending(self) -> bool:
         return self._runtime.storage.get_flow_state() == states.SUSPENDING
 
-    def resume(self, old_state: str, new_state: str, event: str) -> str:
+    def resume(self) -> str:
         for node in self._runtime.completer.resume():
             self._next_up[node] = None
         return SCHEDULE
 
-    def schedule(self, old_state: str, new_state: str, event: str) -> str:
+    def schedule(self) -> str:
         if self._next_up and not self._suspending():
             nodes = list(self._next_up)
             self._next_up.clear()
             self._not_done.update(self._runtime.scheduler.schedule(nodes))
         return WAIT
 
-    def wait(self, old_state: str, new_state: str, event: str) -> str:
+    def wait(self) -> str:
         scheduler = self._runtime.scheduler
         if self._not_done:
             pending = [f for f in self._not_done if not f.done()]
@@ -154,8 +184,9 @@ class MachineBuilder:
                     scheduler.next_deadline_in(),
                 )
                 timeout = min((b for b in bounds if b is not None), default=None)
-                # futurist's waiter also handles green futures.
-                waiters.wait_for_any(pending, timeout=timeout)
+                # futurist's waiter also handles green futures. Only pool
+                # drivers leave futures pending, and they imported futurist.
+                pools.waiters().wait_for_any(pending, timeout=timeout)
             self._done = [f for f in self._not_done if f.done()]
             self._time_out(scheduler.expired())
         elif scheduler.has_parked and not self._suspending():
@@ -182,7 +213,7 @@ class MachineBuilder:
             ):
                 self._next_up[each] = None
 
-    def analyze(self, old_state: str, new_state: str, event: str) -> str:
+    def analyze(self) -> str:
         runtime = self._runtime
         next_up = self._next_up
         for future in self._done:
@@ -230,7 +261,7 @@ class MachineBuilder:
             runtime.completer.unresolved.append(Failure())
             return []
 
-    def game_over(self, old_state: str, new_state: str, event: str) -> str:
+    def game_over(self) -> str:
         runtime = self._runtime
         completer = runtime.completer
         if (

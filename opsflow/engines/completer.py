@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions, retry, states
-from opsflow.engines.executor import EXECUTED
+from opsflow.executors.base import EXECUTED
 from opsflow.types.failure import Failure
 
 if TYPE_CHECKING:

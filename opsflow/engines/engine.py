@@ -17,8 +17,8 @@ from typing import Any, cast
 from opsflow import exceptions, states
 from opsflow.engines.builder import FINAL_STATES, MachineBuilder
 from opsflow.engines.compiler import Compilation, Compiler
-from opsflow.engines.executor import TaskExecutor
 from opsflow.engines.runtime import Runtime
+from opsflow.executors.base import TaskExecutor
 from opsflow.persistence import models
 from opsflow.storage import Storage
 from opsflow.task import Task

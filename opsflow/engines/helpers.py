@@ -20,7 +20,7 @@ from opsflow.engines.engine import (
     ParallelActionEngine,
     SerialActionEngine,
 )
-from opsflow.engines.executor import TaskExecutor
+from opsflow.executors.base import TaskExecutor
 from opsflow.flow import Flow
 from opsflow.persistence import backends as persistence_backends
 from opsflow.persistence import base, models

@@ -14,9 +14,9 @@ from opsflow import exceptions, states
 from opsflow.engines.actions import RetryAction, TaskAction
 from opsflow.engines.compiler import Compilation, Node
 from opsflow.engines.completer import Completer
-from opsflow.engines.executor import TaskExecutor
 from opsflow.engines.scheduler import Scheduler
 from opsflow.engines.selector import Selector
+from opsflow.executors.base import TaskExecutor
 from opsflow.persistence import models
 from opsflow.storage import Storage, extract
 from opsflow.types.failure import Failure

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import exceptions, states
-from opsflow.engines.executor import EXECUTED, REVERTED
+from opsflow.executors.base import EXECUTED, REVERTED, completed
 from opsflow.retry import Retry
 from opsflow.types.failure import Failure
 
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Scheduler"]
 
 Future = concurrent.futures.Future
-
-
-def _failed(outcome: str) -> Future[tuple[str, Any]]:
-    future: Future[tuple[str, Any]] = Future()
-    future.set_result((outcome, Failure()))
-    return future
 
 
 class Scheduler:
@@ -76,7 +70,7 @@ class Scheduler:
                 except exceptions.StorageFailure:
                     raise  # not the task's failure: its RUNNING was not recorded
                 except Exception:
-                    future = _failed(EXECUTED)
+                    future = completed(EXECUTED, Failure())
                 if timeout:
                     if future.done():
                         self._deadlines[future] = (began + timeout, node)
@@ -91,7 +85,7 @@ class Scheduler:
                 except exceptions.StorageFailure:
                     raise
                 except Exception:
-                    future = _failed(REVERTED)
+                    future = completed(REVERTED, Failure())
             started[future] = node
         return started
 

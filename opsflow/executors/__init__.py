@@ -1,7 +1,7 @@
 """Executor drivers: where tasks run, chosen by name from ``opsflow.executors``.
 
 Each driver is a small module wrapping one PEP 3148 pool around
-``opsflow.engines.executor.run_task``:
+``opsflow.executors.base.run_task``:
 
 * ``synchronous``: in the engine's own thread, one at a time;
 * ``thread`` (``threads``, ``threaded``): a futurist thread pool;
@@ -22,7 +22,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions
-from opsflow.engines.executor import FuturesTaskExecutor, TaskExecutor
+from opsflow.executors.base import FuturesTaskExecutor, TaskExecutor
 
 if TYPE_CHECKING:
     from opsflow.plugins.catalog import Catalog
@@ -61,11 +61,11 @@ def load(
 @functools.cache
 def driver(name: str, catalog: Catalog | None = None) -> Any:
     """The driver class registered as ``name`` (looked up once per catalog)."""
-    from opsflow.plugins.catalog import default_catalog
+    from opsflow.plugins.executors import load_driver
     from opsflow.plugins.loader import PluginNotFound
 
     try:
-        return (catalog or default_catalog()).executors.load(name)
+        return load_driver(name, catalog)
     except PluginNotFound as exc:
         raise exceptions.ConfigurationError(
             f"unknown executor {name!r} (available: "

@@ -51,13 +51,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opsflow import exceptions
-from opsflow.engines.executor import (
+from opsflow.executors import celery_app
+from opsflow.executors.base import (
     EXECUTED,
     REVERTED,
+    Outcome,
     ProgressCallback,
+    TaskCall,
     TaskExecutor,
+    completed,
 )
-from opsflow.executors import celery_app
 from opsflow.executors.celery_app import ATOM_TASK, CelerySettings
 from opsflow.executors.celery_wire import check_json, describe_task, result_field
 from opsflow.task import Task
@@ -66,8 +69,6 @@ from opsflow.types.failure import Failure
 __all__ = ["CHECK_TIMEOUT", "CeleryTaskExecutor", "describe_task", "safe_url"]
 
 LOG = logging.getLogger(__name__)
-
-Outcome = concurrent.futures.Future[tuple[str, Any]]
 
 #: Where Celery's Redis backend keeps (and publishes) a task's state.
 META_PREFIX = "celery-task-meta-"
@@ -95,8 +96,8 @@ _CELERY_FAULTS: dict[str, type[exceptions.OpsflowException]] = {
 }
 
 
-class _Call:
-    """One execute or revert in flight, as the pump sees it."""
+class _InFlight:
+    """One call under way, as the pump sees it."""
 
     __slots__ = (
         "task_id",
@@ -229,54 +230,27 @@ class CeleryTaskExecutor(TaskExecutor):
         self._pump = None
 
     # -- submitting ------------------------------------------------------
-    def execute_task(
-        self,
-        task: Task,
-        task_uuid: str,
-        arguments: Mapping[str, Any],
-        progress_callback: ProgressCallback | None = None,
+    def submit(
+        self, call: TaskCall, progress_callback: ProgressCallback | None = None
     ) -> Outcome:
-        return self._submit(
-            task, task_uuid, "execute", arguments, {}, progress_callback
-        )
-
-    def revert_task(
-        self,
-        task: Task,
-        task_uuid: str,
-        arguments: Mapping[str, Any],
-        result: Any,
-        failures: Mapping[str, Failure],
-        progress_callback: ProgressCallback | None = None,
-    ) -> Outcome:
-        extra = {
-            "result": result_field(result),
-            "failures": {
-                atom: failure.to_dict(include_args=False)
-                for atom, failure in failures.items()
-            },
-        }
-        return self._submit(
-            task, task_uuid, "revert", arguments, extra, progress_callback
-        )
-
-    def _submit(
-        self,
-        task: Task,
-        task_uuid: str,
-        action: str,
-        arguments: Mapping[str, Any],
-        extra: dict[str, Any],
-        progress: ProgressCallback | None,
-    ) -> Outcome:
-        outcome = EXECUTED if action == "execute" else REVERTED
+        """Send ``call`` to a worker as a JSON document (see ``celery_wire``)."""
+        task, task_uuid, arguments = call.task, call.task_uuid, call.arguments
+        action = "execute" if call.action == EXECUTED else "revert"
+        extra: dict[str, Any] = {}
+        if call.action == REVERTED:
+            extra = {
+                "result": result_field(call.result),
+                "failures": {
+                    atom: failure.to_dict(include_args=False)
+                    for atom, failure in (call.failures or {}).items()
+                },
+            }
+        outcome = call.action
         try:
             plugin = describe_task(task, self.settings)
             check_json(f"arguments of task {task.name!r}", dict(arguments))
         except exceptions.NotTransferable as exc:
-            failed: Outcome = concurrent.futures.Future()
-            failed.set_result((outcome, Failure.from_exception(exc)))
-            return failed
+            return completed(outcome, Failure.from_exception(exc))
         with self._lock:
             key = (task_uuid, action)
             attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -295,12 +269,14 @@ class CeleryTaskExecutor(TaskExecutor):
         secrets = self.redactor.found_in(document["arguments"], plugin["init"])
         if secrets:
             document[celery_app.SECRETS_KEY] = secrets
-        call = _Call(f"{task_uuid}:{action}:{attempt}", outcome, document, progress)
+        flight = _InFlight(
+            f"{task_uuid}:{action}:{attempt}", outcome, document, progress_callback
+        )
         with self._lock:
-            self._by_future[call.future] = call.task_id
+            self._by_future[flight.future] = flight.task_id
         self.start()
-        self._requests.put(("send", call))
-        return call.future
+        self._requests.put(("send", flight))
+        return flight.future
 
     def kill(self, future: concurrent.futures.Future[Any]) -> bool:
         """Revoke the task behind ``future`` and kill it if it runs (SIGKILL)."""
@@ -369,7 +345,7 @@ class _Pump:
         self.app = celery_app.make_app(settings)
         self.redis = redis.Redis.from_url(settings.result_backend)
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        self.calls: dict[str, _Call] = {}
+        self.calls: dict[str, _InFlight] = {}
         self.connection = self.app.connection_for_write()
         self.connection.ensure_connection(max_retries=3)
         self.dead_consumer = Consumer(
@@ -435,7 +411,7 @@ class _Pump:
         return True
 
     # -- publishing --------------------------------------------------------
-    def _send(self, call: _Call) -> None:
+    def _send(self, call: _InFlight) -> None:
         key = META_PREFIX + call.task_id
         self.redis.delete(key, REVOKED_PREFIX + call.task_id)
         self.pubsub.subscribe(key)
@@ -460,7 +436,7 @@ class _Pump:
             return
         call.sent_at = time.monotonic()
 
-    def _revoke(self, call: _Call) -> None:
+    def _revoke(self, call: _InFlight) -> None:
         self.redis.set(
             REVOKED_PREFIX + call.task_id, "1", ex=self.settings.result_expires
         )
@@ -535,7 +511,7 @@ class _Pump:
         kind = _CELERY_FAULTS.get(name, exceptions.ExecutionFailure)
         return kind(text)
 
-    def _succeed(self, call: _Call, value: Any) -> None:
+    def _succeed(self, call: _InFlight, value: Any) -> None:
         if not isinstance(value, dict) or "outcome" not in value:
             self._fail(
                 call,
@@ -547,10 +523,10 @@ class _Pump:
         else:
             self._resolve(call, Failure.from_dict(value["failure"]))
 
-    def _fail(self, call: _Call, error: Exception) -> None:
+    def _fail(self, call: _InFlight, error: Exception) -> None:
         self._resolve(call, Failure.from_exception(error))
 
-    def _resolve(self, call: _Call, value: Any) -> None:
+    def _resolve(self, call: _InFlight, value: Any) -> None:
         if self.calls.pop(call.task_id, None) is None:
             return
         try:

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opsflow import exceptions
-from opsflow.engines.executor import EXECUTED, REVERTED, run_task
+from opsflow.executors.base import EXECUTED, REVERTED, TaskCall, run_task
 from opsflow.redaction import Redactor
 from opsflow.types.failure import Failure
 
@@ -332,9 +332,15 @@ def _run_atom(
         {key: document.get(key) for key in ("atom", "atom_uuid", "attempt", "action")}
     )
     try:
-        _outcome, value = run_task(
-            task, action, document.get("arguments") or {}, result, failures, progress
+        call = TaskCall(
+            task,
+            action,
+            document.get("arguments") or {},
+            document.get("atom_uuid") or "",
+            result,
+            failures,
         )
+        _outcome, value = run_task(call, progress)
     finally:
         CURRENT_CALL.reset(token)
         if progress is not None and hasattr(progress, "flush"):

@@ -13,15 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from opsflow import exceptions
-from opsflow.engines.executor import FuturesTaskExecutor
+from opsflow.executors.base import FuturesTaskExecutor
 
 __all__ = ["GreenThreadDriver"]
 
 
 def _green_pool(max_workers: int | None) -> Any:
-    import futurist
+    from opsflow.executors.pools import futurist
 
-    return futurist.GreenThreadPoolExecutor(max_workers=max_workers or 1000)
+    return futurist().GreenThreadPoolExecutor(max_workers=max_workers or 1000)
 
 
 class GreenThreadDriver(FuturesTaskExecutor):

@@ -36,16 +36,15 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import futurist
-
 from opsflow import exceptions
-from opsflow.engines.executor import (
-    EXECUTED,
-    REVERTED,
+from opsflow.executors.base import (
+    Outcome,
     ProgressCallback,
+    TaskCall,
     TaskExecutor,
     run_task,
 )
+from opsflow.executors.pools import futurist
 from opsflow.task import Task
 from opsflow.types.failure import Failure
 
@@ -65,8 +64,6 @@ _FORKING = threading.local()
 _PR_SET_PDEATHSIG = 1
 #: Seconds between two looks of the watchdog used where prctl is missing.
 _ORPHAN_POLL = 0.2
-
-Outcome = concurrent.futures.Future[tuple[str, Any]]
 
 
 def _on_fork_in_child() -> None:
@@ -133,23 +130,12 @@ _PRCTL = _prctl()
 os.register_at_fork(after_in_child=_on_fork_in_child)
 
 
-def _run_in_worker(
-    task: Task,
-    action: str,
-    arguments: Mapping[str, Any],
-    result: Any,
-    failures: Mapping[str, Failure] | None,
-    call_id: int,
-) -> tuple[str, Any]:
+def _run_in_worker(call: TaskCall, call_id: int) -> tuple[str, Any]:
     events = _EVENTS
     events.put(("started", call_id, os.getpid()))
     try:
         return run_task(
-            task,
-            action,
-            arguments,
-            result,
-            failures,
+            call,
             # Progress details stay in the worker: only the value travels.
             lambda progress, details=None: events.put(("progress", call_id, progress)),
         )
@@ -157,14 +143,14 @@ def _run_in_worker(
         events.put(("done", call_id, None))
 
 
-class _Call:
-    """One task call: its outer future and what the relay learned about it."""
+class _InFlight:
+    """One call under way: its outer future and what the relay learned of it."""
 
-    __slots__ = ("outer", "outcome", "progress", "pid", "process", "relayed", "value")
+    __slots__ = ("outer", "call", "progress", "pid", "process", "relayed", "value")
 
-    def __init__(self, outcome: str, progress: ProgressCallback | None) -> None:
+    def __init__(self, call: TaskCall, progress: ProgressCallback | None) -> None:
         self.outer: Outcome = concurrent.futures.Future()
-        self.outcome = outcome
+        self.call = call
         self.progress = progress
         self.pid: int | None = None
         self.process: Any = None
@@ -178,10 +164,10 @@ class ProcessDriver(TaskExecutor):
     def __init__(self, max_workers: int | None = None) -> None:
         self._max_workers = max_workers
         self._context = multiprocessing.get_context("fork")
-        self._pool: futurist.ProcessPoolExecutor | None = None
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._events: Any = None
         self._relay: threading.Thread | None = None
-        self._calls: dict[int, _Call] = {}
+        self._calls: dict[int, _InFlight] = {}
         self._by_future: dict[Outcome, int] = {}
         self._next_id = 0
         self._lock = threading.Lock()
@@ -195,7 +181,7 @@ class ProcessDriver(TaskExecutor):
             )
             self._relay.start()
         if self._pool is None:
-            self._pool = futurist.ProcessPoolExecutor(
+            self._pool = futurist().ProcessPoolExecutor(
                 max_workers=self._max_workers, mp_context=self._context
             )
 
@@ -211,44 +197,16 @@ class ProcessDriver(TaskExecutor):
             self._events = None
 
     # -- submitting ------------------------------------------------------
-    def execute_task(
-        self,
-        task: Task,
-        task_uuid: str,
-        arguments: Mapping[str, Any],
-        progress_callback: ProgressCallback | None = None,
-    ) -> Outcome:
-        return self._submit(EXECUTED, progress_callback, task, arguments, None, None)
-
-    def revert_task(
-        self,
-        task: Task,
-        task_uuid: str,
-        arguments: Mapping[str, Any],
-        result: Any,
-        failures: Mapping[str, Failure],
-        progress_callback: ProgressCallback | None = None,
-    ) -> Outcome:
-        return self._submit(
-            REVERTED, progress_callback, task, arguments, result, dict(failures)
-        )
-
-    def _submit(
-        self,
-        outcome: str,
-        progress: ProgressCallback | None,
-        task: Task,
-        arguments: Mapping[str, Any],
-        result: Any,
-        failures: Mapping[str, Failure] | None,
+    def submit(
+        self, call: TaskCall, progress_callback: ProgressCallback | None = None
     ) -> Outcome:
         self.start()
         assert self._pool is not None
-        call = _Call(outcome, progress)
+        flight = _InFlight(call, progress_callback)
         with self._lock:
             call_id = self._next_id = self._next_id + 1
-            self._calls[call_id] = call
-            self._by_future[call.outer] = call_id
+            self._calls[call_id] = flight
+            self._by_future[flight.outer] = call_id
         global _EVENTS
         try:
             with _FORK_LOCK:
@@ -256,31 +214,26 @@ class ProcessDriver(TaskExecutor):
                 _EVENTS = self._events
                 _FORKING.parent = os.getpid()
                 try:
-                    inner = self._pool.submit(
-                        _run_in_worker,
-                        task,
-                        outcome,
-                        arguments,
-                        result,
-                        failures,
-                        call_id,
-                    )
+                    inner = self._pool.submit(_run_in_worker, call, call_id)
                 finally:
                     _FORKING.parent = None
         except BrokenProcessPool:
+            with self._lock:
+                del self._calls[call_id]
+                self._by_future.pop(flight.outer, None)
             self._pool = None
-            return self._submit(outcome, progress, task, arguments, result, failures)
+            return self.submit(call, progress_callback)
         inner.add_done_callback(lambda done: self._on_done(call_id, done))
-        return call.outer
+        return flight.outer
 
     def kill(self, future: concurrent.futures.Future[Any]) -> bool:
         """Stop the worker running ``future``'s task (SIGKILL)."""
         with self._lock:
-            call = self._calls.get(self._by_future.get(future, -1))
-        if call is None or call.pid is None:
+            flight = self._calls.get(self._by_future.get(future, -1))
+        if flight is None or flight.pid is None:
             return False
         try:
-            os.kill(call.pid, signal.SIGKILL)
+            os.kill(flight.pid, signal.SIGKILL)
         except ProcessLookupError:
             return False
         return True
@@ -303,17 +256,17 @@ class ProcessDriver(TaskExecutor):
                 return
             kind, call_id, payload = message
             with self._lock:
-                call = self._calls.get(call_id)
-            if call is None:
+                flight = self._calls.get(call_id)
+            if flight is None:
                 continue
             if kind == "started":
-                call.pid = payload
-                call.process = self._process_of(payload)
+                flight.pid = payload
+                flight.process = self._process_of(payload)
                 # Timeouts run from here, not from submission.
-                call.outer.set_running_or_notify_cancel()
-            elif kind == "progress" and call.progress is not None:
+                flight.outer.set_running_or_notify_cancel()
+            elif kind == "progress" and flight.progress is not None:
                 try:
-                    call.progress(payload)
+                    flight.progress(payload)
                 except Exception:
                     LOG.warning("Progress callback failed", exc_info=True)
             elif kind == "done":
@@ -324,55 +277,55 @@ class ProcessDriver(TaskExecutor):
         return processes.get(pid)
 
     def _on_done(self, call_id: int, inner: concurrent.futures.Future[Any]) -> None:
-        call = self._calls.get(call_id)
-        if call is None:
+        flight = self._calls.get(call_id)
+        if flight is None:
             return
         error = inner.exception()
         if error is None:
-            call.value = inner.result()
+            flight.value = inner.result()
             self._finish(call_id, relayed=False)
             return
         if isinstance(error, BrokenProcessPool):
             self._pool = None
-            error = self._worker_died(call)
-        call.value = (call.outcome, Failure.from_exception(error))
+            error = self._worker_died(flight)
+        flight.value = (flight.call.action, Failure.from_exception(error))
         # A dead worker never says "done": do not wait for it.
         self._finish(call_id, relayed=True)
 
     def _finish(self, call_id: int, relayed: bool) -> None:
         """Resolve the outer future once the result and the last progress are in."""
         with self._lock:
-            call = self._calls.get(call_id)
-            if call is None:
+            flight = self._calls.get(call_id)
+            if flight is None:
                 return
             if relayed:
-                call.relayed = True
-            if not call.relayed or call.value is None:
+                flight.relayed = True
+            if not flight.relayed or flight.value is None:
                 return
             del self._calls[call_id]
-            self._by_future.pop(call.outer, None)
-        call.outer.set_result(call.value)
+            self._by_future.pop(flight.outer, None)
+        flight.outer.set_result(flight.value)
 
-    def _worker_died(self, call: _Call) -> exceptions.WorkerDied:
+    def _worker_died(self, flight: _InFlight) -> exceptions.WorkerDied:
         code = None
-        if call.process is not None:
-            call.process.join(timeout=1.0)
-            code = call.process.exitcode
+        if flight.process is not None:
+            flight.process.join(timeout=1.0)
+            code = flight.process.exitcode
         if code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
             return exceptions.WorkerDied(
-                f"the worker process (pid {call.pid}) running this task was killed"
+                f"the worker process (pid {flight.pid}) running this task was killed"
                 f" by {name}"
             )
-        if call.pid is None:
+        if flight.pid is None:
             return exceptions.WorkerDied(
                 "the process pool broke before this task started (another worker died)"
             )
         return exceptions.WorkerDied(
-            f"the worker process (pid {call.pid}) running this task stopped"
+            f"the worker process (pid {flight.pid}) running this task stopped"
             f" abruptly (exit code {code}); its pool was replaced"
         )
 

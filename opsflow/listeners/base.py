@@ -134,8 +134,7 @@ class DumpingListener(Listener):
 
     def _flow_receiver(self, state: str, details: dict[str, Any]) -> None:
         self._dump(
-            "%s has moved flow '%s' (%s) into state '%s' from state '%s'",
-            self._engine,
+            "Flow '%s' (%s) has moved into state '%s' from state '%s'",
             details["flow_name"],
             details["flow_uuid"],
             state,
@@ -149,11 +148,11 @@ class DumpingListener(Listener):
             # A failure's live exception goes with it, so that its traceback
             # is written too.
             self._dump(
-                "%s has moved task '%s' (%s) into state '%s' from state '%s'"
-                " with result '%s' (failure=%s)",
-                self._engine,
+                "Task '%s' (%s) of flow '%s' has moved into state '%s' from state "
+                "'%s' with result '%s' (failure=%s)",
                 details["task_name"],
                 details["task_uuid"],
+                _flow_name(self._engine),
                 state,
                 details["old_state"],
                 result,
@@ -162,10 +161,17 @@ class DumpingListener(Listener):
             )
         else:
             self._dump(
-                "%s has moved task '%s' (%s) into state '%s' from state '%s'",
-                self._engine,
+                "Task '%s' (%s) of flow '%s' has moved into state '%s' from state '%s'",
                 details["task_name"],
                 details["task_uuid"],
+                _flow_name(self._engine),
                 state,
                 details.get("old_state"),
             )
+
+
+def _flow_name(engine: Any) -> str:
+    """The name of the flow ``engine`` runs, as its run records it."""
+    storage = getattr(engine, "storage", None)
+    name = getattr(storage, "flow_name", None)
+    return str(name) if name else type(engine).__name__

@@ -104,6 +104,20 @@ class Flow(flow.Flow):
             for name in item.requires:
                 self._consumers.setdefault(name, []).append(position)
 
+    def replace_item(self, old: Item, new: Item) -> None:
+        """Put ``new`` where ``old`` is, keeping every link into and out of it.
+
+        An opsflow addition (a revert drill wraps one step this way);
+        ``new`` should need and provide what ``old`` did.
+
+        :raises ValueError: ``old`` is not an item of this flow.
+        """
+        position = self._index.pop(id(old), None)
+        if position is None:
+            raise ValueError(f"{old!r} is not an item of flow {self.name!r}")
+        self._items[position] = new
+        self._index[id(new)] = position
+
     def link(
         self,
         u: Item,
@@ -243,6 +257,11 @@ class TargetedFlow(Flow):
         if id(target) not in self._index:
             raise ValueError(f"Node '{target}' not found")
         self._target = target
+
+    def replace_item(self, old: Item, new: Item) -> None:
+        super().replace_item(old, new)
+        if self._target is old:
+            self._target = new
 
     def reset_target(self) -> None:
         """Run every item again."""

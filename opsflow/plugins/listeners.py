@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opsflow.conf.loader import invalid_value
+from opsflow.conf.errors import invalid_value
 from opsflow.plugins.loader import EntryPoints, Namespace, PluginNotFound
 
 __all__ = ["NAMESPACE", "create_listeners", "namespace"]

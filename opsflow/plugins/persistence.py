@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from opsflow import exceptions
-from opsflow.conf.loader import ConfigError
+from opsflow.conf.errors import ConfigError
 from opsflow.plugins.loader import EntryPoints, Namespace
 
 __all__ = ["NAMESPACE", "UnknownBackend", "backend_name", "load_backend", "namespace"]

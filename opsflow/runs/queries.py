@@ -30,6 +30,7 @@ __all__ = [
     "parse_since",
     "purge",
     "queue_fields",
+    "resolve_run_id",
     "running_owner",
     "runs_of",
 ]
@@ -83,6 +84,36 @@ def filter_runs(
         and (state is None or _state(fd) == state)
         and (since is None or _aware(fd.created_at) >= since)
     ]
+
+
+#: The run id that means the run started last.
+LAST = "last"
+
+
+def resolve_run_id(connection: base.Connection, given: str) -> str:
+    """The full id of the run ``given`` names: its id, a unique prefix of
+    it, or ``last`` (the run started last).
+
+    :raises RunNotFound: no run matches (exit 64).
+    :raises UsageError: the prefix starts more than one run id (exit 64).
+    """
+    runs = [str(fd.uuid) for fd, _book in runs_of(connection)]
+    if given == LAST:
+        if not runs:
+            raise exceptions.RunNotFound("no run last: no run is recorded")
+        return runs[0]
+    wanted = given.lower()
+    matches = [run_id for run_id in runs if run_id.lower().startswith(wanted)]
+    if wanted in matches or not matches:
+        # A whole id, or none: find_run reports a missing one.
+        return given
+    if len(matches) > 1:
+        shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+        raise exceptions.UsageError(
+            f"run id {given!r} is the start of {len(matches)} runs ({shown}): "
+            "give more of it"
+        )
+    return matches[0]
 
 
 def history(

@@ -64,6 +64,8 @@ class RunRecord:
     executor: str | None = None
     max_workers: int | None = None
     task_timeout: float | None = None
+    #: The step a revert drill fails after (``--fail-at``); None: no drill.
+    fail_at: str | None = None
     #: Values of factory arguments, as runs recorded before inputs were kept
     #: by name carry them.
     legacy_factory_kwargs: tuple[tuple[str, Any], ...] = ()
@@ -80,6 +82,7 @@ class RunRecord:
         executor: str | None = None,
         max_workers: int | None = None,
         task_timeout: float | None = None,
+        fail_at: str | None = None,
     ) -> RunRecord:
         """The record of a run about to start."""
         secrets = frozenset(secret_keys)
@@ -99,6 +102,7 @@ class RunRecord:
             executor=executor,
             max_workers=max_workers,
             task_timeout=task_timeout,
+            fail_at=fail_at,
         )
 
     # -- in a flow detail's meta -------------------------------------------------
@@ -116,6 +120,8 @@ class RunRecord:
             "max_workers": self.max_workers,
             "task_timeout": self.task_timeout,
         }
+        if self.fail_at is not None:
+            meta["fail_at"] = self.fail_at
         if self.legacy_factory_kwargs:
             meta["factory_kwargs"] = dict(self.legacy_factory_kwargs)
         return meta
@@ -137,6 +143,7 @@ class RunRecord:
             executor=data.get("executor"),
             max_workers=data.get("max_workers"),
             task_timeout=data.get("task_timeout"),
+            fail_at=data.get("fail_at"),
             legacy_factory_kwargs=tuple((data.get("factory_kwargs") or {}).items()),
         )
 

@@ -32,6 +32,7 @@ __all__ = [
     "listing_document",
     "not_reverted",
     "plan_document",
+    "recap",
     "report_of",
     "revert_command",
     "show_document",
@@ -63,6 +64,11 @@ class StepRecord:
     attempts: int = 0
     run_seconds: float = 0.0
     revert_seconds: float = 0.0
+    #: ``Type: message`` of its last failure (execute or revert), if any.
+    error: str | None = None
+    #: Whether its last successful execute changed something (None: it has
+    #: not succeeded, or the run recorded nothing of it).
+    changed: bool | None = None
 
     def timing(self) -> dict[str, Any]:
         """What is kept in the atom's meta (see :mod:`opsflow.views.timings`)."""
@@ -72,6 +78,7 @@ class StepRecord:
             "revert": round(self.revert_seconds, 6),
             "attempts": self.attempts,
             "reverted_at": self.reverted_at,
+            "changed": self.changed,
         }
 
 
@@ -102,6 +109,43 @@ class RunReport:
     interrupted: dict[str, Any] | None = None
     #: ``host pid N`` of the live process running a stored run.
     running_by: str | None = None
+    #: Steps that succeeded without changing anything: their result said so
+    #: (:func:`opsflow.task.made_changes`), or they are retry controllers.
+    unchanged: set[str] = field(default_factory=set)
+
+
+#: The counts of a run's recap, in the order they are printed.
+RECAP_KEYS = ("ok", "changed", "skipped", "reverted", "failed")
+
+
+def recap(report: RunReport) -> dict[str, int]:
+    """Ansible-style counts of a run's steps.
+
+    ``ok``: steps that succeeded, ``changed`` those of them that changed
+    something; ``skipped``: steps a decider left out; ``reverted``: steps
+    undone; ``failed``: steps that failed or whose revert failed. A step
+    that failed and was then undone counts as failed and reverted.
+    """
+    failed = {failure.atom for failure in report.failures if failure.atom != "(engine)"}
+    counts = dict.fromkeys(RECAP_KEYS, 0)
+    for step in report.steps:
+        if step.state == states.SUCCESS:
+            counts["ok"] += 1
+            counts["changed"] += step.name not in report.unchanged
+        elif step.state == states.IGNORE:
+            counts["skipped"] += 1
+        elif step.state == states.REVERTED:
+            counts["reverted"] += 1
+        if step.state in (states.FAILURE, states.REVERT_FAILURE):
+            failed.add(step.name)
+    counts["failed"] = len(failed)
+    return counts
+
+
+def _changed(report: RunReport, step: StepRecord) -> bool | None:
+    if step.state != states.SUCCESS:
+        return None
+    return step.name not in report.unchanged
 
 
 def jsonable(value: Any) -> Any:
@@ -160,9 +204,11 @@ def json_document(report: RunReport, masker: Masking) -> dict[str, Any]:
                 "attempts": step.attempts,
                 "run_duration": round(step.run_seconds, 3),
                 "revert_duration": round(step.revert_seconds, 3),
+                "changed": _changed(report, step),
             }
             for step in report.steps
         },
+        "recap": recap(report),
         "not_reverted": not_reverted(report),
         "revert_command": revert_command(report),
         "interrupted": report.interrupted,
@@ -240,9 +286,11 @@ def failure_report(name: str, phase: str, failure: Any) -> FailureReport:
 def report_of(flow_detail: models.FlowDetail) -> RunReport:
     """A stored run as the same report a finished run prints."""
     from opsflow.runs.queries import flow_name_of
+    from opsflow.task import made_changes
     from opsflow.views.timings import timing_of
 
     steps, results, failures = [], {}, []
+    unchanged: set[str] = set()
     for detail in flow_detail:
         state = str(detail.state)
         timing = timing_of(detail)
@@ -262,6 +310,12 @@ def report_of(flow_detail: models.FlowDetail) -> RunReport:
         )
         if state == states.SUCCESS and detail.kind != "retry":
             results[detail.name] = detail.results
+        changed = timing.get("changed")
+        if changed is False or (
+            changed is None
+            and (detail.kind == "retry" or not made_changes(detail.results))
+        ):
+            unchanged.add(detail.name)
         if detail.failure is not None:
             failures.append(failure_report(detail.name, "execute", detail.failure))
         if detail.revert_failure is not None:
@@ -276,6 +330,7 @@ def report_of(flow_detail: models.FlowDetail) -> RunReport:
         steps=steps,
         results=results,
         failures=failures,
+        unchanged=unchanged,
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from opsflow import exceptions
 from opsflow.persistence import base, models
 from opsflow.redaction import NO_SECRETS, Redactor
-from opsflow.runs import store
+from opsflow.runs import drill, store
 from opsflow.runs.options import EngineOptions
 from opsflow.runs.record import (
     RUN_META_KEY,
@@ -123,14 +123,20 @@ class RunService:
         inputs: RunInputs,
         flags: Mapping[str, Any] | None = None,
         redactor: Redactor = NO_SECRETS,
+        fail_at: str | None = None,
     ) -> PreparedRun:
         """Build, compile and validate a run of ``source`` (nothing is written).
 
-        ``flags`` are the command line's engine options (None: not given).
+        ``flags`` are the command line's engine options (None: not given);
+        ``fail_at`` makes the run a revert drill that fails right after
+        that step (:mod:`opsflow.runs.drill`).
 
-        :raises UsageError: an input the flow needs was not given (exit 64).
+        :raises UsageError: an input the flow needs was not given, or
+            ``fail_at`` is not one of its steps (exit 64).
         """
         flow = source.build(inputs.store, redactor)
+        if fail_at is not None:
+            flow = drill.fail_after(flow, fail_at)
         options = EngineOptions.resolve(self.conf, flags)
         self._check_executor(options.executor, flags)
         engine = self._engine(flow, inputs, options)
@@ -149,6 +155,7 @@ class RunService:
             executor=options.executor,
             max_workers=options.max_workers,
             task_timeout=options.task_timeout,
+            fail_at=fail_at,
         )
         return PreparedRun(source, flow, engine, record, options)
 

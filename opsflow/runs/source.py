@@ -21,6 +21,7 @@ from opsflow.redaction import NO_SECRETS, Redactor
 if TYPE_CHECKING:
     from opsflow.flow import Flow
     from opsflow.plugins.catalog import Catalog
+    from opsflow.runs.describe import FlowDescription
     from opsflow.runs.record import RunRecord
 
 __all__ = ["FlowSource"]
@@ -57,6 +58,13 @@ class FlowSource:
         """The factory's docstring (a YAML flow's ``description``)."""
         return (getattr(self.factory, "__doc__", None) or "").strip()
 
+    def describe(self, catalog: Catalog, store: Mapping[str, Any]) -> FlowDescription:
+        """The flow's description, inputs and steps, built from ``store``
+        (nothing runs): see :mod:`opsflow.runs.describe`."""
+        from opsflow.runs.describe import describe
+
+        return describe(self, catalog.tasks.entry_points(), store)
+
     def factory_arguments(self, store: Mapping[str, Any]) -> dict[str, Any]:
         """The part of ``store`` the factory accepts.
 
@@ -86,11 +94,16 @@ class FlowSource:
         secrets: Mapping[str, Any],
         redactor: Redactor = NO_SECRETS,
     ) -> Flow:
-        """The flow of a recorded run, from its stored inputs and its secrets."""
+        """The flow of a recorded run, from its stored inputs and its secrets
+        (a revert drill's flow fails after the same step again)."""
         kwargs = record.factory_kwargs(stored, secrets)
         flow: Flow = flows.call_factory(
             self.factory, self.name, kwargs, redactor, doing="rebuild"
         )
+        if record.fail_at is not None:
+            from opsflow.runs import drill
+
+            flow = drill.fail_after(flow, record.fail_at)
         return flow
 
     def source_meta(self) -> dict[str, str] | None:

@@ -77,7 +77,13 @@ def open_backend(
     connection = str(conf.persistence.connection)
     if read_only and not _writable(conf):
         return backends.fetch({"connection": connection, "read_only": True}, catalog)
-    backend = backends.fetch({"connection": connection}, catalog)
+    backend = backends.fetch(
+        {
+            "connection": connection,
+            "sqlite_synchronous": conf.persistence.sqlite_synchronous,
+        },
+        catalog,
+    )
     try:
         backend.get_connection().upgrade()
     except (exceptions.StorageFailure, OSError, ImportError) as exc:

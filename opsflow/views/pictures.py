@@ -6,7 +6,14 @@ function per format renders it. Every format shows the same things: steps
 numbered in run order, nested flows as groups, retry controllers with their
 policy, graph-flow conditions on their links, and for a run each step's
 state (as a colour where the format has colours) and the revert path.
-SVG and PNG are drawn by Graphviz's ``dot`` program (Debian package
+
+For a run, the step whose failure started the revert is marked "failed
+here"; in a FAILURE run, a step still applied because a revert after it
+failed is drawn as "needs a person" (never as a green success), and the
+revert path joins only the steps that were reverted, so no undo arrow
+points into a step whose revert failed. Flows whose longest chain of steps
+is longer than :data:`LONG_CHAIN` are drawn top to bottom, not in one wide
+strip. SVG and PNG are drawn by Graphviz's ``dot`` program (Debian package
 ``graphviz``), which opsflow does not need for anything else.
 """
 
@@ -74,6 +81,13 @@ STATE_COLOURS: dict[str, str] = {
     RETRYING: "#d1c4e9",
 }
 REVERT_COLOUR = "#c62828"
+#: Fill of a step left applied in a FAILURE run (it needs a person).
+NEEDS_PERSON_COLOUR = "#ffab91"
+NEEDS_PERSON = "needs a person"
+#: Longest chain of steps still drawn left to right.
+LONG_CHAIN = 8
+#: States of a FAILURE run's steps whose changes are still in place.
+_LEFT_APPLIED = (SUCCESS, FAILURE, REVERTING)
 
 
 class DotMissing(ServiceUnavailable):
@@ -90,6 +104,10 @@ class Step:
     state: str | None = None
     duration: float | None = None
     attempts: int | None = None
+    #: Its failure started the revert.
+    failed_here: bool = False
+    #: Left applied in a FAILURE run: a person must undo (or check) it.
+    needs_person: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,25 @@ class Picture:
     revert_path: list[str] = field(default_factory=list)
     run_id: str | None = None
     state: str | None = None
+    #: Something the reader must know about the picture (links missing...).
+    note: str = ""
+
+    @property
+    def direction(self) -> str:
+        """``LR`` (left to right), or ``TB`` for a chain longer than
+        :data:`LONG_CHAIN` steps."""
+        return "TB" if _longest_chain(self) > LONG_CHAIN else "LR"
+
+
+def _longest_chain(picture: Picture) -> int:
+    successors: dict[str, list[str]] = {}
+    for link in picture.links:
+        successors.setdefault(link.source, []).append(link.target)
+    longest: dict[str, int] = {}
+    for step in reversed(picture.steps):  # run order is a topological order
+        after = [longest.get(name, 1) for name in successors.get(step.name, ())]
+        longest[step.name] = 1 + max(after, default=0)
+    return max(longest.values(), default=0)
 
 
 def picture_of(
@@ -123,8 +160,16 @@ def picture_of(
     revert_path: Sequence[str] = (),
     run_id: str | None = None,
     run_state: str | None = None,
+    failed: Sequence[str] = (),
+    note: str = "",
 ) -> Picture:
-    """The picture of a compiled flow; with ``states``, of one run of it."""
+    """The picture of a compiled flow; with ``states``, of one run of it.
+
+    ``revert_path`` is the steps in the order their reverts ended (those
+    whose revert failed are left out of the path); ``failed`` the steps
+    whose failure started the revert.
+    """
+    left_applied = run_state == FAILURE
     groups: dict[str, tuple[str, str | None]] = {}
     group_ids: dict[int, str] = {}
     steps = []
@@ -137,6 +182,7 @@ def picture_of(
                 group_ids[id(scope)] = group_id
                 groups[group_id] = (_group_label(scope), chain[-1] if chain else None)
             chain.append(group_ids[id(scope)])
+        state = None if states is None else states.get(name, PENDING)
         steps.append(
             Step(
                 name=name,
@@ -144,9 +190,11 @@ def picture_of(
                 kind="retry" if node.is_retry else "task",
                 groups=tuple(chain),
                 note=describe_retry(node.atom) if node.is_retry else "",
-                state=None if states is None else states.get(name, PENDING),
+                state=state,
                 duration=None if durations is None else durations.get(name),
                 attempts=None if attempts is None else attempts.get(name),
+                failed_here=name in failed,
+                needs_person=left_applied and state in _LEFT_APPLIED,
             )
         )
     links = []
@@ -158,14 +206,16 @@ def picture_of(
                 if node in decider.sources and successor in decider.targets:
                     condition = describe_decider(decider.function)
             links.append(Link(name, successor.name, condition))
+    reverted = [n for n in revert_path if states is None or states.get(n) == REVERTED]
     return Picture(
         title=title,
         steps=steps,
         links=links,
         groups=groups,
-        revert_path=list(revert_path),
+        revert_path=reverted,
         run_id=run_id,
         state=run_state,
+        note=note,
     )
 
 
@@ -182,7 +232,9 @@ def _step_lines(step: Step) -> list[str]:
     if step.kind == "retry":
         lines.append(f"retry: {step.note}")
     if step.state is not None:
-        facts = [step.state]
+        facts = [f"{NEEDS_PERSON} ({step.state})" if step.needs_person else step.state]
+        if step.failed_here:
+            facts.append("failed here")
         if step.duration:
             facts.append(f"{step.duration:.2f}s")
         if step.attempts and step.attempts > 1:
@@ -195,6 +247,12 @@ def _title(picture: Picture) -> str:
     if picture.run_id:
         return f"run {picture.run_id} of {picture.title}: {picture.state}"
     return f"flow {picture.title}"
+
+
+def _fill(step: Step) -> str:
+    if step.needs_person:
+        return NEEDS_PERSON_COLOUR
+    return STATE_COLOURS.get(step.state or PENDING, "#ffffff")
 
 
 # -- DOT ------------------------------------------------------------------
@@ -226,10 +284,11 @@ def _nesting(
 
 def to_dot(picture: Picture) -> str:
     """Graphviz DOT: groups as clusters, conditions dashed, reverts in red."""
+    title = [_title(picture), *([picture.note] if picture.note else [])]
     out = [
         f"digraph {_dq(picture.title)} {{",
-        "  rankdir=LR;",
-        f"  label={_dq(_title(picture))}; labelloc=t; fontname=Helvetica;",
+        f"  rankdir={picture.direction};",
+        f"  label={_dq_lines(title)}; labelloc=t; fontname=Helvetica;",
         '  node [fontname=Helvetica, style="rounded,filled", fillcolor="#ffffff"];',
         "  edge [fontname=Helvetica, fontsize=10];",
     ]
@@ -243,10 +302,13 @@ def to_dot(picture: Picture) -> str:
                 f"shape={shape}",
             ]
             if step.state is not None:
-                colour = STATE_COLOURS.get(step.state, "#ffffff")
-                attrs.append(f"fillcolor={_dq(colour)}")
-                if step.state in (FAILURE, REVERT_FAILURE):
+                attrs.append(f"fillcolor={_dq(_fill(step))}")
+                if step.failed_here or step.state == REVERT_FAILURE:
                     attrs.append(f"color={_dq(REVERT_COLOUR)}, penwidth=2")
+                elif step.needs_person:
+                    attrs.append(
+                        f'color={_dq(REVERT_COLOUR)}, style="rounded,filled,dashed"'
+                    )
             out.append(f"{indent}{_dq(step.name)} [{', '.join(attrs)}];")
         for child in children.get(group, []):
             label = picture.groups[child][0]
@@ -281,7 +343,9 @@ def _mq(text: str) -> str:
 def to_mermaid(picture: Picture) -> str:
     """A Mermaid flowchart (GitHub and GitLab render it in Markdown)."""
     ids = {step.name: f"s{step.index}" for step in picture.steps}
-    out = [f"%% {_title(picture)}", "flowchart LR"]
+    out = [f"%% {_title(picture)}", f"flowchart {picture.direction}"]
+    if picture.note:
+        out.append(f"  note0>{_mq(picture.note)}]")
     children, members = _nesting(picture)
 
     def emit(group: str | None, indent: str) -> None:
@@ -312,14 +376,20 @@ def to_mermaid(picture: Picture) -> str:
         count += 1
     if reverts:
         out.append(f"  linkStyle {','.join(reverts)} stroke:{REVERT_COLOUR}")
-    used = sorted({step.state for step in picture.steps if step.state})
-    for state in used:
-        out.append(
-            f"  classDef {state} fill:{STATE_COLOURS.get(state, '#ffffff')},"
-            "stroke:#424242"
-        )
-        names = [ids[s.name] for s in picture.steps if s.state == state]
-        out.append(f"  class {','.join(names)} {state}")
+    classes: dict[str, list[str]] = {}
+    fills: dict[str, str] = {}
+    for step in picture.steps:
+        if step.state:
+            name = "NEEDS_PERSON" if step.needs_person else step.state
+            classes.setdefault(name, []).append(ids[step.name])
+            fills[name] = _fill(step)
+    for name in sorted(classes):
+        out.append(f"  classDef {name} fill:{fills[name]},stroke:#424242")
+        out.append(f"  class {','.join(classes[name])} {name}")
+    failed = [ids[s.name] for s in picture.steps if s.failed_here]
+    if failed:
+        out.append(f"  classDef failedHere stroke:{REVERT_COLOUR},stroke-width:3px")
+        out.append(f"  class {','.join(failed)} failedHere")
     return "\n".join(out) + "\n"
 
 
@@ -339,7 +409,7 @@ def to_text(picture: Picture) -> str:
             conditions.setdefault(link.target, []).append(
                 f"if {link.condition} (after {link.source})"
             )
-    lines = [_title(picture)]
+    lines = [_title(picture), *([picture.note] if picture.note else [])]
 
     def entries(group: str | None) -> list[tuple[int, str, Any]]:
         items: list[tuple[int, str, Any]] = [
@@ -367,6 +437,12 @@ def to_text(picture: Picture) -> str:
     emit(None, "")
     if picture.revert_path:
         lines.append("reverted: " + " -> ".join(picture.revert_path))
+    failed = [s.name for s in picture.steps if s.state == REVERT_FAILURE]
+    if failed:
+        lines.append("revert failed: " + ", ".join(failed))
+    left = [s.name for s in picture.steps if s.needs_person]
+    if left:
+        lines.append(f"{NEEDS_PERSON}: " + ", ".join(left))
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,7 @@
 """The plan of a flow: what would run, and what each failure would undo.
 
-Read from the compiled graph (``engine.compilation``) and the revert rules
-of SPEC section 4, for the serial engine (which runs the steps in
+Read from the compiled graph (``engine.compilation``) and the engine's
+revert rules, for the serial engine (which runs the steps in
 ``compilation.order``):
 
 * a step that fails is reverted first, then every step that ran before it,

@@ -37,8 +37,9 @@ def run_picture(flow_detail: Any, flow: Any | None) -> Any:
     """The picture of a stored run: its flow's graph coloured by state.
 
     ``flow`` is the run's flow built again by its plugin; when it cannot be
-    (a plugin gone, secrets the factory needs), the steps are drawn in the
-    order stored, without links.
+    (its plugin or file gone, secrets the factory needs) or no longer has
+    the run's steps, the steps are drawn in the order stored, without links,
+    and the picture says that its links are missing.
     """
     from opsflow.runs.queries import flow_name_of
     from opsflow.views import pictures
@@ -54,7 +55,15 @@ def run_picture(flow_detail: Any, flow: Any | None) -> Any:
     reverted = [
         d.name for d in flow_detail if str(d.state) in (REVERTED, REVERT_FAILURE)
     ]
-    compilation = _compile(flow) if flow is not None else _Stored(flow_detail)
+    compilation = _compile(flow) if flow is not None else None
+    note = ""
+    if compilation is None or not set(states) <= set(compilation.order):
+        compilation = _Stored(flow_detail)
+        note = (
+            "links are missing: the run's flow could not be built again as it "
+            "ran; its steps are drawn in the order stored"
+        )
+    failed = [d.name for d in flow_detail if d.failure is not None]
     position = {name: i for i, name in enumerate(compilation.order)}
     # In the order the reverts ended; a run without timings: newest first.
     reverted.sort(
@@ -69,6 +78,8 @@ def run_picture(flow_detail: Any, flow: Any | None) -> Any:
         revert_path=reverted,
         run_id=flow_detail.uuid,
         run_state=str(flow_detail.state or PENDING),
+        failed=failed,
+        note=note,
     )
 
 

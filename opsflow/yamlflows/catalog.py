@@ -88,6 +88,16 @@ class YamlFlowFactory:
         self.__doc__ = flow_file.description or f"YAML flow {self.path}"
         return flow_file
 
+    def preview(self) -> tuple[FlowFile, Any]:
+        """The checked file and its flow, built with no store (nothing runs).
+
+        :raises FlowFileError: the file is not a valid flow.
+        """
+        flow_file = document.read(self.path, task_names=self._tasks.names())
+        flow = build(flow_file, self._tasks.load)
+        self.__doc__ = flow_file.description or f"YAML flow {self.path}"
+        return flow_file, flow
+
     def inputs(self) -> FlowFile | None:
         """The file's records (for its declared inputs); None if unreadable."""
         try:

@@ -134,7 +134,7 @@ def _validate_schema(document: Any, path: str) -> None:
     )
     if error is None:
         return
-    error = _precise(error)
+    error = _precise(_step_choice(error))
     where = list(error.absolute_path)
     mark, problem = _describe(document, where, error)
     raise FlowFileError(mark or Mark(path, 1, 1), problem)
@@ -148,6 +148,23 @@ def _relevance(error: Any) -> Any:
         error.validator == "additionalProperties",
         error.validator != "oneOf",
     )
+
+
+def _step_choice(error: Any) -> Any:
+    """The choice between a task step and a nested flow that ``error`` is
+    part of, if any: ``best_match`` may have picked the shape not meant (a
+    task step with a misspelt key is then "missing key 'flow'")."""
+    node = error
+    while node is not None:
+        instance = node.instance
+        if (
+            node.validator == "oneOf"
+            and isinstance(instance, dict)
+            and ("task" in instance or "flow" in instance)
+        ):
+            return node
+        node = node.parent
+    return error
 
 
 def _precise(error: Any) -> Any:

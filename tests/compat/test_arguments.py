@@ -333,7 +333,7 @@ def test_unknown_engine_and_executor_names_are_refused_at_load(kit):
 
 
 def test_opsflow_provides_may_map_stored_names_to_result_keys(opsflow_lib, engine_kind):
-    """opsflow extension (SPEC 4 "provides ... or dict of names"): TaskFlow 6.5
+    """opsflow extension ("provides" may be a dict of names): TaskFlow 6.5
     refuses a dict with TypeError; opsflow stores result[key] under each name."""
     from .harness import Kit
 

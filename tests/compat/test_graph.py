@@ -211,7 +211,7 @@ def test_unordered_tasks_all_run_and_all_revert(kit, engine_kind):
 
 
 # --------------------------------------------------------------------------
-# Deliberate differences (SPEC section 4): opsflow only.
+# Deliberate differences: opsflow only.
 
 
 def test_opsflow_runs_unordered_siblings_in_declaration_order_on_serial(

@@ -23,7 +23,7 @@ atoms that were merely ready when a failure hit, and TaskFlow's retries
 re-running atoms a decider had skipped outside their own subflow.
 
 Two documented differences are normalised on the TaskFlow side before
-comparing (SPEC 4 and docs/taskflow-differences.md):
+comparing (docs/taskflow-differences.md):
 
 * TaskFlow sometimes reverts a task that never ran (``result=None``); opsflow
   never does. Such reverts are dropped and the atom counts as PENDING.

@@ -1,8 +1,8 @@
 """Retry controllers: attempts, history, scoping and nesting.
 
-TaskFlow's default is ``defer_reverts=False``; opsflow's is ``True`` (SPEC
-section 4). Differential scenarios pass the option explicitly to both
-libraries; the opsflow default has its own test.
+TaskFlow's default is ``defer_reverts=False``; opsflow's is ``True``.
+Differential scenarios pass the option explicitly to both libraries; the
+opsflow default has its own test.
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ def test_a_retry_in_one_branch_leaves_a_parallel_branch_alone(kit, engine_kind):
 
 @pytest.mark.parametrize("engine", ["serial", "parallel"])
 def test_opsflow_forgets_a_failure_its_retry_recovered_from(opsflow_lib, engine):
-    """opsflow difference (not yet in SPEC 4's list): TaskFlow 6.5 keeps the
+    """opsflow difference: TaskFlow 6.5 keeps the
     failure of a retried-away attempt in its failure cache, so when a later
     task fails it passes that stale failure in flow_failures, lists it in
     get_execute_failures() and raises a WrappedFailure of both. opsflow only

@@ -1,6 +1,6 @@
 """Executor drivers through ``opsflow-run``: a third-party driver installed as
 its own distribution, the process driver's workers killed with real signals,
-and ``[engine] task_timeout`` from opsflow.conf (SPEC sections 4-6).
+and ``[engine] task_timeout`` from opsflow.conf.
 
 The ``functional`` tox environment installs ``tests/fixtures/
 opsflow-fixture-executor``, which registers the ``counting`` driver.
@@ -186,8 +186,8 @@ def test_opsflow_run_with_the_thread_driver_runs_branches_at_the_same_time(cli):
 
 
 def test_a_parallel_engine_in_opsflow_conf_runs_branches_on_threads_by_default(cli):
-    # Given only "engine = parallel" (no executor line): SPEC section 6 and
-    # engines.load's own default make that the thread driver
+    # Given only "engine = parallel" (no executor line): the documented default
+    # and engines.load's own make that the thread driver
     with open(cli.config, "a", encoding="utf-8") as handle:
         handle.write("[engine]\nengine = parallel\n")
 

@@ -128,6 +128,33 @@ def test_demo_provision_serves_http_and_demo_deprovision_removes_it(cli):
         assert handle.read() == ""
 
 
+def test_a_second_demo_provision_leaves_the_live_config_alone(cli):
+    # Given a provisioned demo, serving
+    proc, first = run_json(cli, "demo-provision")
+    assert proc.returncode == 0, proc.stderr
+    url = first["atoms"]["health_check"]["result"]["url"]
+    config = os.path.join(cli.state, "demo", "demo.conf")
+    with open(config, "rb") as handle:
+        live = handle.read()
+    try:
+        # When demo-provision runs again into the same directory
+        proc, second = run_json(cli, "demo-provision")
+        # Then it stops before overwriting the config, and reverts
+        assert proc.returncode == 1, proc.stderr
+        assert second["atoms"]["render_config"]["state"] == "REVERTED"
+        [failure] = second["failures"]
+        assert failure["atom"] == "render_config"
+        assert f"{config} already exists with other content" in failure["exception"]
+        assert second["atoms"]["start_service"]["state"] == "PENDING"
+        # And the live demo is as it was: same config, still serving
+        with open(config, "rb") as handle:
+            assert handle.read() == live
+        with NO_PROXY.open(url, timeout=5) as answer:
+            assert b"opsflow demo" in answer.read()
+    finally:
+        assert cli.run("demo-deprovision").returncode == 0
+
+
 @pytest.mark.parametrize("executor", ["synchronous", "process"])
 @pytest.mark.parametrize("step", DEMO_STEPS)
 def test_demo_provision_failing_after_any_step_leaves_the_host_as_it_was(

@@ -63,7 +63,7 @@ def test_history_and_show_describe_past_runs_in_json(kit):
     (row,) = json.loads(history.stdout)
     shown = kit.cli.run("--show", row["run_id"], "--format", "json")
 
-    # Then they follow SPEC section 7
+    # Then they follow the documented exit codes
     assert set(row) == {
         "run_id",
         "flow",

@@ -56,7 +56,11 @@ def _wait_for_steps(kit, proc, count: int) -> None:
 
 
 def _error_line(stderr: str) -> re.Match[str]:
-    lines = [line for line in stderr.splitlines() if " INFO " not in line]
+    lines = [
+        line
+        for line in stderr.splitlines()
+        if " INFO " not in line and " started; if it stops, resume it" not in line
+    ]
     assert len(lines) == 1, stderr
     match = LOST.match(lines[0])
     assert match, lines[0]

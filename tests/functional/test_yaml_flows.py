@@ -432,3 +432,29 @@ def test_a_failure_after_each_demo_step_leaves_the_host_as_before(kit, tmp_path,
         if isinstance(port, int):
             assert not _serves(port)
     assert states["demo-provision-yaml"] == states["demo-provision"]
+
+
+@pytest.mark.parametrize(
+    ("step", "key", "where"),
+    [
+        ("{name: b, task: kit.step, provide: x}", "provide", "steps[1]"),
+        (
+            "{name: n, flow: {steps: [{name: c, task: kit.step, rquires: [x]}]}}",
+            "rquires",
+            "steps[1].flow.steps[0]",
+        ),
+    ],
+)
+def test_an_unknown_key_in_a_task_step_is_named(kit, step, key, where):
+    # Given a task step with a misspelt key, not a step missing 'flow'
+    path = kit.write(
+        "typo",
+        f"name: typo\ninputs: {{journal: {{}}}}\nsteps:\n"
+        f"  - {{name: a, task: kit.step}}\n  - {step}\n",
+    )
+    result = kit.cli.run("typo", "--store", "journal=/dev/null")
+    assert result.returncode == 78
+    line = result.stderr.strip()
+    assert line.startswith(f"opsflow-run: error: {path}:5:")
+    assert f"unknown key {key!r} at {where}; allowed: inject, name, provides" in line
+    assert "missing key" not in line

@@ -1,4 +1,4 @@
-"""SPEC sections 3/4: what an atom requires and provides, from its signature."""
+"""What an atom requires and provides, from its signature."""
 
 from __future__ import annotations
 

@@ -224,6 +224,7 @@ def test_json_document_masks_results_and_failures():
         "attempts": 0,
         "run_duration": 0.0,
         "revert_duration": 0.0,
+        "changed": None,
     }
     assert document["failures"][0]["exception"] == f"E: {MASK}"
 

@@ -40,12 +40,14 @@ def test_taskflow_modules_are_opsflows_own_modules():
         import taskflow
         from taskflow import task
         from taskflow.patterns import linear_flow
-        from taskflow.engines.action_engine import engine
+        from taskflow.engines.action_engine import engine, executor
+        import opsflow.executors.base
         import taskflow.persistence.backends.impl_dir as impl_dir
         assert taskflow.__name__ == "opsflow"
         assert task.Task is opsflow.task.Task
         assert linear_flow.__name__ == "opsflow.patterns.linear_flow"
         assert engine.SerialActionEngine is opsflow.engines.engine.SerialActionEngine
+        assert executor is opsflow.executors.base
         assert impl_dir.__name__ == "opsflow.persistence.backends.impl_dir"
         print("same")
         """

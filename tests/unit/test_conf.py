@@ -33,7 +33,7 @@ def test_list_opts_declares_every_documented_option_by_group():
     assert groups == {
         "DEFAULT": {"state_path", "flow_dirs"},
         "engine": {"engine", "executor", "max_workers", "task_timeout", "listeners"},
-        "persistence": {"connection"},
+        "persistence": {"connection", "sqlite_synchronous"},
         "jobboard": {"driver"},
         "procrastinate_jobboard": {
             "connection",
@@ -245,3 +245,52 @@ def test_a_state_path_below_a_file_is_a_configuration_error(tmp_path):
     with pytest.raises(loader.ConfigError, match=r"\[DEFAULT\] state_path") as err:
         loader.load([path])
     assert f"{tmp_path}/file is not a directory" in str(err.value)
+
+
+def _readme_config_block():
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    with open(os.path.join(repo, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    section = text.split("## Configuration", 1)[1]
+    return section.split("```ini\n", 1)[1].split("```", 1)[0]
+
+
+def _default_text(opt):
+    if opt.sample_default is not None:
+        return str(opt.sample_default)
+    if isinstance(opt.default, list):
+        return ",".join(opt.default)
+    if isinstance(opt.default, bool):
+        return str(opt.default).lower()
+    return None if opt.default is None else str(opt.default)
+
+
+def test_the_readme_configuration_block_shows_the_real_defaults():
+    # Given the README's opsflow.conf example and opsflow's own options
+    block = _readme_config_block()
+    known = {
+        (group or "DEFAULT", opt.name): opt
+        for group, opts in opts.list_opts()
+        for opt in opts
+    }
+    checked = 0
+    group = None
+    for line in block.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1]
+            continue
+        unset = line.startswith("#") and " = " in line
+        if not line or (line.startswith("#") and not unset):
+            continue
+        name, _, value = line.lstrip("#").partition(" = ")
+        opt = known.get((group, name.strip()))
+        if opt is None:  # oslo.log's, not opsflow's
+            continue
+        checked += 1
+        # Then a set line is the default, and a commented-out one is unset
+        if unset:
+            assert opt.default is None, f"[{group}] {name} has a default"
+        else:
+            assert value.strip() == _default_text(opt), f"[{group}] {name}"
+    assert checked >= 7

@@ -1,4 +1,4 @@
-"""SPEC section 3: opsflow.types.failure.Failure."""
+"""Opsflow.types.failure.Failure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 3: listeners, each a context manager around engine.run()."""
+"""Listeners, each a context manager around engine.run()."""
 
 from __future__ import annotations
 

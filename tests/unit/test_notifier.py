@@ -1,4 +1,4 @@
-"""SPEC section 3: opsflow.types.notifier.Notifier."""
+"""Opsflow.types.notifier.Notifier."""
 
 from __future__ import annotations
 

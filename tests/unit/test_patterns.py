@@ -1,4 +1,4 @@
-"""SPEC section 3: flow patterns (linear, unordered, graph) and how they compose."""
+"""Flow patterns (linear, unordered, graph) and how they compose."""
 
 from __future__ import annotations
 

@@ -306,3 +306,33 @@ def test_an_unknown_persistence_scheme_is_a_config_error():
         ConfigError, match=r"scheme 'nosql' has no installed persistence"
     ):
         persistence.load_backend(Catalog().persistence, "nosql://x")
+
+
+def test_the_built_in_driver_table_is_what_opsflow_registers_as_entry_points():
+    from importlib.metadata import distribution
+
+    registered = {
+        ep.name: ep.value
+        for ep in distribution("opsflow").entry_points
+        if ep.group == executors.NAMESPACE
+    }
+    assert registered == executors.BUILT_IN
+
+
+@pytest.mark.parametrize("name", sorted(executors.BUILT_IN))
+def test_a_built_in_driver_loads_as_its_entry_point_does(name):
+    from importlib.metadata import distribution
+
+    (entry_point,) = [
+        ep
+        for ep in distribution("opsflow").entry_points
+        if ep.group == executors.NAMESPACE and ep.name == name
+    ]
+    assert executors.load_driver(name) is entry_point.load()
+
+
+def test_a_name_that_is_not_built_in_is_an_entry_point_of_the_catalog(catalog):
+    loaded = executors.load_driver("unit-pool", catalog)
+    assert loaded is catalog.executors.load("unit-pool")
+    with pytest.raises(PluginNotFound):
+        executors.load_driver("warp", catalog)

@@ -322,7 +322,7 @@ def ancestors(name: str, order: set[tuple[str, str]]) -> set[str]:
 @SETTINGS
 @given(dag=dags(), data=st.data())
 def test_a_failed_revert_leaves_only_what_it_depends_on_unreverted(engine, dag, data):
-    """SPEC 4 improvement: a failed revert does not freeze independent
+    """An opsflow improvement: a failed revert does not freeze independent
     branches; only the atoms the failed one depends on stay SUCCESS."""
     count, edges = dag
     failing = data.draw(st.integers(min_value=0, max_value=count - 1), label="failing")

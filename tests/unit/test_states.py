@@ -1,4 +1,4 @@
-"""SPEC section 3: state names and transition checks (TaskFlow-compatible)."""
+"""State names and transition checks (TaskFlow-compatible)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 3: what engine.storage answers before, during and after a run."""
+"""What engine.storage answers before, during and after a run."""
 
 from __future__ import annotations
 

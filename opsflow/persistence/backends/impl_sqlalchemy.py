@@ -9,8 +9,9 @@ the current revision and is cheap when it is already there.
 Every write is its own committed transaction, so what the engine saved
 before moving on survives a SIGKILL. SQLite runs in WAL mode with
 ``synchronous=NORMAL`` by default: a killed process loses nothing, a power
-cut may lose the last transactions but never corrupts the file (add
-``?synchronous=FULL`` to the URL to sync every commit). The SQLite file is
+cut may lose the last transactions but never corrupts the file
+(``sqlite_synchronous = full`` in the backend's configuration, or
+``?synchronous=FULL`` in the URL, syncs every commit). The SQLite file is
 created 0600 in a 0700 directory. With ``read_only`` in the backend's
 configuration a SQLite store is opened for reading only: nothing is
 created, migrated or locked (``--history`` and ``--show`` of a store on a
@@ -40,7 +41,9 @@ from opsflow.persistence.backends.sql_leases import LeaseRows
 from opsflow.persistence.backends.sql_schema import (
     MIGRATIONS,
     RESUME_COLUMNS,
+    SCHEMA_REVISION,
     VERSION_TABLE,
+    alembic_versions,
     atom_from_row,
     atom_row,
     atomdetails,
@@ -55,12 +58,20 @@ from opsflow.persistence.backends.sql_schema import (
     run_leases,
     text_or_none,
 )
+from opsflow.persistence.backends.sql_writers import (
+    CoreWriter,
+    CursorWriter,
+    RowWriter,
+    StatementCache,
+    TransactionWriter,
+)
 from opsflow.persistence.leases import LeaseLost
 
 __all__ = [
     "DRIVER_PACKAGES",
     "MIGRATIONS",
     "VERSION_TABLE",
+    "SQLITE_SYNCHRONOUS",
     "SQLAlchemyBackend",
     "SQLAlchemyConnection",
     "make_url",
@@ -74,16 +85,15 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
     def __init__(self, backend: SQLAlchemyBackend) -> None:
         self._backend = backend
         self._engine = backend.engine
-        self._lock = threading.Lock()
-        #: atom uuid -> the encoded columns this connection last wrote.
-        self._written: dict[str, dict[str, Any]] = {}
-        #: flow uuid -> the encoded meta this connection last wrote.
-        self._flow_meta: dict[str, Any] = {}
+        # What was written is the backend's knowledge, not one connection's:
+        # the engine's saver writes a run on another connection than the one
+        # that saved its logbook, and every write goes through the backend.
+        self._lock = backend.state_lock
+        self._written = backend.written
+        self._flow_meta = backend.flow_meta
+        self._complete_flows = backend.complete_flows
         #: atom uuid -> (flow uuid, detail, columns) of writes held back.
         self._pending: dict[str, tuple[str, models.AtomDetail, dict[str, Any]]] = {}
-        #: flows whose every stored atom this connection knows (saved them):
-        #: an atom of theirs not in ``_written`` is new and simply inserted.
-        self._complete_flows: set[str] = set()
         #: flow uuid -> when its ``updated_at`` was last written (monotonic).
         self._touched: dict[str, float] = {}
         #: ``(flow uuid, lease token)``: when set, every write first checks
@@ -91,29 +101,8 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         #: (``leases.FencedBackend``), and raises ``LeaseLost`` otherwise.
         self.fence: tuple[str, str] | None = None
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
-        with self._backend.write() as conn:
-            if self.fence is not None:
-                self._check_fence(conn, *self.fence)
-            yield conn
-
-    @staticmethod
-    def _check_fence(conn: sa.Connection, flow_uuid: str, token: str) -> None:
-        # FOR SHARE: a claim (an UPDATE of this row) waits for this write's
-        # commit, and this write waits for a claim's, so no write of an old
-        # owner lands after a new owner took the run.
-        held = conn.execute(
-            sa.select(run_leases.c.token)
-            .where(run_leases.c.flow_uuid == flow_uuid)
-            .with_for_update(read=True)
-        ).scalar()
-        if held != token:
-            raise LeaseLost(
-                f"run {flow_uuid}: lease token {token} no longer holds the run "
-                f"({'taken over' if held else 'released'}); this process stops "
-                "writing, the new owner is in charge"
-            )
+    def _write(self) -> _WriteTransaction:
+        return self._backend.write(self.fence)
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -135,30 +124,26 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
 
     # -- logbooks --------------------------------------------------------------
     def save_logbook(self, book: models.LogBook) -> models.LogBook:
-        with self._lock, self._write() as conn:
-            self._flush(conn)
+        with self._lock, self._write() as rows:
+            self._flush(rows)
             row = {
                 "name": book.name,
                 "meta": codec.encode(book.meta),
                 "created_at": book.created_at,
                 "updated_at": book.updated_at,
             }
-            done = conn.execute(
-                logbooks.update().where(logbooks.c.uuid == book.uuid), row
-            ).rowcount
-            if not done:
-                conn.execute(logbooks.insert(), {"uuid": book.uuid, **row})
+            if not rows.update(logbooks, book.uuid, row):
+                rows.insert(logbooks, [{"uuid": book.uuid, **row}])
             for flow_detail in book:
-                self._save_flow(conn, book.uuid, flow_detail)
-                for atom_detail in flow_detail:
-                    self._save_atom(conn, flow_detail.uuid, atom_detail)
+                self._save_flow(rows, book.uuid, flow_detail)
+                self._save_atoms(rows, flow_detail.uuid, list(flow_detail))
         with self._lock:
             # Only now: the atoms above were each looked for before insertion.
             self._complete_flows.update(fd.uuid for fd in book)
         return book
 
     def _save_flow(
-        self, conn: sa.Connection, book_uuid: str, flow_detail: models.FlowDetail
+        self, rows: RowWriter, book_uuid: str, flow_detail: models.FlowDetail
     ) -> None:
         meta = codec.encode(flow_detail.meta)
         row = {
@@ -169,11 +154,8 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
             "created_at": flow_detail.created_at,
             "updated_at": models._now(),
         }
-        done = conn.execute(
-            flowdetails.update().where(flowdetails.c.uuid == flow_detail.uuid), row
-        ).rowcount
-        if not done:
-            conn.execute(flowdetails.insert(), {"uuid": flow_detail.uuid, **row})
+        if not rows.update(flowdetails, flow_detail.uuid, row):
+            rows.insert(flowdetails, [{"uuid": flow_detail.uuid, **row}])
         self._flow_meta[flow_detail.uuid] = meta
 
     def get_logbook(self, book_uuid: str, lazy: bool = False) -> models.LogBook:
@@ -306,12 +288,9 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         with self._lock:
             if self._flow_meta.get(flow_detail.uuid) != meta:
                 row["meta"] = meta
-            with self._write() as conn:
-                self._flush(conn)
-                done = conn.execute(
-                    flowdetails.update().where(flowdetails.c.uuid == flow_detail.uuid),
-                    row,
-                ).rowcount
+            with self._write() as rows:
+                self._flush(rows)
+                done = rows.update(flowdetails, flow_detail.uuid, row)
             if not done:
                 raise exceptions.NotFound(
                     f"Flow detail '{flow_detail.uuid}' is in no saved logbook"
@@ -320,20 +299,16 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
 
     def update_flow_details(self, flow_detail: models.FlowDetail) -> models.FlowDetail:
         self.save_flow_detail(flow_detail)
-        with self._lock, self._write() as conn:
-            self._flush(conn)
-            for atom_detail in flow_detail:
-                self._save_atom(conn, flow_detail.uuid, atom_detail)
+        with self._lock, self._write() as rows:
+            self._flush(rows)
+            self._save_atoms(rows, flow_detail.uuid, list(flow_detail))
         return flow_detail
 
     def update_atom_details(self, atom_detail: models.AtomDetail) -> models.AtomDetail:
         columns = atom_row(atom_detail)
-        with self._lock, self._write() as conn:
-            self._flush(conn)
-            done = conn.execute(
-                atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
-                columns,
-            ).rowcount
+        with self._lock, self._write() as rows:
+            self._flush(rows)
+            done = rows.update(atomdetails, atom_detail.uuid, columns)
             if not done:
                 raise exceptions.NotFound(
                     f"No atom detail found with uuid '{atom_detail.uuid}'"
@@ -355,10 +330,10 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 )
                 return
             self._pending.pop(atom_detail.uuid, None)
-            with self._write() as conn:
-                self._flush(conn)
-                self._save_atom(conn, flow_detail.uuid, atom_detail, columns)
-                self._touch(conn, flow_detail.uuid)
+            with self._write() as rows:
+                self._flush(rows)
+                self._save_atoms(rows, flow_detail.uuid, [(atom_detail, columns)])
+                self._touch(rows, flow_detail.uuid)
 
     def _is_urgent(self, detail: models.AtomDetail, columns: dict[str, Any]) -> bool:
         """Whether a resume needs this write (anything but progress/meta).
@@ -378,66 +353,65 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
             )
         return any(written[k] != columns[k] for k in RESUME_COLUMNS)
 
-    def _flush(self, conn: sa.Connection) -> None:
+    def _flush(self, rows: RowWriter) -> None:
+        if not self._pending:
+            return
         pending, self._pending = self._pending, {}
+        by_flow: dict[str, list[tuple[models.AtomDetail, dict[str, Any]]]] = {}
         for flow_uuid, detail, columns in pending.values():
-            self._save_atom(conn, flow_uuid, detail, columns)
+            by_flow.setdefault(flow_uuid, []).append((detail, columns))
+        for flow_uuid, atoms in by_flow.items():
+            self._save_atoms(rows, flow_uuid, atoms)
 
     def flush(self) -> None:
         """Write what was held back (progress, new PENDING atoms) now."""
         with self._lock:
             if self._pending:
-                with self._write() as conn:
-                    self._flush(conn)
+                with self._write() as rows:
+                    self._flush(rows)
 
-    def _touch(self, conn: sa.Connection, flow_uuid: str) -> None:
+    def _touch(self, rows: RowWriter, flow_uuid: str) -> None:
         # ``updated_at`` says when the run last did anything (--history);
         # to the second is enough, so it is not rewritten on every step.
         now = time.monotonic()
         if now - self._touched.get(flow_uuid, -1.0) >= 1.0:
             self._touched[flow_uuid] = now
-            conn.execute(
-                flowdetails.update().where(flowdetails.c.uuid == flow_uuid),
-                {"updated_at": models._now()},
-            )
+            rows.update(flowdetails, flow_uuid, {"updated_at": models._now()})
 
-    def _save_atom(
+    def _save_atoms(
         self,
-        conn: sa.Connection,
+        rows: RowWriter,
         flow_uuid: str,
-        atom_detail: models.AtomDetail,
-        columns: dict[str, Any] | None = None,
+        atoms: list[models.AtomDetail] | list[tuple[models.AtomDetail, dict[str, Any]]],
     ) -> None:
-        if columns is None:
-            columns = atom_row(atom_detail)
-        written = self._written.get(atom_detail.uuid)
-        if written is not None:
-            changed = {k: v for k, v in columns.items() if written.get(k) != v}
-            if changed:
-                conn.execute(
-                    atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
-                    changed,
-                )
-        else:
-            done = (
-                flow_uuid in self._complete_flows
-                or conn.execute(
-                    atomdetails.update().where(atomdetails.c.uuid == atom_detail.uuid),
-                    columns,
-                ).rowcount
-            )
-            if flow_uuid in self._complete_flows or not done:
-                conn.execute(
-                    atomdetails.insert(),
+        """Write each atom: the columns that changed of those this backend
+        wrote, the whole row of the others (new rows in one insert)."""
+        complete = flow_uuid in self._complete_flows
+        new: list[dict[str, Any]] = []
+        for atom in atoms:
+            if isinstance(atom, tuple):
+                atom_detail, columns = atom
+            else:
+                atom_detail, columns = atom, atom_row(atom)
+            written = self._written.get(atom_detail.uuid)
+            if written is not None:
+                changed = {k: v for k, v in columns.items() if written.get(k) != v}
+                if changed:
+                    rows.update(atomdetails, atom_detail.uuid, changed)
+            elif complete or not rows.update(atomdetails, atom_detail.uuid, columns):
+                # Not stored (this backend stored every atom of the flow it
+                # knows of), or looked for and not found.
+                new.append(
                     {
                         "uuid": atom_detail.uuid,
                         "parent_uuid": flow_uuid,
                         "name": atom_detail.name,
                         "kind": atom_detail.kind,
                         **columns,
-                    },
+                    }
                 )
-        self._written[atom_detail.uuid] = columns
+            self._written[atom_detail.uuid] = columns
+        rows.insert(atomdetails, new)
 
     # -- deleting ----------------------------------------------------------------
     def destroy_logbook(self, book_uuid: str) -> None:
@@ -470,6 +444,7 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
                 conn.execute(table.delete())
             self._written.clear()
             self._flow_meta.clear()
+            self._complete_flows.clear()
 
 
 #: Python package (distribution name) and opsflow extra of each database driver.
@@ -477,6 +452,11 @@ DRIVER_PACKAGES = {
     "psycopg": ("psycopg", "postgresql"),
     "pymysql": ("PyMySQL", "mysql"),
 }
+
+
+#: SQLite's ``synchronous`` settings a store may use (WAL mode): NORMAL
+#: syncs at checkpoints only, FULL at every commit as well.
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
 
 
 class SQLAlchemyBackend(base.Backend):
@@ -490,20 +470,49 @@ class SQLAlchemyBackend(base.Backend):
         self.safe_url = self.url.render_as_string(hide_password=True)
         self.check_available(self._conf)
         self._sqlite = self.url.get_backend_name() == "sqlite"
-        query = dict(self.url.query)
-        synchronous = query.pop("synchronous", "NORMAL")
-        if not isinstance(synchronous, str):  # ?synchronous=A&synchronous=B
-            synchronous = synchronous[-1]
+        synchronous = "NORMAL"
         if self._sqlite:
-            self.url = self.url.set(query=query)
+            synchronous = self._sqlite_synchronous()
         self.engine = self._create_engine(synchronous)
         #: Every write of every connection goes through this one held
         #: connection, one transaction at a time (a checkout per write
         #: would cost about a third more on SQLite).
         self._write_lock = threading.RLock()
         self._held: sa.Connection | None = None
+        self._held_raw: Any = None
+        self._writer: TransactionWriter | None = None
+        self._statements = StatementCache(self.engine.dialect)
+        self._db_errors: tuple[type[Exception], ...] = (
+            sa.exc.SQLAlchemyError,
+            self.engine.dialect.loaded_dbapi.Error,
+        )
+        #: Held by a connection while it reads or changes what follows.
+        self.state_lock = threading.RLock()
+        #: atom uuid -> the encoded columns last written through this backend.
+        self.written: dict[str, dict[str, Any]] = {}
+        #: flow uuid -> the encoded meta last written through this backend.
+        self.flow_meta: dict[str, Any] = {}
+        #: flows whose every stored atom this backend wrote (saved them
+        #: whole): an atom of theirs not in ``written`` is new, simply inserted.
+        self.complete_flows: set[str] = set()
         self._upgraded = False
         self._upgrade_lock = threading.Lock()
+
+    def _sqlite_synchronous(self) -> str:
+        """The URL's ``?synchronous=`` (taken out of the URL), else the
+        configuration's ``sqlite_synchronous``, else NORMAL."""
+        query = dict(self.url.query)
+        asked = query.pop("synchronous", None)
+        if not isinstance(asked, str | None):  # ?synchronous=A&synchronous=B
+            asked = asked[-1]
+        self.url = self.url.set(query=query)
+        synchronous = str(asked or self._conf.get("sqlite_synchronous") or "normal")
+        if synchronous.upper() not in SQLITE_SYNCHRONOUS:
+            raise exceptions.ConfigurationError(
+                f"persistence store {self.safe_url}: synchronous={synchronous} "
+                f"is not one of {', '.join(s.lower() for s in SQLITE_SYNCHRONOUS)}"
+            )
+        return synchronous.upper()
 
     @classmethod
     def check_available(cls, conf: Mapping[str, Any] | str) -> None:
@@ -553,29 +562,60 @@ class SQLAlchemyBackend(base.Backend):
     def get_connection(self) -> SQLAlchemyConnection:
         return SQLAlchemyConnection(self)
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[sa.Connection]:
-        """A write transaction on the backend's held connection."""
-        with self._write_lock:
-            try:
-                if self._held is None or self._held.closed:
-                    self._held = self.engine.connect()
-                with self._held.begin():
-                    yield self._held
-            except sa.exc.SQLAlchemyError as exc:
-                # The held connection may be broken: the next write opens anew.
-                held, self._held = self._held, None
-                if held is not None:
-                    with contextlib.suppress(sa.exc.SQLAlchemyError):
-                        held.close()
-                raise exceptions.StorageFailure(
-                    f"persistence store {self.safe_url}: {error_text(exc)}"
-                ) from exc
+    def write(self, fence: tuple[str, str] | None = None) -> _WriteTransaction:
+        """``with backend.write() as rows``: a write transaction on the
+        backend's held connection, committed at the end of the block.
+
+        ``fence``, ``(flow uuid, lease token)``: the transaction first checks
+        that the token still holds the run's lease (``LeaseLost`` if not).
+        """
+        return _WriteTransaction(self, fence)
+
+    def _begin_write(self) -> TransactionWriter:
+        writer = self._writer
+        if writer is None:
+            if self._sqlite:
+                self._held_raw = self.engine.raw_connection()
+                cursor = self._held_raw.driver_connection.cursor()
+                writer = CursorWriter(cursor, self._statements)
+            else:
+                self._held = self.engine.connect()
+                writer = CoreWriter(self._held)
+            self._writer = writer
+        writer.begin()
+        return writer
+
+    def _forget_written(self) -> None:
+        # Only ever called by a writer, which holds ``state_lock`` already.
+        self.written.clear()
+        self.flow_meta.clear()
+        self.complete_flows.clear()
+
+    def _forget_held(self) -> None:
+        """Close the held connection (it may be broken): the next write
+        opens anew, and looks for its rows before writing them."""
+        self._forget_written()
+        self._writer = None
+        held, self._held = self._held, None
+        raw, self._held_raw = self._held_raw, None
+        with contextlib.suppress(Exception):
+            if held is not None:
+                held.close()
+            if raw is not None:
+                raw.invalidate()
 
     def upgrade(self) -> None:
-        """Bring the schema to the latest alembic revision (once per backend)."""
+        """Bring the schema to the latest alembic revision (once per backend).
+
+        A store already there is recognised by one read of its version
+        table, without importing alembic (about a tenth of a second of
+        start-up for every ``opsflow-run``).
+        """
         with self._upgrade_lock:
             if self._upgraded:
+                return
+            if self._schema_is_current():
+                self._upgraded = True
                 return
             # alembic logs its plugin set-up at INFO as it is imported: noise
             # in an operator's run log. What it migrates is still logged.
@@ -610,13 +650,99 @@ class SQLAlchemyBackend(base.Backend):
                     time.sleep(0.2 * (attempt + 1))
             self._upgraded = True
 
+    def _schema_is_current(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                found = (
+                    conn.execute(sa.select(alembic_versions.c.version_num))
+                    .scalars()
+                    .all()
+                )
+        except sa.exc.SQLAlchemyError:
+            return False  # no version table yet: alembic creates it
+        return found == [SCHEMA_REVISION]
+
     def close(self) -> None:
         with self._write_lock:
+            self._writer = None
             held, self._held = self._held, None
-            if held is not None:
-                with contextlib.suppress(sa.exc.SQLAlchemyError):
+            raw, self._held_raw = self._held_raw, None
+            with contextlib.suppress(Exception):
+                if held is not None:
                     held.close()
+                if raw is not None:
+                    raw.close()
         self.engine.dispose()
+
+
+class _WriteTransaction:
+    """One write transaction of a backend (see :meth:`SQLAlchemyBackend.write`).
+
+    A class rather than a generator-based context manager: the engine opens
+    two of these per task.
+    """
+
+    __slots__ = ("_backend", "_fence", "_rows")
+
+    def __init__(
+        self, backend: SQLAlchemyBackend, fence: tuple[str, str] | None
+    ) -> None:
+        self._backend = backend
+        self._fence = fence
+        self._rows: TransactionWriter | None = None
+
+    def __enter__(self) -> RowWriter:
+        backend = self._backend
+        backend._write_lock.acquire()
+        try:
+            self._rows = rows = backend._begin_write()
+            if self._fence is not None:
+                _check_fence(rows, *self._fence)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, None)
+            raise
+        return rows
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any
+    ) -> None:
+        backend = self._backend
+        rows, self._rows = self._rows, None
+        try:
+            if error is None:
+                assert rows is not None
+                rows.commit()
+                return
+            if rows is not None:
+                with contextlib.suppress(Exception):
+                    rows.rollback()
+            # Rolled back: what was noted as written in it was not.
+            backend._forget_written()
+            if isinstance(error, backend._db_errors):
+                backend._forget_held()
+                raise exceptions.StorageFailure(
+                    f"persistence store {backend.safe_url}: {error_text(error)}"
+                ) from error
+        except backend._db_errors as exc:  # the commit itself failed
+            if rows is not None:
+                with contextlib.suppress(Exception):
+                    rows.rollback()
+            backend._forget_held()
+            raise exceptions.StorageFailure(
+                f"persistence store {backend.safe_url}: {error_text(exc)}"
+            ) from exc
+        finally:
+            backend._write_lock.release()
+
+
+def _check_fence(rows: RowWriter, flow_uuid: str, token: str) -> None:
+    held = rows.lease_token(flow_uuid)
+    if held != token:
+        raise LeaseLost(
+            f"run {flow_uuid}: lease token {token} no longer holds the run "
+            f"({'taken over' if held else 'released'}); this process stops "
+            "writing, the new owner is in charge"
+        )
 
 
 def _read_only_sqlite(path: str) -> sa.Engine:

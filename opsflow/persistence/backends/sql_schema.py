@@ -18,6 +18,8 @@ from opsflow.persistence.leases import Lease
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 VERSION_TABLE = "opsflow_alembic_version"
+#: The latest migration's revision (a unit test checks it is alembic's head).
+SCHEMA_REVISION = "0002"
 
 _json = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")
 _time = sa.DateTime(timezone=True).with_variant(
@@ -83,6 +85,14 @@ run_leases = sa.Table(
     sa.Column("token", sa.String(64), nullable=False),
     sa.Column("heartbeat_at", sa.Double, nullable=False),
     sa.Column("expires_at", sa.Double, nullable=False),
+)
+
+#: alembic's version table, read to tell a current schema without alembic
+#: (not part of ``metadata``: alembic makes and owns it).
+alembic_versions = sa.Table(
+    VERSION_TABLE,
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
 )
 
 ATOM_COLUMNS = (

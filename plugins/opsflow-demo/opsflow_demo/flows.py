@@ -7,7 +7,10 @@ from opsflow_demo import tasks
 
 
 def demo_flow(steps: int = 3) -> linear_flow.Flow:
-    """Create a work dir, write a file, run a few steps, write a report."""
+    """Create a work dir, write a file, run a few steps, write a report.
+
+    :param steps: how many work steps
+    """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
     flow = linear_flow.Flow("demo")

@@ -23,18 +23,25 @@ def _fail_if_asked(name: str, fail_at: str | None) -> None:
 
 
 class CreateWorkdir(task.Task):
-    """Create the work directory (a new temporary one unless given)."""
+    """Create the work directory (a new one under state_path unless given)."""
 
     default_provides = "workdir_path"
 
     def execute(self, workdir: str | None = None, fail_at: str | None = None) -> str:
+        """Make the directory the other steps write into.
+
+        :param workdir: where the files go (created; must not exist yet);
+            by default a new opsflow-demo-* directory under opsflow's
+            state_path
+        :param fail_at: name of a step to fail once it did its work
+        """
         # Fails before creating anything: its revert would not know the path.
         _fail_if_asked(self.name, fail_at)
         if workdir:
             os.makedirs(workdir)  # must not exist: we only remove what we made
             path = os.path.abspath(workdir)
         else:
-            path = tempfile.mkdtemp(prefix="opsflow-demo-")
+            path = tempfile.mkdtemp(prefix="opsflow-demo-", dir=_runs_dir())
         return path
 
     def revert(self, *args, result=None, **kwargs) -> None:
@@ -53,6 +60,7 @@ class WriteFile(task.Task):
         greeting: str = "hello from opsflow",
         fail_at: str | None = None,
     ) -> str:
+        """:param greeting: the text of hello.txt"""
         path = os.path.join(workdir_path, "hello.txt")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(greeting + "\n")
@@ -69,6 +77,7 @@ class Step(task.Task):
     def execute(
         self, workdir_path: str, delay: float = 0.2, fail_at: str | None = None
     ) -> str:
+        """:param delay: seconds each step takes"""
         ticks = 4
         for tick in range(1, ticks + 1):
             time.sleep(float(delay) / ticks)
@@ -98,6 +107,18 @@ class WriteReport(task.Task):
 
     def revert(self, workdir_path: str, *args, **kwargs) -> None:
         _remove(os.path.join(workdir_path, "report.txt"))
+
+
+def _runs_dir() -> str | None:
+    """Where work directories go by default: opsflow's state directory (which
+    opsflow-run gives plugins), so that runs leave nothing in the system's
+    temporary directory; the temporary directory when used as a library."""
+    state = os.environ.get("OPSFLOW_STATE_PATH")
+    if not state:
+        return None
+    runs = os.path.join(state, "demo-runs")
+    os.makedirs(runs, exist_ok=True)
+    return runs
 
 
 def _remove(path: str) -> None:

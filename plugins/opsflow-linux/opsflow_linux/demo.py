@@ -3,9 +3,12 @@
 ``demo-provision`` creates a work directory, renders the service's config
 and its page, starts an HTTP server on a free 127.0.0.1 port (detached, with
 a pidfile and a log), checks that it answers, and records it in the
-inventory. ``--store fail_at=<step>`` adds a failure right after that step:
-the run ends REVERTED and nothing is left (no directory, no process, no
-port, no inventory line). ``demo-deprovision`` removes a provisioned demo.
+inventory. A second ``demo-provision`` into the same directory stops at
+``render_config``, before it overwrites the live config, and reverts (the
+running demo is left alone). ``--store fail_at=<step>`` adds a failure
+right after that step: the run ends REVERTED and nothing is left (no
+directory, no process, no port, no inventory line). ``demo-deprovision``
+removes a provisioned demo.
 
 Store keys: ``workdir`` (default ``<state_path>/demo``), ``inventory``
 (default ``<state_path>/inventory.jsonl``), ``fail_at``.
@@ -68,6 +71,7 @@ def demo_provision(
             f"{here}/demo.conf",
             template("demo.conf.j2"),
             variables=variables,
+            replace=False,  # a second provision must not touch a live config
             requires=["port"],
             name="render_config",
         ),
@@ -75,6 +79,7 @@ def demo_provision(
             f"{here}/index.html",
             template("demo-index.html.j2"),
             variables=variables,
+            replace=False,
             requires=["port"],
             name="write_page",
         ),

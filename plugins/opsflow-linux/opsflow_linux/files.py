@@ -10,6 +10,10 @@
 * :class:`RemoveTree` (deprovisioning) removes a directory; it has nothing to
   give back.
 
+Each result says ``changed: False`` when the target state already held (the
+directory with its mode, the file with its bytes and mode, no tree to
+remove), so a second run of the same flow reports nothing changed.
+
 Each ``execute`` undoes its own partial work before raising, because a
 task's revert only learns that it failed, not how far it got.
 """
@@ -37,7 +41,7 @@ class Directory(task.Task):
     """Create ``path`` (and missing parents) with ``mode``.
 
     An existing directory is kept; only its mode changes (and comes back on
-    revert). The result is ``{"path", "created", "previous_mode"}``.
+    revert). The result is ``{"path", "created", "previous_mode", "changed"}``.
     """
 
     def __init__(self, path: str, mode: int = 0o755, **kwargs: Any) -> None:
@@ -56,8 +60,14 @@ class Directory(task.Task):
             raise NotADirectoryError(f"{probe} exists and is not a directory")
         if not missing:
             previous_mode = stat.S_IMODE(os.stat(path).st_mode)
-            os.chmod(path, self.mode)
-            return {"path": path, "created": None, "previous_mode": previous_mode}
+            if previous_mode != self.mode:
+                os.chmod(path, self.mode)
+            return {
+                "path": path,
+                "created": None,
+                "previous_mode": previous_mode,
+                "changed": previous_mode != self.mode,
+            }
         outermost = missing[-1]
         try:
             for directory in reversed(missing):
@@ -66,7 +76,12 @@ class Directory(task.Task):
         except BaseException:
             shutil.rmtree(outermost, ignore_errors=True)
             raise
-        return {"path": path, "created": outermost, "previous_mode": None}
+        return {
+            "path": path,
+            "created": outermost,
+            "previous_mode": None,
+            "changed": True,
+        }
 
     def revert(self, result: Any = None, **values: Any) -> None:
         if not isinstance(result, dict):
@@ -83,17 +98,28 @@ class File(task.Task):
 
     ``content`` is taken literally (use :class:`Template` to compute it);
     ``path`` may have placeholders. The directory must exist. The result is
-    ``{"path", "sha256", "previous"}``: ``previous`` is ``None`` when the
-    file was created, otherwise its old bytes (base64), mode and owner.
+    ``{"path", "sha256", "previous", "changed"}``: ``previous`` is ``None``
+    when the file was created, otherwise its old bytes (base64), mode and
+    owner; a file that already has these bytes and mode is left alone
+    (``changed`` False). With ``replace=False`` a file that exists with
+    other content (a live config, say) is refused before anything is
+    written; the same content is accepted, so a resumed run can write it
+    again.
     """
 
     def __init__(
-        self, path: str, content: str | bytes = "", mode: int = 0o644, **kwargs: Any
+        self,
+        path: str,
+        content: str | bytes = "",
+        mode: int = 0o644,
+        replace: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.path = path
         self.content = content
         self.mode = mode
+        self.replace = replace
 
     def render(self, values: dict[str, Any]) -> bytes:
         """The bytes to write."""
@@ -104,16 +130,33 @@ class File(task.Task):
         path = os.path.abspath(fill(self.path, values))
         data = self.render(values)  # a template error stops before any write
         previous = _capture(path)
-        _write_atomically(path, data, self.mode)
+        if (
+            previous is not None
+            and not self.replace
+            and base64.b64decode(previous["content"]) != data
+        ):
+            raise FileExistsError(
+                f"{path} already exists with other content: not overwritten "
+                "(remove it first, or let this step replace it)"
+            )
+        changed = previous is None or (
+            base64.b64decode(previous["content"]),
+            previous["mode"],
+        ) != (data, self.mode)
+        if changed:
+            _write_atomically(path, data, self.mode)
         return {
             "path": path,
             "sha256": hashlib.sha256(data).hexdigest(),
             "previous": previous,
+            "changed": changed,
         }
 
     def revert(self, result: Any = None, **values: Any) -> None:
         if not isinstance(result, dict):
             return  # execute failed before (or while) replacing the file
+        if result.get("changed") is False:
+            return  # it wrote nothing
         path, previous = result["path"], result["previous"]
         if previous is None:
             with contextlib.suppress(FileNotFoundError):
@@ -138,9 +181,10 @@ class Template(File):
         template: str,
         variables: dict[str, Any] | None = None,
         mode: int = 0o644,
+        replace: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(path, content=b"", mode=mode, **kwargs)
+        super().__init__(path, content=b"", mode=mode, replace=replace, **kwargs)
         self.template = template
         self.variables = dict(variables or {})
 
@@ -169,7 +213,7 @@ class RemoveTree(task.Task):
         existed = os.path.isdir(path)
         if existed:
             shutil.rmtree(path)
-        return {"path": path, "removed": existed}
+        return {"path": path, "removed": existed, "changed": existed}
 
 
 def _capture(path: str) -> dict[str, Any] | None:

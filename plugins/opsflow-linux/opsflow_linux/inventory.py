@@ -25,7 +25,9 @@ __all__ = ["InventoryRecord", "InventoryRemove", "read_inventory"]
 class InventoryRecord(task.Task):
     """Append ``record`` (string values filled) as one JSON line to ``path``.
 
-    The result is ``{"path", "id", "created_file", "created_dir"}``.
+    A record with the same items already there is kept as it is (the
+    result's ``changed`` is False, and the revert leaves it). The result is
+    ``{"path", "id", "created_file", "created_dir", "changed"}``.
     """
 
     def __init__(self, path: str, record: Mapping[str, Any], **kwargs: Any) -> None:
@@ -39,6 +41,15 @@ class InventoryRecord(task.Task):
             key: fill(value, values) if isinstance(value, str) else value
             for key, value in self.record.items()
         }
+        for entry in read_inventory(path):
+            if {k: v for k, v in entry.items() if k != "id"} == record:
+                return {
+                    "path": path,
+                    "id": entry.get("id"),
+                    "created_file": False,
+                    "created_dir": None,
+                    "changed": False,
+                }
         record_id = uuid.uuid4().hex
         directory = os.path.dirname(path)
         created_dir = None
@@ -55,10 +66,11 @@ class InventoryRecord(task.Task):
             "id": record_id,
             "created_file": created_file,
             "created_dir": created_dir,
+            "changed": True,
         }
 
     def revert(self, result: Any = None, **values: Any) -> None:
-        if not isinstance(result, dict):
+        if not isinstance(result, dict) or result.get("changed") is False:
             return
         path = result["path"]
         if os.path.exists(path):
@@ -88,12 +100,12 @@ class InventoryRemove(task.Task):
             for key, value in self.match.items()
         }
         if not os.path.exists(path):
-            return {"path": path, "removed": 0}
+            return {"path": path, "removed": 0, "changed": False}
         before = len(read_inventory(path))
         left = _remove_lines(
             path, lambda entry: all(entry.get(k) == v for k, v in match.items())
         )
-        return {"path": path, "removed": before - left}
+        return {"path": path, "removed": before - left, "changed": before > left}
 
 
 def read_inventory(path: str) -> list[dict[str, Any]]:

@@ -131,7 +131,7 @@ class RemoveNamespace(task.Task):
         existed = namespace_exists(name)
         if existed:
             remove_namespace(name)
-        return {"netns": name, "removed": existed}
+        return {"netns": name, "removed": existed, "changed": existed}
 
 
 class VethPair(task.Task):
@@ -210,6 +210,7 @@ class Address(task.Task):
             "address": str(interface),
             "netns": namespace,
             "added": added,
+            "changed": added,
         }
 
     def revert(self, result: Any = None, **values: Any) -> None:
@@ -250,7 +251,12 @@ class LinkUp(task.Task):
             was_up = _is_up(ipr, index)
             if not was_up:
                 ipr.link("set", index=index, state="up")
-        return {"ifname": ifname, "netns": namespace, "was_up": was_up}
+        return {
+            "ifname": ifname,
+            "netns": namespace,
+            "was_up": was_up,
+            "changed": not was_up,
+        }
 
     def revert(self, result: Any = None, **values: Any) -> None:
         if not isinstance(result, dict) or result["was_up"]:

@@ -55,6 +55,7 @@ class FreePort(task.Task):
     """Provide a TCP port on ``host`` that nothing listens on right now."""
 
     default_provides = "port"
+    changes_nothing = True  # it only looks
 
     def __init__(self, host: str = "127.0.0.1", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -151,11 +152,16 @@ class StopService(task.Task):
             with open(pidfile, encoding="ascii") as handle:
                 pid = int(handle.read().strip())
         except FileNotFoundError:
-            return {"pidfile": pidfile, "pid": None, "stopped": "no pidfile"}
+            return {
+                "pidfile": pidfile,
+                "pid": None,
+                "stopped": "no pidfile",
+                "changed": False,
+            }
         how = stop_process(pid, process_start_time(pid), self.grace)
         with contextlib.suppress(FileNotFoundError):
             os.remove(pidfile)
-        return {"pidfile": pidfile, "pid": pid, "stopped": how}
+        return {"pidfile": pidfile, "pid": pid, "stopped": how, "changed": True}
 
 
 class HttpHealthCheck(task.Task):
@@ -166,6 +172,8 @@ class HttpHealthCheck(task.Task):
     check talks to the service directly. The result is ``{"url", "status",
     "seconds"}``.
     """
+
+    changes_nothing = True  # it only asks
 
     def __init__(
         self,

@@ -18,11 +18,13 @@ may be a ``--secret``), ``db_password`` (give it with ``--secret``),
 
 from __future__ import annotations
 
+import importlib.metadata
 import ipaddress
 import os
 import re
 import sys
 import zlib
+from collections.abc import Collection
 from typing import Any
 
 from opsflow.patterns import linear_flow
@@ -32,11 +34,41 @@ from opsflow_linux.demo import template
 from opsflow_linux.fill import literal
 from opsflow_linux.inventory import InventoryRecord, InventoryRemove
 
-__all__ = ["TenantNames", "deprovision_tenant", "provision_tenant", "tenant_names"]
+__all__ = [
+    "PostgresPluginMissing",
+    "TenantNames",
+    "check_postgres_plugin",
+    "deprovision_tenant",
+    "provision_tenant",
+    "tenant_names",
+]
 
 TENANT_NAME = re.compile(r"[a-z][a-z0-9]{0,9}")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TENANT_RANGE = ipaddress.ip_network("10.250.0.0/16")
+
+
+class PostgresPluginMissing(RuntimeError):
+    """The tenant flows need task plugins of ``opsflow-postgres``, not installed."""
+
+
+def check_postgres_plugin(flow: str, needed: Collection[str]) -> None:
+    """Refuse to build ``flow`` when a ``postgres.*`` task it needs is not
+    installed, before any step runs and naming the package to install.
+
+    :raises PostgresPluginMissing: naming the missing task plugins.
+    """
+    installed = importlib.metadata.entry_points(group="opsflow.tasks").names
+    missing = [
+        f"postgres.{kind}" for kind in needed if f"postgres.{kind}" not in installed
+    ]
+    if missing:
+        raise PostgresPluginMissing(
+            f"{flow} needs the opsflow-postgres plugin for its database steps "
+            f"({', '.join(missing)} not installed): pip install opsflow-postgres "
+            "(in this repository: plugins/opsflow-postgres), or "
+            "pip install 'opsflow-linux[tenant]'"
+        )
 
 
 class TenantNames(dict):
@@ -108,9 +140,9 @@ def provision_tenant(
     names = tenant_names(tenant, subnet, port)
     workdir, inventory_path = _paths(tenant, workdir, inventory)
     here = literal(workdir)
-    role, database, grant = (
-        load_task(f"postgres.{kind}") for kind in ("role", "database", "grant")
-    )
+    kinds = ("role", "database", "grant")
+    check_postgres_plugin("provision-tenant", kinds)
+    role, database, grant = (load_task(f"postgres.{kind}") for kind in kinds)
     postgres: dict[str, Any] = {}
     if pg_dsn is None:  # not in the store: the default, baked into the tasks
         postgres["inject"] = {"pg_dsn": DEFAULT_DSN}
@@ -192,9 +224,9 @@ def deprovision_tenant(
     """The ``deprovision-tenant`` flow: everything a tenant had, removed."""
     names = tenant_names(tenant)
     workdir, inventory_path = _paths(tenant, workdir, inventory)
-    drop_database, drop_role = (
-        load_task(f"postgres.{kind}") for kind in ("drop_database", "drop_role")
-    )
+    kinds = ("drop_database", "drop_role")
+    check_postgres_plugin("deprovision-tenant", kinds)
+    drop_database, drop_role = (load_task(f"postgres.{kind}") for kind in kinds)
     postgres: dict[str, Any] = {}
     if pg_dsn is None:
         postgres["inject"] = {"pg_dsn": DEFAULT_DSN}

@@ -95,3 +95,21 @@ def test_remove_tree_removes_a_directory_and_accepts_one_already_gone(tmp_path):
     assert task.execute()["removed"] is True
     assert task.execute()["removed"] is False
     assert os.listdir(tmp_path) == []
+
+
+def test_replace_false_refuses_other_content_before_writing(tmp_path):
+    path = tmp_path / "live.conf"
+    path.write_text("live\n")
+    task = File(str(path), content="new\n", replace=False, name="file")
+    with pytest.raises(FileExistsError, match="already exists with other content"):
+        task.execute()
+    assert path.read_text() == "live\n"
+    assert os.listdir(tmp_path) == ["live.conf"]
+
+
+def test_replace_false_accepts_the_same_content_again(tmp_path):
+    path = tmp_path / "conf"
+    task = File(str(path), content="same\n", replace=False, name="file")
+    task.execute()
+    again = task.execute()  # a resumed run writes it again
+    assert again["previous"] is not None and path.read_text() == "same\n"

@@ -1,4 +1,4 @@
-"""SPEC section 4: how atoms get their arguments, and failing before side effects."""
+"""How atoms get their arguments, and failing before side effects."""
 
 from __future__ import annotations
 

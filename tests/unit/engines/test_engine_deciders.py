@@ -1,4 +1,4 @@
-"""SPEC section 4: graph-flow deciders, decider depth, IGNORE counts as success."""
+"""Graph-flow deciders, decider depth, IGNORE counts as success."""
 
 from __future__ import annotations
 

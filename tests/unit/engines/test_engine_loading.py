@@ -1,4 +1,4 @@
-"""SPEC section 3: engines.load_from_factory() and engines.load_from_detail()."""
+"""Engines.load_from_factory() and engines.load_from_detail()."""
 
 from __future__ import annotations
 

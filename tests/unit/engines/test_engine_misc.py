@@ -1,4 +1,4 @@
-"""SPEC sections 3/4: ordering, compilation, statistics, reset, notifiers."""
+"""Ordering, compilation, statistics, reset, notifiers."""
 
 from __future__ import annotations
 

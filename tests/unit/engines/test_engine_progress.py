@@ -1,4 +1,4 @@
-"""SPEC section 3/4: progress events around a task's own values."""
+"""Progress events around a task's own values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 4: retry controllers and their scope."""
+"""Retry controllers and their scope."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 4 (opsflow improvement): retry ``delay=`` and ``backoff=``.
+"""An opsflow improvement: retry ``delay=`` and ``backoff=``.
 
 Timing is measured from timestamps the tasks record, with generous bounds.
 """

@@ -1,4 +1,4 @@
-"""SPEC section 4: what is reverted, in which order, and what run() raises."""
+"""What is reverted, in which order, and what run() raises."""
 
 from __future__ import annotations
 

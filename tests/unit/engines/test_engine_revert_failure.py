@@ -1,4 +1,4 @@
-"""SPEC section 4: a revert that raises (REVERT_FAILURE), and opsflow's change.
+"""A revert that raises (REVERT_FAILURE), and opsflow's change.
 
 TaskFlow stops everything after a failed revert; opsflow keeps reverting every
 atom that does not depend on the one whose revert failed, then ends FAILURE.

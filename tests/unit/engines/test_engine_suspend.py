@@ -1,4 +1,4 @@
-"""SPEC section 4: suspend(), resuming a suspended run, run_iter()."""
+"""Suspend(), resuming a suspended run, run_iter()."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 4 (opsflow improvement): per-task ``timeout`` and ``task_timeout``.
+"""An opsflow improvement: per-task ``timeout`` and ``task_timeout``.
 
 On expiry the atom fails with a ``Timeout`` failure and the flow reverts; the
 revert of that atom starts only once its execute has stopped.

@@ -1,4 +1,4 @@
-"""SPEC section 4 on every executor driver: the engine means the same thing
+"""The engine contract on every executor driver: the engine means the same thing
 whichever driver runs the tasks (synchronous, thread, process, greenthread).
 """
 

@@ -1,4 +1,4 @@
-"""Per-task timeouts on every driver (SPEC section 4).
+"""Per-task timeouts on every driver.
 
 A task past its deadline fails with ``Timeout`` and the flow reverts. Only the
 ``process`` driver can stop the task (it kills the worker); with the others,

@@ -1,5 +1,5 @@
 """The ``process`` driver: what crosses the process boundary, and what happens
-when a worker dies (SPEC sections 3-5; issue 4).
+when a worker dies (issue 4).
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ import datetime
 import os
 import stat
 
+import pytest
 import sqlalchemy as sa
 
 from opsflow.persistence import backends, codec
-from opsflow.persistence.backends import impl_sqlalchemy
+from opsflow.persistence.backends import impl_sqlalchemy, sql_schema
 from opsflow.types.failure import Failure
 
 
@@ -53,6 +54,109 @@ def test_synchronous_full_can_be_asked_for_in_the_url(tmp_path):
     backend.close()
 
 
+def test_sqlite_synchronous_full_from_the_configuration_syncs_every_commit(tmp_path):
+    # Given [persistence] sqlite_synchronous = full in a configuration file
+    from opsflow.conf import loader
+    from opsflow.runs import store
+
+    conf_file = tmp_path / "opsflow.conf"
+    conf_file.write_text(
+        f"[DEFAULT]\nstate_path = {tmp_path}/state\n"
+        "[persistence]\nsqlite_synchronous = full\n"
+    )
+    conf = loader.load([str(conf_file)])
+
+    # When the run store is opened
+    backend = store.open_backend(conf)
+
+    # Then its SQLite connections use synchronous=FULL
+    try:
+        with backend.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    finally:
+        backend.close()
+
+
+def test_the_url_synchronous_wins_over_the_configuration(tmp_path):
+    backend = backends.fetch(
+        {
+            "connection": f"sqlite:///{tmp_path}/s.sqlite?synchronous=normal",
+            "sqlite_synchronous": "full",
+        }
+    )
+    with backend.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    backend.close()
+
+
+def test_an_unknown_synchronous_setting_is_a_one_line_configuration_error(tmp_path):
+    from opsflow import exceptions
+
+    with pytest.raises(exceptions.ConfigurationError) as caught:
+        backends.fetch(f"sqlite:///{tmp_path}/s.sqlite?synchronous=sometimes")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "synchronous=sometimes is not one of normal, full" in message
+
+
+def test_the_schema_revision_the_backend_expects_is_alembics_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", impl_sqlalchemy.MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head == sql_schema.SCHEMA_REVISION
+
+
+def _open_in_a_fresh_process(url: str) -> list[str]:
+    """Open and upgrade ``url`` in a new interpreter: the alembic modules
+    it imported."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from opsflow.persistence import backends\n"
+        f"backend = backends.fetch({url!r})\n"
+        "backend.get_connection().upgrade()\n"
+        "backend.close()\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+def test_opening_a_current_store_does_not_import_alembic(tmp_path):
+    # Given a store created (migrated) by another process
+    url = f"sqlite:///{tmp_path}/current.sqlite"
+    assert "alembic.command" in _open_in_a_fresh_process(url)
+
+    # When a new process opens it, Then alembic is not even imported
+    assert _open_in_a_fresh_process(url) == []
+
+
+def test_a_store_at_an_older_revision_is_still_migrated(tmp_path):
+    # Given a store whose version table says the first revision
+    url = f"sqlite:///{tmp_path}/old.sqlite"
+    _open_in_a_fresh_process(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(sql_schema.alembic_versions).values(version_num="0001"))
+    engine.dispose()
+
+    # When it is opened, Then alembic brings it to the latest revision
+    assert "alembic.command" in _open_in_a_fresh_process(url)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sql_schema.alembic_versions)).scalar() == (
+            sql_schema.SCHEMA_REVISION
+        )
+    engine.dispose()
+
+
 def test_the_tables_the_backend_uses_are_the_ones_the_migrations_create(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -70,11 +174,27 @@ def test_the_tables_the_backend_uses_are_the_ones_the_migrations_create(tmp_path
     assert revision == "0002"
 
 
+def sqlite_statements(backend: impl_sqlalchemy.SQLAlchemyBackend) -> list[str]:
+    """Every statement SQLite runs for ``backend`` from now on (the engine's
+    writes go to the driver's cursor, past SQLAlchemy's own events), as
+    SQLite's trace callback reports them: one per row of an executemany."""
+    statements: list[str] = []
+    sa.event.listen(
+        backend.engine,
+        "checkout",
+        lambda dbapi_conn, _record, _proxy: dbapi_conn.set_trace_callback(
+            statements.append
+        ),
+    )
+    return statements
+
+
 def test_a_progress_update_does_not_rewrite_a_large_result(tmp_path):
     # Given a stored atom with a large result
     from opsflow.persistence import models
 
     backend = backends.fetch(f"sqlite:///{tmp_path}/p.sqlite")
+    statements = sqlite_statements(backend)
     conn = backend.get_connection()
     conn.upgrade()
     book = models.LogBook("b")
@@ -86,12 +206,7 @@ def test_a_progress_update_does_not_rewrite_a_large_result(tmp_path):
     conn.save_atom_detail(flow_detail, detail)
 
     # When only its progress changes
-    statements: list[str] = []
-    sa.event.listen(
-        backend.engine,
-        "before_cursor_execute",
-        lambda *args: statements.append(args[2]),
-    )
+    statements.clear()
     detail.meta["progress"] = 0.5
     conn.save_atom_detail(flow_detail, detail)
 
@@ -149,3 +264,89 @@ def test_creating_a_store_logs_only_what_it_migrates(tmp_path):
     # Then the migrations are logged, alembic's own plugin set-up is not
     assert "Running upgrade" in done.stdout
     assert "setup plugin" not in done.stdout
+
+
+def test_a_persisted_linear_run_costs_two_commits_and_one_insert_a_task(tmp_path):
+    # Given a SQLite store and a linear flow of no-op tasks
+    from opsflow import engines, task
+    from opsflow.patterns import linear_flow
+
+    class Noop(task.Task):
+        def execute(self) -> None:
+            return None
+
+    size = 20
+    url = f"sqlite:///{tmp_path}/r.sqlite"
+    backend = backends.fetch(url)
+    statements = sqlite_statements(backend)
+    backend.get_connection().upgrade()
+    engine = engines.load(
+        linear_flow.Flow("f").add(*(Noop(f"t{i}") for i in range(size))),
+        backend=backend,
+    )
+    statements.clear()
+
+    # When it runs
+    engine.run()
+    backend.close()
+
+    # Then each atom is inserted once (never looked for first: this backend
+    # saved the flow), and each task costs two transactions (RUNNING, then
+    # SUCCESS with its result) and three updates (progress 1.0 rides along)
+    def count(prefix: str) -> int:
+        return sum(1 for s in statements if s.startswith(prefix))
+
+    assert count("INSERT INTO opsflow_atomdetails") == size
+    assert count("UPDATE opsflow_atomdetails") <= 3 * size
+    assert count("COMMIT") <= 2 * size + 3
+    assert count("BEGIN") == count("COMMIT")
+
+    # ...and what a fresh process reads back is the finished run
+    reader = backends.fetch(url)
+    try:
+        flow_detail = reader.get_connection().get_flow_details(engine.storage.flow_uuid)
+        assert flow_detail.state == "SUCCESS"
+        assert [d.state for d in flow_detail] == ["SUCCESS"] * size
+        assert [d.meta.get("progress") for d in flow_detail] == [1.0] * size
+    finally:
+        reader.close()
+
+
+def test_after_a_write_fails_half_way_its_rolled_back_changes_are_written_again(
+    tmp_path,
+):
+    # Given a stored atom, and a store that refuses one atom name (a trigger)
+    from opsflow import exceptions
+    from opsflow.persistence import models
+
+    url = f"sqlite:///{tmp_path}/f.sqlite"
+    backend = backends.fetch(url)
+    conn = backend.get_connection()
+    conn.upgrade()
+    book = models.LogBook("b")
+    flow_detail = models.FlowDetail("f")
+    atom = models.TaskDetail("a")
+    flow_detail.add(atom)
+    book.add(flow_detail)
+    conn.save_logbook(book)
+    with backend.engine.begin() as admin:
+        admin.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON opsflow_atomdetails "
+            "WHEN NEW.name = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+
+    # When one transaction changes the atom, then fails on another
+    atom.state = "RUNNING"
+    flow_detail.add(models.TaskDetail("refused"))
+    with pytest.raises(exceptions.StorageFailure, match="refused"):
+        conn.update_flow_details(flow_detail)
+
+    # Then writing the same change again reaches the store
+    conn.save_atom_detail(flow_detail, atom)
+    backend.close()
+    reader = backends.fetch(url)
+    try:
+        stored = reader.get_connection().get_atom_details(atom.uuid)
+    finally:
+        reader.close()
+    assert stored.state == "RUNNING"

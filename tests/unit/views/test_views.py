@@ -102,27 +102,57 @@ def test_mermaid_and_dot_show_a_decider_as_a_dashed_conditional_link():
 
 def test_a_run_picture_colours_states_and_numbers_the_reverts():
     compilation = engines.load(
-        linear_flow.Flow("f").add(Noop(name="a"), Noop(name="b"), Noop(name="c"))
+        linear_flow.Flow("f").add(*(Noop(name=name) for name in "abcd"))
     ).compilation
+    # Given a run where d failed, c was reverted and b's revert failed
     picture = pictures.picture_of(
         "f",
         compilation,
-        states={"a": "REVERTED", "b": "REVERT_FAILURE", "c": "REVERTED"},
-        durations={"a": 1.5},
-        revert_path=["c", "b", "a"],
+        states={
+            "a": "SUCCESS",
+            "b": "REVERT_FAILURE",
+            "c": "REVERTED",
+            "d": "REVERTED",
+        },
+        durations={"c": 1.5},
+        revert_path=["d", "c", "b"],
         run_id="r1",
         run_state="FAILURE",
+        failed=["d"],
     )
     dot = pictures.to_dot(picture)
-    assert '"a" [label="1. a\\nREVERTED 1.50s", shape=box, fillcolor="#fff59d"];' in (
+    assert '"c" [label="3. c\\nREVERTED 1.50s", shape=box, fillcolor="#fff59d"];' in (
         dot
     )
-    assert 'fillcolor="#e57373", color="#c62828", penwidth=2' in dot
-    assert dot.count('label="undo ') == 2
+    # The failure that started the revert is marked; b's failed revert is red
+    assert '"d" [label="4. d\\nREVERTED failed here", shape=box, ' in dot
+    assert '"b" [label="2. b\\nREVERT_FAILURE", shape=box, fillcolor="#e57373", ' in dot
+    # a is still applied: it needs a person, it is not a green success
+    assert '"a" [label="1. a\\nneeds a person (SUCCESS)", shape=box, ' in dot
+    assert 'fillcolor="#ffab91"' in dot and "#c8e6c9" not in dot
+    # Undo arrows join what was reverted, never into b
+    assert dot.count('label="undo ') == 1
+    assert '"d" -> "c" [color="#c62828"' in dot
+    assert not re.search(r'-> "b" \[color="#c62828"', dot)
     mermaid = pictures.to_mermaid(picture)
-    assert "class s1,s3 REVERTED" in mermaid and "class s2 REVERT_FAILURE" in mermaid
-    assert "linkStyle 2,3 stroke:#c62828" in mermaid
-    assert pictures.to_text(picture).endswith("reverted: c -> b -> a\n")
+    assert "class s3,s4 REVERTED" in mermaid and "class s2 REVERT_FAILURE" in mermaid
+    assert "class s1 NEEDS_PERSON" in mermaid and "class s4 failedHere" in mermaid
+    assert "linkStyle 3 stroke:#c62828" in mermaid
+    assert pictures.to_text(picture).endswith(
+        "reverted: d -> c\nrevert failed: b\nneeds a person: a\n"
+    )
+
+
+def test_a_long_linear_flow_is_drawn_top_to_bottom():
+    def flow(count):
+        steps = (Noop(name=f"s{i}") for i in range(count))
+        return engines.load(linear_flow.Flow("f").add(*steps)).compilation
+
+    assert pictures.picture_of("f", flow(8)).direction == "LR"
+    long = pictures.picture_of("f", flow(9))
+    assert long.direction == "TB"
+    assert "  rankdir=TB;" in pictures.to_dot(long)
+    assert "flowchart TB" in pictures.to_mermaid(long)
 
 
 @pytest.mark.parametrize(

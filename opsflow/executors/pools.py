@@ -1,0 +1,32 @@
+"""futurist, imported only by the drivers (and waits) that use its pools.
+
+futurist imports eventlet whenever it is installed (the greenthread
+driver's extra), which costs a quarter of a second and prints eventlet's
+deprecation warning. The serial engine needs neither, so nothing imports
+futurist until a pool driver is chosen, and then through :func:`futurist`,
+which keeps that warning quiet.
+"""
+
+from __future__ import annotations
+
+import warnings
+from types import ModuleType
+
+__all__ = ["futurist", "waiters"]
+
+
+def futurist() -> ModuleType:
+    """The ``futurist`` package (imported on the first call)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"\s*Eventlet is deprecated")
+        import futurist as package
+
+    return package
+
+
+def waiters() -> ModuleType:
+    """``futurist.waiters``, which waits on thread and green futures alike."""
+    futurist()
+    from futurist import waiters as module
+
+    return module
