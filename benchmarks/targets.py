@@ -109,7 +109,7 @@ def per_task_row(title: str, figures: dict[str, dict[str, Any]], limit: float) -
 def engine_rows(quick: bool, with_taskflow: bool) -> list[Row]:
     n = 100 if quick else 1000
     huge = 10_000 if quick else 100_000
-    tf = 2 if with_taskflow else None  # TaskFlow is quadratic: cold + one warm
+    tf = 1 if with_taskflow else None  # TaskFlow is quadratic: one run, cold
     rows = []
 
     linear = engine_figures("linear", n, 11, tf)
