@@ -25,6 +25,7 @@ import importlib
 import json
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +38,8 @@ from typing import Any
 SLEEP_SECONDS = 0.02
 #: Threads the parallel workload runs on, for both libraries.
 PARALLEL_WORKERS = 20
+#: Threads the unordered no-op workload runs on.
+UNORDERED_WORKERS = 4
 
 
 class BenchmarkError(Exception):
@@ -161,6 +164,31 @@ def _parallel(lib: Library, tasks: Tasks, size: int) -> Prepared:
     return Prepared(flow, None, options, lib.states.SUCCESS)
 
 
+def _unordered(lib: Library, tasks: Tasks, size: int) -> Prepared:
+    # No-op tasks with no order between them, on 4 threads: the engine's own
+    # cost of handing tasks to a pool and collecting their futures.
+    flow = lib.unordered_flow.Flow("unordered")
+    flow.add(*(tasks.noop(name=f"t{i}") for i in range(size)))
+    options = {"engine": "parallel", "max_workers": UNORDERED_WORKERS}
+    return Prepared(flow, None, options, lib.states.SUCCESS)
+
+
+def _driver(executor: str) -> Callable[[Library, Tasks, int], Prepared]:
+    """No-op tasks on ``executor`` (opsflow's drivers), 2 workers."""
+
+    def build(lib: Library, tasks: Tasks, size: int) -> Prepared:
+        if lib.name != "opsflow":
+            raise BenchmarkError("the executor drivers are opsflow's")
+        from driver_tasks import NoOp
+
+        flow = lib.unordered_flow.Flow(f"on-{executor}")
+        flow.add(*(NoOp(name=f"t{i}") for i in range(size)))
+        options = {"engine": "parallel", "executor": executor, "max_workers": 2}
+        return Prepared(flow, None, options, lib.states.SUCCESS)
+
+    return build
+
+
 def _persistence(lib: Library, tasks: Tasks, size: int) -> Prepared:
     # A fresh SQLite file per run, its schema made before the timing starts;
     # the engine then writes every state change through to it.
@@ -201,6 +229,9 @@ BUILDERS: dict[str, Callable[[Library, Tasks, int], Prepared]] = {
     "graph-chain": _graph_chain,
     "parallel": _parallel,
     "persistence": _persistence,
+    "unordered": _unordered,
+    "thread-driver": _driver("thread"),
+    "process-driver": _driver("process"),
 }
 
 
@@ -270,6 +301,7 @@ def measure(library: str, kind: str, size: int, repeat: int) -> dict[str, Any]:
                 prepared.cleanup()
         del prepared
     best = min(times)
+    warm, warm_cpu = times[1:] or times, cpu_times[1:] or cpu_times
     return {
         "library": library,
         "workload": kind,
@@ -280,6 +312,13 @@ def measure(library: str, kind: str, size: int, repeat: int) -> dict[str, Any]:
         "us_per_task": best / size * 1e6,
         "cpu_times_s": cpu_times,
         "cpu_us_per_task": min(cpu_times) / size * 1e6,
+        # The first run of this fresh process (imports, first-use caches and
+        # all) beside the median of the runs after it.
+        "cold_us_per_task": times[0] / size * 1e6,
+        "warm_us_per_task": statistics.median(warm) / size * 1e6,
+        "cold_cpu_us_per_task": cpu_times[0] / size * 1e6,
+        "warm_cpu_us_per_task": statistics.median(warm_cpu) / size * 1e6,
+        "warm_spread_us_per_task": (max(warm) - min(warm)) / size * 1e6,
         "baseline_rss_bytes": baseline_rss,
         "peak_rss_bytes": peak_rss_bytes(),
     }

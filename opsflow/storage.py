@@ -273,6 +273,14 @@ class Storage:
             )
         self._save_atom(detail)
 
+    def note_task_progress(self, name: str, progress: float) -> None:
+        """Set progress to be written with the atom's next save.
+
+        The engine's own 0.0 (starting) and 1.0 (done) travel with the state
+        change they belong to: one write, not two.
+        """
+        self.atom_detail(name).meta[META_PROGRESS] = progress
+
     def get_task_progress(self, name: str) -> float:
         return float(self.atom_detail(name).meta.get(META_PROGRESS, 0.0))
 

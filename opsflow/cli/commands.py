@@ -113,9 +113,6 @@ class Command:
     def dispatch(self) -> int:
         """Do what the arguments ask; the exit code."""
         args = self.args
-        if args.list:
-            report.print_listing(self.catalog, sys.stdout, self.as_json)
-            return ExitCode.SUCCESS
         self.resolve_run_id()
         if args.history or args.show:
             return self.stored()

@@ -80,12 +80,8 @@ def _interrupt_once() -> None:
 
 def run(argv: Sequence[str] | None) -> int:
     """Parse, configure, then do what the arguments ask; the exit code."""
-    from opsflow.cli.commands import Command
-    from opsflow.cli.inputs import parse_inputs
-    from opsflow.cli.logs import setup_logging
     from opsflow.conf import loader
     from opsflow.plugins.catalog import Catalog
-    from opsflow.runs.service import plugin_environment
 
     args = cli_args.parse(argv)
     conf = loader.load(
@@ -102,6 +98,16 @@ def run(argv: Sequence[str] | None) -> int:
         },
     )
     catalog = Catalog(conf.flow_dirs)  # YAML flows are found by name too
+    if args.list:  # plugins only: no inputs, run service or log set-up to pay for
+        from opsflow.cli.report import print_listing
+
+        print_listing(catalog, sys.stdout, as_json=args.format == "json")
+        return ExitCode.SUCCESS
+    from opsflow.cli.commands import Command
+    from opsflow.cli.inputs import parse_inputs
+    from opsflow.cli.logs import setup_logging
+    from opsflow.runs.service import plugin_environment
+
     with plugin_environment(conf):
         inputs = parse_inputs(args.store, args.store_file, args.secret)
         command = Command(args, conf, catalog, inputs)

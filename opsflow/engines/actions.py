@@ -84,8 +84,10 @@ class TaskAction(_Action):
     uuid_key = "task_uuid"
 
     def _progress(self, node: Node, value: float) -> None:
+        """Announce the engine's own 0.0 or 1.0, recorded with the state
+        change just saved (see ``Storage.note_task_progress``)."""
         cast(Task, node.atom).notify_progress(value)
-        self.on_progress(node, value)
+        self._announce_progress(node, value)
 
     def on_progress(
         self, node: Node, progress: float, details: Mapping[str, Any] | None = None
@@ -93,10 +95,13 @@ class TaskAction(_Action):
         """Record a task's progress and announce it on the ``atom_notifier``.
 
         ``details`` as the task gave them (``{}``: none); None keeps the
-        details recorded last (the engine's own 0.0 and 1.0).
+        details recorded last.
         """
-        detail = self._runtime.details[node.index]
         self._storage.set_task_progress(node.name, progress, details)
+        self._announce_progress(node, progress)
+
+    def _announce_progress(self, node: Node, progress: float) -> None:
+        detail = self._runtime.details[node.index]
         if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
             self._notifier.notify(
                 EVENT_UPDATE_PROGRESS,
@@ -113,6 +118,7 @@ class TaskAction(_Action):
         runtime = self._runtime
         detail = runtime.details[node.index]
         detail.failure = None
+        self._storage.note_task_progress(node.name, 0.0)
         self.change_state(node, states.RUNNING)
         self._progress(node, 0.0)
         try:
@@ -136,6 +142,7 @@ class TaskAction(_Action):
             result = storage.save(node.name, result, states.FAILURE)
             self._announce(node, states.FAILURE, states.RUNNING, result)
         else:
+            storage.note_task_progress(node.name, 1.0)
             result = storage.save(node.name, result, states.SUCCESS)
             self._announce(node, states.SUCCESS, states.RUNNING, result)
             self._progress(node, 1.0)
@@ -146,6 +153,7 @@ class TaskAction(_Action):
     ) -> concurrent.futures.Future[tuple[str, Any]]:
         runtime = self._runtime
         detail = runtime.details[node.index]
+        self._storage.note_task_progress(node.name, 0.0)
         self.change_state(node, states.REVERTING)
         self._progress(node, 0.0)
         try:
@@ -170,6 +178,7 @@ class TaskAction(_Action):
             result = self._storage.save_revert(node.name, result, states.REVERT_FAILURE)
             self._announce(node, states.REVERT_FAILURE, states.REVERTING, result)
         else:
+            self._storage.note_task_progress(node.name, 1.0)
             result = self._storage.save_revert(node.name, result, states.REVERTED)
             self._announce(node, states.REVERTED, states.REVERTING, result)
             self._progress(node, 1.0)

@@ -18,6 +18,7 @@ from opsflow import exceptions, states
 from opsflow.engines.builder import FINAL_STATES, MachineBuilder
 from opsflow.engines.compiler import Compilation, Compiler
 from opsflow.engines.runtime import Runtime
+from opsflow.executors import pools
 from opsflow.executors.base import TaskExecutor
 from opsflow.persistence import models
 from opsflow.storage import Storage
@@ -111,6 +112,8 @@ class ActionEngine:
         with _collector_paused():
             self.storage.ensure_atoms(node.atom for node in compilation)
         self._executor = self._task_executor()
+        if not self._executor.in_line:
+            pools.waiters()  # here, not first in the thread that runs (see pools)
         self._runtime = Runtime(
             compilation,
             self.storage,

@@ -132,6 +132,10 @@ class TaskExecutor(abc.ABC):
     #: backend) has its workers scrub them with it before they reply.
     redactor: Redactor = NO_SECRETS
 
+    #: True when every future :meth:`submit` returns has already resolved
+    #: (the task ran in the caller's frame): the engine then never waits.
+    in_line: bool = False
+
     @abc.abstractmethod
     def submit(
         self, call: TaskCall, progress_callback: ProgressCallback | None = None

@@ -5,6 +5,13 @@ driver's extra), which costs a quarter of a second and prints eventlet's
 deprecation warning. The serial engine needs neither, so nothing imports
 futurist until a pool driver is chosen, and then through :func:`futurist`,
 which keeps that warning quiet.
+
+Import it in the thread that chooses the driver (a driver module does so
+when it is loaded; the engine, when it prepares a run on a driver that
+leaves futures pending), never first in the thread that runs the engine:
+``opsflow-run`` runs the engine in a thread of its own, and a run on the
+``process`` driver whose engine thread was the first to import futurist
+(and so eventlet) never let that thread be joined.
 """
 
 from __future__ import annotations

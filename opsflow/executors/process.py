@@ -37,6 +37,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from opsflow import exceptions
+from opsflow.executors import pools
 from opsflow.executors.base import (
     Outcome,
     ProgressCallback,
@@ -44,11 +45,13 @@ from opsflow.executors.base import (
     TaskExecutor,
     run_task,
 )
-from opsflow.executors.pools import futurist
 from opsflow.task import Task
 from opsflow.types.failure import Failure
 
 __all__ = ["ProcessDriver"]
+
+#: Imported with the driver, in the thread that chooses it (see pools).
+futurist = pools.futurist()
 
 LOG = logging.getLogger(__name__)
 
@@ -181,7 +184,7 @@ class ProcessDriver(TaskExecutor):
             )
             self._relay.start()
         if self._pool is None:
-            self._pool = futurist().ProcessPoolExecutor(
+            self._pool = futurist.ProcessPoolExecutor(
                 max_workers=self._max_workers, mp_context=self._context
             )
 

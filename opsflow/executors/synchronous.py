@@ -21,6 +21,8 @@ class SynchronousDriver(TaskExecutor):
     future that has already resolved: no pool, no work item, no wait.
     """
 
+    in_line = True
+
     def __init__(self, max_workers: int | None = None) -> None:
         pass
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import concurrent.futures
 
+from opsflow.executors import pools
 from opsflow.executors.base import FuturesTaskExecutor
-from opsflow.executors.pools import futurist
 
 __all__ = ["ThreadDriver"]
+
+#: Imported with the driver, in the thread that chooses it (see pools).
+futurist = pools.futurist()
 
 
 class _Wake:
@@ -26,7 +29,7 @@ class ThreadDriver(FuturesTaskExecutor):
     """A pool of ``max_workers`` threads (futurist's default when None)."""
 
     def __init__(self, max_workers: int | None = None) -> None:
-        super().__init__(factory=lambda: futurist().ThreadPoolExecutor(max_workers))
+        super().__init__(factory=lambda: futurist.ThreadPoolExecutor(max_workers))
 
     def stop(self) -> None:
         pool = self._executor if self._given is None else None

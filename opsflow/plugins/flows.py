@@ -154,8 +154,6 @@ class FlowNamespace(Namespace[FlowFactory]):
 
     def scan(self) -> tuple[list[LoadedPlugin[FlowFactory]], list[BrokenPlugin]]:
         """Entry-point flows and YAML flows; bad files and clashes are broken."""
-        from opsflow.yamlflows.errors import FlowFileError, TaskPluginBroken
-
         loaded, broken = super().scan()
         by_name: dict[str, list[str]] = {}
         for item in loaded:
@@ -165,7 +163,10 @@ class FlowNamespace(Namespace[FlowFactory]):
         for bad in broken:
             by_name.setdefault(bad.name, []).append(f"entry point {bad.target}")
         yaml_loaded: list[LoadedPlugin[FlowFactory]] = []
-        for entry in self._entries():
+        entries = list(self._entries())
+        if entries:  # the YAML flows package is only needed to read them
+            from opsflow.yamlflows.errors import FlowFileError, TaskPluginBroken
+        for entry in entries:
             label = entry.name or os.path.basename(entry.path)
             factory = self._factory(entry.path, entry.name or label)
             try:

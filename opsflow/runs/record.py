@@ -184,13 +184,18 @@ def plugin_versions(
     ``flow_entry_point`` is the flow's entry point (None for a YAML flow).
     """
     versions: dict[str, str] = {}
+    known: dict[str, list[str]] = {}
     if flow_entry_point is not None and flow_entry_point.dist is not None:
         versions[flow_entry_point.dist.name] = flow_entry_point.dist.version
-    owners = importlib.metadata.packages_distributions()
-    for top in {type(atom).__module__.split(".", 1)[0] for atom in atoms}:
-        if top in ("opsflow", "builtins", "__main__"):
-            continue
-        for dist in owners.get(top, ()):
+        known[flow_entry_point.module.split(".", 1)[0]] = [flow_entry_point.dist.name]
+    tops = {type(atom).__module__.split(".", 1)[0] for atom in atoms}
+    tops -= {"opsflow", "builtins", "__main__"}
+    # Reading which package every installed distribution holds costs a scan
+    # of all their file lists: only done for modules the flow's own
+    # distribution does not explain.
+    owners = importlib.metadata.packages_distributions() if tops - set(known) else {}
+    for top in sorted(tops):
+        for dist in known.get(top) or owners.get(top) or []:
             try:
                 versions[dist] = importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:

@@ -20,14 +20,32 @@ raised as :class:`PostgresTaskError` naming the task's object.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from opsflow import task
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+else:
+
+    class _OnFirstUse:
+        """A module imported when first used: listing the tasks
+        (``opsflow-run --list``) does not pay for psycopg."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attribute: str) -> Any:
+            module: ModuleType = importlib.import_module(self._name)
+            return getattr(module, attribute)
+
+    psycopg = _OnFirstUse("psycopg")
+    sql = _OnFirstUse("psycopg.sql")
 
 __all__ = [
     "Database",
