@@ -359,6 +359,11 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         pending, self._pending = self._pending, {}
         by_flow: dict[str, list[tuple[models.AtomDetail, dict[str, Any]]]] = {}
         for flow_uuid, detail, columns in pending.values():
+            written = self._written.get(detail.uuid)
+            if written is not None:
+                # Held back as a change of meta alone: what another
+                # connection wrote of the atom since is newer than the rest.
+                columns = {**written, "meta": columns["meta"]}
             by_flow.setdefault(flow_uuid, []).append((detail, columns))
         for flow_uuid, atoms in by_flow.items():
             self._save_atoms(rows, flow_uuid, atoms)

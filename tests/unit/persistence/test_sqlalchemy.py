@@ -350,3 +350,36 @@ def test_after_a_write_fails_half_way_its_rolled_back_changes_are_written_again(
     finally:
         reader.close()
     assert stored.state == "RUNNING"
+
+
+def test_a_held_back_progress_never_brings_back_an_older_state(tmp_path):
+    # Given a running atom whose progress one connection holds back
+    from opsflow.persistence import models
+
+    url = f"sqlite:///{tmp_path}/h.sqlite"
+    backend = backends.fetch(url)
+    first, second = backend.get_connection(), backend.get_connection()
+    first.upgrade()
+    book = models.LogBook("b")
+    flow_detail = models.FlowDetail("f")
+    atom = models.TaskDetail("a", state="RUNNING")
+    flow_detail.add(atom)
+    book.add(flow_detail)
+    first.save_logbook(book)
+    atom.meta["progress"] = 0.5
+    first.save_atom_detail(flow_detail, atom)
+
+    # When another connection of the backend records its failure, and the
+    # first then writes what it held back
+    atom.state = "FAILURE"
+    second.save_atom_detail(flow_detail, atom)
+    first.flush()
+    backend.close()
+
+    # Then the store has the failure, and the progress
+    reader = backends.fetch(url)
+    try:
+        stored = reader.get_connection().get_atom_details(atom.uuid)
+    finally:
+        reader.close()
+    assert (stored.state, stored.meta.get("progress")) == ("FAILURE", 0.5)
