@@ -144,7 +144,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the --graph format, whatever the file's extension",
     )
     output = parser.add_argument_group("output and configuration")
-    output.add_argument("--format", choices=["text", "json"], default="text")
+    output.add_argument(
+        "-f",
+        "--format",
+        choices=["text", "json", "table", "yaml", "csv", "value"],
+        default="text",
+        help="output format; table, yaml, csv and value (and json with -c) "
+        "go with the listings: --list, --history, the steps of --show",
+    )
+    output.add_argument(
+        "-c",
+        "--column",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="with a listing: only this column (repeatable, in that order)",
+    )
+    output.add_argument(
+        "--version",
+        action="version",
+        version=f"opsflow-run {_version()}",
+        help="show the installed opsflow's version and exit",
+    )
     output.add_argument(
         "--config-file",
         action="append",
@@ -174,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --history: only the N newest runs",
     )
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version, from its metadata."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("opsflow")
+    except metadata.PackageNotFoundError:  # a source tree never installed
+        return "unknown (not installed)"
 
 
 def _positive(text: str) -> int:
@@ -238,6 +269,41 @@ def _add_flow_help(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def listing_rows(args: argparse.Namespace) -> bool:
+    """Whether a listing is written as rows (``-f table|yaml|csv|value`` or
+    ``-c``) rather than in its own text layout or JSON document."""
+    return bool(args.column) or args.format not in ("text", "json")
+
+
+def _check_listing_format(args: argparse.Namespace) -> None:
+    if not listing_rows(args):
+        return
+    listing = args.list or args.history or (args.show and not args.graph)
+    if not listing:
+        raise UsageError(
+            f"-f {args.format} and -c go with a listing: --list, --history or "
+            "--show RUN_ID (text and json go with every mode)"
+        )
+
+
+def _check_graph_path(args: argparse.Namespace) -> None:
+    """``--graph FILE``: an extension no picture format has is refused
+    (a JPEG name would otherwise get DOT text)."""
+    if not args.graph or args.graph_format or args.graph == "-":
+        return
+    import os
+
+    from opsflow.views.pictures import EXTENSIONS, FORMATS
+
+    extension = os.path.splitext(args.graph)[1].lower()
+    if extension and extension not in EXTENSIONS:
+        raise UsageError(
+            f"--graph {args.graph}: no picture format is written as "
+            f"{extension}; name the file {', '.join(EXTENSIONS)}, or give "
+            f"--graph-format {'|'.join(FORMATS)}"
+        )
+
+
 def _days(text: str) -> float:
     try:
         days = float(text)
@@ -293,6 +359,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                 f"--state {args.state}: no run can be in that state; "
                 f"give one of: {', '.join(FLOW_STATES)}"
             )
+    _check_listing_format(args)
+    _check_graph_path(args)
     if args.graph_format and not args.graph:
         raise UsageError("--graph-format goes with --graph")
     if args.graph and (args.history or args.list or args.resume or args.revert):

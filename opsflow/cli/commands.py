@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from oslo_config import cfg
 
 from opsflow import states
+from opsflow.cli import args as cli_args
 from opsflow.cli import preflight, report
+from opsflow.cli.columns import Listing, write_selected
 from opsflow.cli.exits import ExitCode, Unavailable, UsageError, for_state
 from opsflow.cli.inputs import check_secrets
 from opsflow.cli.masking import Masker
@@ -154,15 +156,25 @@ class Command:
 
     # -- a fresh run ------------------------------------------------------
     def prepare(self) -> PreparedRun:
-        """The run checked: flow built, engine compiled and validated."""
+        """The run checked: flow built, engine compiled and validated; a
+        warning for each store key nothing takes (a typo, most often)."""
         with self.masker.masking_std_streams():  # the flow plugin's own code runs
-            return self.service.prepare(
+            prepared = self.service.prepare(
                 self.source,
                 self.inputs,
                 self.flags,
                 self.masker.redactor,
                 fail_at=self.args.fail_at,
             )
+        unused = self.source.unused_inputs(self.inputs.store, prepared.flow)
+        for key, closest in unused.items():
+            hint = f" (did you mean {closest}?)" if closest else ""
+            print(
+                f"opsflow-run: warning: store key {key} is taken by no step of "
+                f"flow {self.args.flow} nor by its factory{hint}; going on",
+                file=sys.stderr,
+            )
+        return prepared
 
     def start(self) -> int:
         """``opsflow-run FLOW``: check it, then run it (or draw and plan it)."""
@@ -185,7 +197,8 @@ class Command:
 
         lease = leases.acquire(connection, flow_detail.uuid)
         with leases.Heartbeat(connection, lease), _run_lock(self.conf, lease) as lock:
-            return lock.ended(self.run(prepared.engine, args.flow, estimates))
+            code = self.run(prepared.engine, args.flow, estimates, fail_at=args.fail_at)
+            return lock.ended(code)
 
     def plan(self, prepared: PreparedRun) -> int:
         """``--graph FILE`` and ``--dry-run``: the flow's picture and plan."""
@@ -201,7 +214,8 @@ class Command:
         if args.dry_run:
             preflight.check_store(self.conf, self.catalog)  # opening nothing
             steps = plan.plan(compilation)
-            report.print_plan(args.flow, steps, sys.stdout, self.as_json)
+            drill = plan.drill_plan(steps, args.fail_at) if args.fail_at else None
+            report.print_plan(args.flow, steps, sys.stdout, self.as_json, drill)
         elif args.graph != "-" and not self.as_json:
             print(f"graph of flow {args.flow} written to {args.graph} ({fmt})")
         return ExitCode.SUCCESS
@@ -244,8 +258,13 @@ class Command:
         flow_name: str,
         estimates: Estimates,
         revert: bool = False,
+        fail_at: str | None = None,
     ) -> int:
-        """Run (or revert) ``engine`` with progress and listeners; print its report."""
+        """Run (or revert) ``engine`` with progress and listeners; print its report.
+
+        A revert drill (``fail_at``) that ends SUCCESS never fired: its step
+        was skipped, so nothing was rehearsed (exit 64, not 0).
+        """
         from opsflow.cli.runner import run_flow
 
         listeners = preflight.attach_listeners(
@@ -265,6 +284,8 @@ class Command:
                 revert=revert,
             )
         self.print_report(result, out)
+        if fail_at is not None and result.state == states.SUCCESS:
+            return _drill_did_not_fire(result, fail_at)
         return for_state(result.state)
 
     @property
@@ -283,6 +304,9 @@ class Command:
         """``--history`` and ``--show RUN_ID``: read the store, run nothing."""
         args = self.args
         if not store.store_exists(self.conf):
+            if args.history and cli_args.listing_rows(args):
+                self.write_rows(report.history_listing([]), "--history")
+                return ExitCode.SUCCESS
             if args.history:
                 print("[]" if self.as_json else "no runs recorded")
                 return ExitCode.SUCCESS
@@ -301,7 +325,9 @@ class Command:
                     state=args.state,
                     since=since,
                 )
-                if self.as_json:
+                if cli_args.listing_rows(args):
+                    self.write_rows(report.history_listing(rows), "--history")
+                elif self.as_json:
                     print(json.dumps(rows, indent=2))
                 else:
                     report.print_history(rows, sys.stdout)
@@ -320,6 +346,9 @@ class Command:
 
         flow_detail = stored.flow_detail
         result = stored_report(connection, flow_detail)
+        if cli_args.listing_rows(self.args):
+            self.write_rows(report.steps_listing(result, self.masker), "--show")
+            return
         if self.as_json:
             document = show_document(connection, flow_detail, self.masker, result)
             print(json.dumps(document, indent=2))
@@ -344,6 +373,10 @@ class Command:
         elif args.graph != "-":
             print(f"graph of run {flow_detail.uuid} written to {args.graph} ({fmt})")
         return ExitCode.SUCCESS
+
+    def write_rows(self, listing: Listing, what: str) -> None:
+        """A listing as ``-f`` and ``-c`` ask (a table unless ``-f`` says)."""
+        write_selected(listing, self.args.format, self.args.column, what, sys.stdout)
 
     def purge(self) -> int:
         """``--purge DAYS``: forget old SUCCESS and REVERTED runs."""
@@ -392,7 +425,8 @@ class Command:
                     f"({done}/{len(flow_detail)} steps done, state {stored.state})",
                     file=sys.stderr,
                 )
-            return self.run(engine, _flow(stored), estimates)
+            fail_at = stored.record.fail_at if stored.record else None
+            return self.run(engine, _flow(stored), estimates, fail_at=fail_at)
 
         return self.take_over(run_id, "--resume runs", settled, begin)
 
@@ -486,6 +520,19 @@ class Command:
                 )
             estimates = queries.estimates_for(connection, _flow(stored), exclude=run_id)
             return lock.ended(begin(engine, stored, estimates))
+
+
+def _drill_did_not_fire(result: report.RunReport, step: str) -> int:
+    """Say that the drill after ``step`` never fired; exit 64 (a usage error:
+    the rehearsal asked for did not happen, and the run's changes stay)."""
+    state = next((s.state for s in result.steps if s.name == step), "not run")
+    why = "was skipped" if state == states.IGNORE else f"ended {state}"
+    print(
+        f"opsflow-run: warning: drill did not fire: {step} {why}, so nothing "
+        f"was rehearsed; the run ended SUCCESS and its changes stay",
+        file=sys.stderr,
+    )
+    return ExitCode.USAGE
 
 
 def _is_whole_id(text: str) -> bool:

@@ -11,7 +11,7 @@ import shutil
 import textwrap
 from typing import TextIO
 
-from opsflow.runs.describe import FlowDescription, FlowInput
+from opsflow.runs.describe import FlowDescription, FlowInput, FlowStep
 
 __all__ = ["print_description"]
 
@@ -63,12 +63,26 @@ def _steps(description: FlowDescription, width: int) -> list[str]:
     if description.steps_need:
         need = ", ".join(description.steps_need)
         return ["", f"steps: decided by the factory once {need} given (--store)"]
+    tasks = [step for step in description.steps if step.kind != "retry"]
+    retries = [step for step in description.steps if step.kind == "retry"]
     lines = ["", "steps (in the order a serial run takes them):"]
-    column = max((len(step.name) for step in description.steps), default=0) + 2
-    kinds = max((len(step.task) for step in description.steps), default=0) + 2
-    for number, step in enumerate(description.steps, start=1):
-        kind = step.task if step.kind == "task" else f"{step.task} (retry)"
-        head = f"  {number:>2}. {step.name:<{column}}{kind:<{kinds}}"
+    lines += _table(tasks, width, numbered=True)
+    if retries:
+        lines += [
+            "",
+            "retry controllers (they rerun a subflow; --fail-at takes a step):",
+        ]
+        lines += _table(retries, width, numbered=False)
+    return lines
+
+
+def _table(steps: list[FlowStep], width: int, numbered: bool) -> list[str]:
+    column = max((len(step.name) for step in steps), default=0) + 2
+    kinds = max((len(step.task) for step in steps), default=0) + 2
+    lines = []
+    for number, step in enumerate(steps, start=1):
+        label = f"{number:>2}. " if numbered else ""
+        head = f"  {label}{step.name:<{column}}{step.task:<{kinds}}"
         lines += _wrapped(head, step.description, width)
     return lines
 

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsflow.views.plan import PlannedStep, plan
+from opsflow.views.plan import DrillPlan, PlannedStep, drill_plan, plan
 from opsflow.views.stored import run_picture
 
-__all__ = ["PlannedStep", "plan", "run_picture", "write_graph"]
+__all__ = [
+    "DrillPlan",
+    "PlannedStep",
+    "drill_plan",
+    "plan",
+    "run_picture",
+    "write_graph",
+]
 
 
 def write_graph(path: str, picture: Any, fmt: str | None = None) -> str:

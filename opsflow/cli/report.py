@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from opsflow.cli.columns import Listing
 from opsflow.cli.masking import Masker
 from opsflow.cli.progress import format_seconds
 from opsflow.runs.report import (
@@ -27,7 +28,7 @@ from opsflow.runs.report import (
     report_of,
     revert_command,
 )
-from opsflow.views.plan import PlannedStep
+from opsflow.views.plan import DrillPlan, PlannedStep
 
 if TYPE_CHECKING:
     from opsflow.plugins.catalog import Catalog
@@ -38,6 +39,8 @@ __all__ = [
     "interrupted_note",
     "json_document",
     "not_reverted",
+    "history_listing",
+    "plugin_listing",
     "print_details",
     "print_history",
     "print_listing",
@@ -46,6 +49,7 @@ __all__ = [
     "recap",
     "report_of",
     "revert_command",
+    "steps_listing",
 ]
 
 
@@ -155,12 +159,20 @@ def print_details(report: RunReport, masker: Masker, out: TextIO) -> None:
 
 
 def print_plan(
-    flow: str, steps: Sequence[PlannedStep], out: TextIO, as_json: bool
+    flow: str,
+    steps: Sequence[PlannedStep],
+    out: TextIO,
+    as_json: bool,
+    drill: DrillPlan | None = None,
 ) -> None:
-    """The ``--dry-run`` plan: order, and what each failure would undo."""
+    """The ``--dry-run`` plan: order, and what each failure would undo; for
+    a revert drill, what runs, where it fails and what is then reverted."""
     if as_json:
-        document = plan_document(flow, steps)
+        document = plan_document(flow, steps, drill)
         out.write(json.dumps(document, indent=2) + "\n")
+        return
+    if drill is not None:
+        _print_drill_plan(flow, steps, drill, out)
         return
     out.write(
         f"flow {flow}: inputs complete, {len(steps)} steps; would run "
@@ -180,6 +192,33 @@ def print_plan(
         prefix = "when retries run out" if step.retried_by else "if it fails"
         undo = ", ".join(step.reverted_on_failure)
         out.write(f"       {prefix}, reverts: {undo}\n")
+
+
+def _print_drill_plan(
+    flow: str, steps: Sequence[PlannedStep], drill: DrillPlan, out: TextIO
+) -> None:
+    by_name = {step.name: step for step in steps}
+    out.write(
+        f"flow {flow}: revert drill (--fail-at {drill.step}); would run "
+        "(serial order; nothing runs now):\n"
+    )
+    for index, name in enumerate(drill.runs, start=1):
+        kind = " (retry controller)" if by_name[name].kind == "retry" else ""
+        out.write(f"  {index}. {name}{kind}\n")
+        for condition in by_name[name].skipped_unless:
+            out.write(f"       runs only if {condition}, else skipped\n")
+    out.write(
+        f"then the run fails on purpose right after {drill.step} and reverts, "
+        f"in this order: {', '.join(drill.reverts)}\n"
+    )
+    if drill.not_run:
+        out.write(f"never run: {', '.join(drill.not_run)}\n")
+    for condition in drill.skipped_unless:
+        out.write(
+            f"if {drill.step} is skipped (it runs only if {condition}), the "
+            "drill does not fire: the run goes on and exits 64\n"
+        )
+    out.write("the drill ends REVERTED (exit 1) when every revert succeeds\n")
 
 
 def print_listing(catalog: Catalog, out: TextIO, as_json: bool) -> None:
@@ -202,6 +241,80 @@ def print_listing(catalog: Catalog, out: TextIO, as_json: bool) -> None:
             out.write(f"  {plugin.name}{suffix}\n")
         for item in broken:
             out.write(f"  {item.name}  BROKEN: {item.error}\n")
+
+
+def plugin_listing(catalog: Catalog) -> Listing:
+    """``--list`` as rows: every plugin of every namespace, broken ones too."""
+    rows: list[dict[str, Any]] = []
+    for namespace in catalog.namespaces():
+        loaded, broken = namespace.scan()
+        for plugin in loaded:
+            rows.append(
+                {
+                    "namespace": namespace.namespace,
+                    "name": plugin.name,
+                    "status": "ok",
+                    "description": _first_doc_line(plugin.plugin),
+                    "target": plugin.target,
+                    "distribution": plugin.distribution,
+                }
+            )
+        for item in broken:
+            rows.append(
+                {
+                    "namespace": namespace.namespace,
+                    "name": item.name,
+                    "status": "BROKEN",
+                    "description": item.error,
+                    "target": item.target,
+                    "distribution": None,
+                }
+            )
+    columns = ("namespace", "name", "status", "description", "target")
+    return Listing((*columns, "distribution"), rows)
+
+
+def history_listing(rows: Sequence[Mapping[str, Any]]) -> Listing:
+    """``--history`` as rows (an interrupted run's note in ``note``)."""
+    columns = ("run_id", "flow", "state", "started_at", "updated_at", "note")
+    return Listing(
+        columns,
+        [
+            {
+                **row,
+                "note": interrupted_note(row["interrupted"])
+                if row.get("interrupted")
+                else None,
+            }
+            for row in rows
+        ],
+    )
+
+
+def steps_listing(report: RunReport, masker: Masker) -> Listing:
+    """The steps of ``--show RUN_ID`` as rows, results masked."""
+    columns = (
+        "step",
+        "state",
+        "started_at",
+        "run_seconds",
+        "revert_seconds",
+        "attempts",
+        "result",
+    )
+    rows = [
+        {
+            "step": step.name,
+            "state": step.state,
+            "started_at": iso_ms(step.started_at),
+            "run_seconds": round(step.run_seconds, 3),
+            "revert_seconds": round(step.revert_seconds, 3),
+            "attempts": step.attempts,
+            "result": masker.value(jsonable(report.results.get(step.name))),
+        }
+        for step in report.steps
+    ]
+    return Listing(columns, rows)
 
 
 def print_history(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
@@ -241,5 +354,7 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def _first_doc_line(obj: Any) -> str:
-    doc = getattr(obj, "__doc__", None) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """A plugin's first docstring sentence, reStructuredText markup off."""
+    from opsflow.runs.describe import first_sentence
+
+    return first_sentence(getattr(obj, "__doc__", None))

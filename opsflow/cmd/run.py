@@ -99,9 +99,15 @@ def run(argv: Sequence[str] | None) -> int:
     )
     catalog = Catalog(conf.flow_dirs)  # YAML flows are found by name too
     if args.list:  # plugins only: no inputs, run service or log set-up to pay for
-        from opsflow.cli.report import print_listing
+        from opsflow.cli import columns, report
 
-        print_listing(catalog, sys.stdout, as_json=args.format == "json")
+        if cli_args.listing_rows(args):
+            listing = report.plugin_listing(catalog)
+            columns.write_selected(
+                listing, args.format, args.column, "--list", sys.stdout
+            )
+        else:
+            report.print_listing(catalog, sys.stdout, as_json=args.format == "json")
         return ExitCode.SUCCESS
     from opsflow.cli.commands import Command
     from opsflow.cli.inputs import parse_inputs

@@ -181,15 +181,16 @@ class FlowNamespace(Namespace[FlowFactory]):
         if clashes:
             from opsflow.yamlflows.errors import FlowNameClash
 
-            kept = []
+            kept, listed = [], set()
             for item in loaded:
-                if item.name in clashes:
+                if item.name not in clashes:
+                    kept.append(item)
+                elif item.name not in listed:  # one line per clash, not per source
+                    listed.add(item.name)
                     error = str(FlowNameClash(item.name, clashes[item.name]))
                     broken.append(
                         BrokenPlugin(NAMESPACE, item.name, item.target, error)
                     )
-                else:
-                    kept.append(item)
             loaded = kept
         loaded.sort(key=lambda item: item.name)
         broken.sort(key=lambda item: (item.name, item.target))
@@ -312,8 +313,10 @@ def call_factory(
             raise FlowInputsRejected(
                 f"flow {name} refused its inputs ({given}): {error}", kwargs
             ) from exc
+        # The message already names the error: as a cause it would be
+        # printed a second time (``from exc`` keeps it for tracebacks).
         raise FlowFactoryFailed(
-            f"flow plugin {name!r} could not {doing} its flow: {error}", exc
+            f"flow plugin {name!r} could not {doing} its flow: {error}"
         ) from exc
 
 

@@ -35,10 +35,21 @@ if TYPE_CHECKING:
     from opsflow.flow import Flow
     from opsflow.runs.source import FlowSource
 
-__all__ = ["FlowDescription", "FlowInput", "FlowStep", "describe", "split_doc"]
+__all__ = [
+    "FlowDescription",
+    "FlowInput",
+    "FlowStep",
+    "describe",
+    "first_sentence",
+    "split_doc",
+]
 
 _PARAM = re.compile(r"^\s*:param\s+(?:[\w\[\], .|]+\s+)?(\w+)\s*:\s*(.*)$")
 _FIELD = re.compile(r"^\s*:\w+")
+#: A sentence ends at . ! or ? before a capital (or the end), unless the
+#: word before the stop is an abbreviation (e.g., i.e., etc.).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`])")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.", "incl.", "no.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +146,22 @@ def split_doc(doc: str | None) -> tuple[str, dict[str, str]]:
     return _plain(" ".join(" ".join(text).split())), {
         name: _plain(value) for name, value in params.items()
     }
+
+
+def first_sentence(doc: str | None) -> str:
+    """The first sentence of a docstring, plain text, without its full stop.
+
+    Abbreviations (``e.g.``, ``i.e.``, ``etc.``) do not end a sentence,
+    and neither does a stop inside a word (``opsflow.retry``).
+    """
+    paragraph = inspect.cleandoc(doc or "").split("\n\n")[0]
+    text, _params = split_doc(paragraph)
+    for match in _SENTENCE_END.finditer(text):
+        words = text[: match.start()].split()
+        last = words[-1].casefold() if words else ""
+        if not last.endswith(_ABBREVIATIONS):
+            return text[: match.start()].rstrip(".")
+    return text.rstrip(".")
 
 
 def describe(
@@ -299,12 +326,11 @@ def _step(atom: Atom, names: Mapping[str, str]) -> FlowStep:
 
     cls = type(atom)
     target = f"{cls.__module__}:{cls.__qualname__}"
-    text, _params = split_doc(cls.__doc__)
     return FlowStep(
         name=str(atom.name),
         task=names.get(target, target),
         kind="retry" if isinstance(atom, Retry) else "task",
-        description=text.split(". ")[0].rstrip("."),
+        description=first_sentence(cls.__doc__),
         requires=tuple(sorted(atom.requires)),
         provides=tuple(sorted(atom.provides)),
     )

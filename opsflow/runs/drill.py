@@ -25,11 +25,24 @@ from opsflow.patterns import linear_flow
 if TYPE_CHECKING:
     from opsflow.atom import Atom
 
-__all__ = ["DrillFailure", "DrillFailureTask", "fail_after", "step_names"]
+__all__ = [
+    "DrillFailure",
+    "DrillFailureTask",
+    "atoms_of",
+    "drill_atoms",
+    "fail_after",
+    "retry_names",
+    "step_names",
+]
 
 
 class DrillFailure(RuntimeError):
     """The failure a revert drill (``--fail-at``) asked for."""
+
+
+def drill_atoms(step: str) -> frozenset[str]:
+    """The names of the atoms a drill after ``step`` adds to the flow."""
+    return frozenset((f"fail_at_{step}", f"fail_at_{step}_revert_all"))
 
 
 class DrillFailureTask(task.Task):
@@ -56,6 +69,22 @@ def _walk(flow: Flow, retried: bool = False) -> Iterator[tuple[Flow, Atom, bool]
             yield from _walk(item, retried)
 
 
+def atoms_of(flow: Flow) -> Iterator[Atom]:
+    """Every atom of ``flow``, retry controllers too, subflows walked."""
+    if flow.retry is not None:
+        yield flow.retry
+    for item in flow:
+        if isinstance(item, Flow):
+            yield from atoms_of(item)
+        else:
+            yield item
+
+
+def retry_names(flow: Flow) -> list[str]:
+    """The names of the flow's retry controllers (not steps a drill takes)."""
+    return [str(atom.name) for atom in atoms_of(flow) if isinstance(atom, retry.Retry)]
+
+
 def step_names(flow: Flow) -> list[str]:
     """The names of the flow's tasks, in the order they were declared."""
     return [str(atom.name) for _parent, atom, _retried in _walk(flow)]
@@ -79,7 +108,11 @@ def fail_after(flow: Flow, step: str) -> Flow:
         drilled = linear_flow.Flow(f"{step}_then_fail").add(atom, failure)
         parent.replace_item(atom, drilled)
         return flow
+    what = (
+        f"{step} is a retry controller of flow {flow.name}, not a step"
+        if step in retry_names(flow)
+        else f"flow {flow.name} has no step {step!r}"
+    )
     raise exceptions.UsageError(
-        f"--fail-at {step}: flow {flow.name} has no step {step!r}; its steps: "
-        + ", ".join(step_names(flow))
+        f"--fail-at {step}: {what}; its steps: " + ", ".join(step_names(flow))
     )

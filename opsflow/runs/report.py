@@ -19,7 +19,7 @@ from opsflow import states
 if TYPE_CHECKING:
     from opsflow.persistence import base, models
     from opsflow.plugins.catalog import Catalog
-    from opsflow.views.plan import PlannedStep
+    from opsflow.views.plan import DrillPlan, PlannedStep
 
 __all__ = [
     "FailureReport",
@@ -224,8 +224,24 @@ def json_document(report: RunReport, masker: Masking) -> dict[str, Any]:
     }
 
 
-def plan_document(flow: str, steps: Sequence[PlannedStep]) -> dict[str, Any]:
-    """The ``--dry-run --format json`` plan: order, and what each failure undoes."""
+def plan_document(
+    flow: str, steps: Sequence[PlannedStep], drill: DrillPlan | None = None
+) -> dict[str, Any]:
+    """The ``--dry-run --format json`` plan: order, and what each failure
+    undoes; for a revert drill (``--fail-at``), what the drill does."""
+    document = _plan_steps(flow, steps)
+    if drill is not None:
+        document["drill"] = {
+            "fail_at": drill.step,
+            "runs": list(drill.runs),
+            "then_reverts": list(drill.reverts),
+            "not_run": list(drill.not_run),
+            "skipped_unless": list(drill.skipped_unless),
+        }
+    return document
+
+
+def _plan_steps(flow: str, steps: Sequence[PlannedStep]) -> dict[str, Any]:
     return {
         "flow": flow,
         "state": "VALID",

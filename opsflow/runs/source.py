@@ -58,6 +58,49 @@ class FlowSource:
         """The factory's docstring (a YAML flow's ``description``)."""
         return (getattr(self.factory, "__doc__", None) or "").strip()
 
+    def accepted_inputs(self) -> frozenset[str] | None:
+        """The store keys the factory takes by name (None: any key).
+
+        A YAML flow takes the inputs its file declares.
+        """
+        import inspect
+
+        read_file = getattr(self.factory, "inputs", None)
+        if callable(read_file):
+            flow_file = read_file()
+            specs = flow_file.inputs if flow_file is not None else ()
+            return frozenset(spec.name for spec in specs)
+        try:
+            params = inspect.signature(self.factory).parameters.values()
+        except (TypeError, ValueError):  # a builtin or C callable says nothing
+            return None
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return None
+        return frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
+
+    def unused_inputs(
+        self, store: Mapping[str, Any], flow: Flow
+    ) -> dict[str, str | None]:
+        """Store keys neither the factory nor any step of ``flow`` takes,
+        each with the closest name they might have meant (None: nothing close).
+
+        A factory that takes any key (``**store``) leaves none unused.
+        """
+        import difflib
+
+        from opsflow.runs.drill import atoms_of
+
+        accepted = self.accepted_inputs()
+        if accepted is None:
+            return {}
+        read = {key for atom in atoms_of(flow) for key in atom.rebind.values()}
+        known = sorted(accepted | read)
+        return {
+            key: next(iter(difflib.get_close_matches(key, known, n=1)), None)
+            for key in sorted(store)
+            if key not in known
+        }
+
     def describe(self, catalog: Catalog, store: Mapping[str, Any]) -> FlowDescription:
         """The flow's description, inputs and steps, built from ``store``
         (nothing runs): see :mod:`opsflow.runs.describe`."""

@@ -42,6 +42,7 @@ from opsflow.states import (
 from opsflow.views.plan import describe_decider, describe_retry
 
 __all__ = [
+    "EXTENSIONS",
     "FORMATS",
     "DotMissing",
     "Picture",
@@ -56,7 +57,7 @@ __all__ = [
 
 #: Formats by name, and the file extensions that pick them.
 FORMATS = ("dot", "svg", "png", "mermaid", "text")
-_EXTENSIONS = {
+EXTENSIONS = {
     ".dot": "dot",
     ".gv": "dot",
     ".svg": "svg",
@@ -454,7 +455,7 @@ def format_for(path: str, wanted: str | None = None) -> str:
         return wanted
     if path == "-":
         return "text"
-    return _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "dot")
+    return EXTENSIONS.get(os.path.splitext(path)[1].lower(), "dot")
 
 
 def render(picture: Picture, fmt: str) -> bytes:

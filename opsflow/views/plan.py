@@ -26,7 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PlannedStep", "RetryStage", "describe_decider", "describe_retry", "plan"]
+__all__ = [
+    "DrillPlan",
+    "PlannedStep",
+    "RetryStage",
+    "describe_decider",
+    "describe_retry",
+    "drill_plan",
+    "plan",
+]
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,46 @@ class PlannedStep:
     skipped_unless: tuple[str, ...] = ()
     #: The steps that must have run before this one (any engine).
     after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DrillPlan:
+    """What a revert drill (``--fail-at STEP``) does, in the serial order."""
+
+    step: str
+    #: What runs before the drill's failure, in order.
+    runs: tuple[str, ...]
+    #: What is then reverted, in that order (newest first).
+    reverts: tuple[str, ...]
+    #: What never runs: the failure comes first.
+    not_run: tuple[str, ...]
+    #: Conditions that may skip STEP; then the drill does not fire.
+    skipped_unless: tuple[str, ...] = ()
+
+
+def drill_plan(steps: Sequence[PlannedStep], step: str) -> DrillPlan:
+    """The drill's run, read from the plan of the drilled flow."""
+    from opsflow.runs.drill import drill_atoms
+
+    added = drill_atoms(step)
+    names = [planned.name for planned in steps]
+    failure = next(planned for planned in steps if planned.name in added)
+    at = names.index(failure.name)
+    # A condition on the failure or on what it follows may skip it (a
+    # skipped step's successors are skipped with it).
+    by_name = {planned.name: planned for planned in steps}
+    conditions: list[str] = []
+    for name in (*failure.after, failure.name):
+        for condition in by_name[name].skipped_unless:
+            if condition not in conditions:
+                conditions.append(condition)
+    return DrillPlan(
+        step=step,
+        runs=tuple(name for name in names[:at] if name not in added),
+        reverts=tuple(n for n in failure.reverted_on_failure if n not in added),
+        not_run=tuple(name for name in names[at:] if name not in added),
+        skipped_unless=tuple(conditions),
+    )
 
 
 def plan(compilation: Any) -> list[PlannedStep]:

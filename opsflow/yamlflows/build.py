@@ -228,6 +228,7 @@ class _Builder:
                     condition.operand,
                     whole=key is None,
                     key=key,
+                    value_name=condition.value,
                 )
         offered = sorted({name for atom in atoms for name in atom.provides})
         raise FlowFileError(

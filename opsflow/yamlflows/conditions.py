@@ -48,6 +48,8 @@ class Condition:
     operand: Any
     whole: bool = True
     key: Any = None
+    #: The stored value's name (``when: {value: NAME}``); None: the result.
+    value_name: str | None = None
 
     def value(self, history: Mapping[str, Any]) -> Any:
         result = history.get(self.atom)
@@ -68,4 +70,6 @@ class Condition:
         return found if self.op == "in" else not found
 
     def __str__(self) -> str:
-        return f"{self.atom} {self.op} {self.operand!r}"
+        """What is tested, as the plan names it: the value, else the result."""
+        tested = self.value_name or f"the result of {self.atom}"
+        return f"{tested} {self.op.replace('_', ' ')} {self.operand!r}"

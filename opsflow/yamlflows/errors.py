@@ -50,7 +50,7 @@ class FlowNameClash(ConfigurationError):
         super().__init__(
             f"flow name {name!r} is defined more than once: "
             + " and ".join(self.sources)
-            + "; rename one of them"
+            + f"; neither runs (opsflow-run {name} refuses it): rename one of them"
         )
 
 

@@ -114,6 +114,52 @@ def test_web_stack_drill_after_the_service_leaves_nothing(cli, docs_flows):
         _stop(pidfile)
 
 
+def test_web_stack_help_lists_its_retry_controller_apart(cli, docs_flows):
+    proc = cli.run("web-stack", "--help")
+    assert proc.returncode == 0, proc.stderr
+    steps, retries = proc.stdout.split("steps (in the order")[1].split(
+        "retry controllers (they rerun a subflow; --fail-at takes a step):\n"
+    )
+    assert "serve-retry" not in steps
+    assert "   4. port      linux.free_port  Provide a TCP port" in steps
+    first = retries.splitlines()[0]
+    assert first.startswith("  serve-retry  opsflow.retry:Times  Up to attempts runs")
+    drill = cli.run(
+        "web-stack", *_inputs(docs_flows)["web-stack"], "--fail-at", "serve-retry"
+    )
+    assert drill.returncode == 64
+    assert (
+        "--fail-at serve-retry: serve-retry is a retry controller of flow "
+        "web-stack, not a step; its steps: site_dir, page, decide, port, service"
+    ) in drill.stderr
+
+
+def test_web_stack_plan_names_the_value_its_condition_tests(cli, docs_flows):
+    proc = cli.run("web-stack", *_inputs(docs_flows)["web-stack"], "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "       runs only if answer in ['yes', 'y'] (after decide), else skipped\n"
+    ) in proc.stdout
+
+
+def test_a_drill_whose_step_is_skipped_says_it_did_not_fire(cli, docs_flows):
+    args = [*_inputs(docs_flows)["web-stack"], "--fail-at", "port"]
+    plan = cli.run("web-stack", *args, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert (
+        "if port is skipped (it runs only if answer in ['yes', 'y'] (after "
+        "decide)), the drill does not fire: the run goes on and exits 64"
+    ) in plan.stdout
+    proc = cli.run("web-stack", *args, "--format", "json")
+    assert proc.returncode == 64, proc.stderr
+    assert _states(proc)["port"] == "IGNORE"
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "opsflow-run: warning: drill did not fire: port was skipped, so nothing "
+        "was rehearsed; the run ended SUCCESS and its changes stay"
+    )
+    assert (docs_flows / "site" / "index.html").exists()
+
+
 def test_mirror_pick_tries_each_mirror_then_undoes_the_workspace(cli, docs_flows):
     # The example's mirrors are under .example, which never resolves
     proc = cli.run(

@@ -150,6 +150,29 @@ def test_describe_of_an_unknown_flow_is_a_usage_error(cli):
     assert "no-such-flow" in proc.stderr
 
 
+def test_help_does_not_cut_a_description_at_an_abbreviation(cli):
+    proc = cli.run("provision-tenant", "--store", "tenant=t1", "--help")
+    assert proc.returncode == 0, proc.stderr
+    steps = proc.stdout.split("steps (in the order a serial run takes them):")[1]
+    host = " ".join(steps.split("3. host_address")[1].split("4.")[0].split())
+    assert (
+        host == "linux.address Add address (CIDR, e.g. 10.0.0.1/30) to ifname, in netns"
+    )
+
+
+def test_a_factory_error_is_printed_once(cli):
+    proc = cli.run("fixture-cyclic", "--help")
+    assert proc.returncode == 69
+    assert proc.stdout == ""
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(
+        "opsflow-run: error: flow plugin 'fixture-cyclic' could not build its flow: "
+        "DependencyFailure: "
+    )
+    assert line.count("DependencyFailure") == 1
+    assert line.count("makes a cycle") == 1
+
+
 # -- --fail-at: revert drills ---------------------------------------------------
 def test_fail_at_reverts_everything_up_to_the_step(cli, tmp_path):
     workdir = tmp_path / "work"
@@ -201,6 +224,34 @@ def test_fail_at_an_unknown_step_is_a_usage_error_and_runs_nothing(cli):
         "opsflow-run: error: --fail-at step_9: flow demo has no step 'step_9'; "
         "its steps: " + ", ".join(DEMO_STEPS)
     ]
+    _nothing_recorded(cli)
+
+
+def test_a_drills_plan_says_where_the_run_fails_and_what_is_then_reverted(cli):
+    proc = cli.run("demo", "--fail-at", "step_2", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "flow demo: revert drill (--fail-at step_2); would run (serial order; "
+        "nothing runs now):",
+        "  1. create_workdir",
+        "  2. write_file",
+        "  3. step_1",
+        "  4. step_2",
+        "then the run fails on purpose right after step_2 and reverts, in this "
+        "order: step_2, step_1, write_file, create_workdir",
+        "never run: step_3, write_report",
+        "the drill ends REVERTED (exit 1) when every revert succeeds",
+    ]
+    document = json.loads(
+        cli.run("demo", "--fail-at", "step_2", "--dry-run", "--format", "json").stdout
+    )
+    assert document["drill"] == {
+        "fail_at": "step_2",
+        "runs": DEMO_STEPS[:4],
+        "then_reverts": DEMO_STEPS[:4][::-1],
+        "not_run": ["step_3", "write_report"],
+        "skipped_unless": [],
+    }
     _nothing_recorded(cli)
 
 

@@ -165,9 +165,11 @@ def test_a_yaml_flow_that_reuses_an_entry_point_name_is_an_error_naming_both(kit
     assert "opsflow_yamlkit.flows:linear" in result.stderr
     assert journal == []
     listing = kit.cli.run("--list").stdout
-    assert "kit-clash  BROKEN: flow name 'kit-clash' is defined more than once" in (
-        listing
+    [line] = [line for line in listing.splitlines() if "kit-clash" in line]
+    assert line.startswith(
+        "  kit-clash  BROKEN: flow name 'kit-clash' is defined more than once"
     )
+    assert "neither runs (opsflow-run kit-clash refuses it)" in line
 
 
 def test_dry_run_and_graph_work_for_yaml_flows(kit, tmp_path):
