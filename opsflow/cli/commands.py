@@ -214,7 +214,9 @@ class Command:
         from opsflow.cli import describe
 
         with self.masker.masking_std_streams():  # the flow plugin's own code runs
-            description = self.source.describe(self.catalog, self.inputs.store)
+            description = self.source.describe(
+                self.catalog, self.inputs.store, self.masker.redactor
+            )
         describe.print_description(description, sys.stdout, self.as_json)
         return ExitCode.SUCCESS
 

@@ -338,3 +338,25 @@ def test_secrets_listed_in_a_store_file_are_masked(cli, tmp_path):
     assert out.read_text() == SECRET
     assert SECRET not in outputs(proc, cli)
     assert "login refused for password ***" in proc.stdout
+
+
+# -- a flow's own help -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "mode", [("--help",), ("--describe",), ("--describe", "--format", "json")]
+)
+def test_a_factory_refusing_a_secret_shows_it_masked_in_the_flows_help(cli, mode):
+    proc = cli.run("demo", "--secret", "steps=Sekr1tXY", *mode)
+    assert proc.returncode == 64, proc.stderr
+    assert "steps must be a whole number >= 1, got '***'" in proc.stderr
+    assert "Sekr1tXY" not in proc.stdout + proc.stderr
+
+
+def test_a_store_file_secret_refused_by_the_factory_is_masked_in_the_help(
+    cli, tmp_path
+):
+    store = tmp_path / "store.yaml"
+    store.write_text("steps: Sekr1tXY\nsecrets: [steps]\n")
+    proc = cli.run("demo", "--store-file", str(store), "--help")
+    assert proc.returncode == 64, proc.stderr
+    assert "got '***'" in proc.stderr
+    assert "Sekr1tXY" not in proc.stdout + proc.stderr
