@@ -253,9 +253,10 @@ class Command:
         """Run (or revert) ``engine`` with progress and listeners; print its report."""
         from opsflow.cli.runner import run_flow
 
-        listeners = preflight.attach_listeners(
-            self.conf, self.catalog, self.args.listener, engine
-        )
+        with self.masker.masking_std_streams():  # a listener keeps the streams
+            listeners = preflight.attach_listeners(
+                self.conf, self.catalog, self.args.listener, engine
+            )
         out = sys.stdout
         with _stdout_to_stderr(self.as_json):  # stdout: the JSON document only
             result = run_flow(
