@@ -171,6 +171,7 @@ class Command:
         """``opsflow-run FLOW``: check it, then run it (or draw and plan it)."""
         args = self.args
         prepared = self.prepare()
+        preflight.check_listeners(self.conf, self.catalog, args.listener)
         if args.graph or args.dry_run:
             return self.plan(prepared)
         backend = store.open_backend(self.conf, self.catalog)
@@ -472,6 +473,7 @@ class Command:
         code = settled(stored)
         if code is not None:
             return code
+        preflight.check_listeners(self.conf, self.catalog, self.args.listener)
         secrets = self.inputs.secrets
         source = self.service.check_takeover(stored, secrets, self.args.force)
         try:
