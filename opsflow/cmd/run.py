@@ -105,7 +105,9 @@ def run(argv: Sequence[str] | None) -> int:
     with plugin_environment(conf):
         inputs = parse_inputs(args.store, args.store_file, args.secret)
         command = Command(args, conf, catalog, inputs)
-        setup_logging(conf, args.debug, command.masker)
+        given = {"log_file": "--log-file", "log_dir": "--log-dir"}
+        flags = {name: flag for name, flag in given.items() if getattr(args, name)}
+        setup_logging(conf, args.debug, command.masker, flags)
         return command.dispatch()
 
 
