@@ -447,6 +447,9 @@ class Command:
     def report_stored(self, stored: StoredRun) -> int:
         """Print a run that has nothing left to do; the exit code of its state."""
         result = report.report_of(stored.flow_detail)
+        saved = os.path.join(self.traceback_dir, f"{result.run_id}.txt")
+        if result.failures and os.path.isfile(saved):
+            result.traceback_path = saved  # written when the run ended
         self.print_report(result, sys.stdout)
         return for_state(result.state)
 
