@@ -24,6 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard_std_streams()  # a reader that went away never changes the exit code
     _interrupt_once()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    if not debug:
+        from opsflow.utils.eventlet_utils import quiet_eventlet_warning
+
+        quiet_eventlet_warning()  # plugins importing futurist would show it
     try:
         return run(argv)
     except KeyboardInterrupt:  # a signal outside the run (its handlers suspend it)
