@@ -77,7 +77,7 @@ def test_the_text_summary_of_a_failure_says_where_the_traceback_is(cli):
     proc = cli.run("fixture-fail")
     assert proc.returncode == 1, proc.stderr
     assert "step boom failed: RuntimeError: boom exploded on purpose" in proc.stdout
-    where = proc.stdout.split("traceback: ", 1)[1].strip()
+    where = proc.stdout.split("traceback: ", 1)[1].splitlines()[0]
     assert where.startswith(cli.state)
     assert "boom exploded on purpose" in pathlib.Path(where).read_text()
     assert stat.S_IMODE(os.stat(where).st_mode) == 0o600
