@@ -180,6 +180,7 @@ class Command:
         """``opsflow-run FLOW``: check it, then run it (or draw and plan it)."""
         args = self.args
         prepared = self.prepare()
+        preflight.check_listeners(self.conf, self.catalog, args.listener)
         if args.graph or args.dry_run:
             return self.plan(prepared)
         backend = store.open_backend(self.conf, self.catalog)
@@ -225,7 +226,9 @@ class Command:
         from opsflow.cli import describe
 
         with self.masker.masking_std_streams():  # the flow plugin's own code runs
-            description = self.source.describe(self.catalog, self.inputs.store)
+            description = self.source.describe(
+                self.catalog, self.inputs.store, self.masker.redactor
+            )
         describe.print_description(description, sys.stdout, self.as_json)
         return ExitCode.SUCCESS
 
@@ -267,9 +270,10 @@ class Command:
         """
         from opsflow.cli.runner import run_flow
 
-        listeners = preflight.attach_listeners(
-            self.conf, self.catalog, self.args.listener, engine
-        )
+        with self.masker.masking_std_streams():  # a listener keeps the streams
+            listeners = preflight.attach_listeners(
+                self.conf, self.catalog, self.args.listener, engine
+            )
         out = sys.stdout
         with _stdout_to_stderr(self.as_json):  # stdout: the JSON document only
             result = run_flow(
@@ -474,6 +478,9 @@ class Command:
     def report_stored(self, stored: StoredRun) -> int:
         """Print a run that has nothing left to do; the exit code of its state."""
         result = report.report_of(stored.flow_detail)
+        saved = os.path.join(self.traceback_dir, f"{result.run_id}.txt")
+        if result.failures and os.path.isfile(saved):
+            result.traceback_path = saved  # written when the run ended
         self.print_report(result, sys.stdout)
         return for_state(result.state)
 
@@ -500,6 +507,7 @@ class Command:
         code = settled(stored)
         if code is not None:
             return code
+        preflight.check_listeners(self.conf, self.catalog, self.args.listener)
         secrets = self.inputs.secrets
         source = self.service.check_takeover(stored, secrets, self.args.force)
         try:

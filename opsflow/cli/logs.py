@@ -21,7 +21,7 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from oslo_config import cfg
@@ -93,8 +93,16 @@ def run_context(run_id: str, flow: str) -> Iterator[RunContext]:
         _CONTEXT_FILTER.current = previous
 
 
-def setup_logging(conf: cfg.ConfigOpts, debug: bool, masker: Masker) -> None:
+def setup_logging(
+    conf: cfg.ConfigOpts,
+    debug: bool,
+    masker: Masker,
+    flags: Mapping[str, str] | None = None,
+) -> None:
     """oslo.log set up from ``conf``; every handler masks the run's secrets.
+
+    ``flags`` maps the options given on the command line (``log_file``,
+    ``log_dir``) to their flag, which an error about them names.
 
     :raises ConfigError: the log file cannot be created (exit 78).
     :raises Unavailable: ``use_journal`` without systemd's Python bindings.
@@ -114,7 +122,7 @@ def setup_logging(conf: cfg.ConfigOpts, debug: bool, masker: Masker) -> None:
     conf.set_default("logging_context_format_string", CONTEXT_FORMAT)
     path = log_file_path(conf)
     if path:
-        _create_private(conf, path)
+        _create_private(conf, path, flags or {})
     try:
         log.setup(conf, "opsflow")
     except RuntimeError as exc:
@@ -148,20 +156,38 @@ def log_file_path(conf: cfg.ConfigOpts) -> str | None:
     return None
 
 
-def _create_private(conf: cfg.ConfigOpts, path: str) -> None:
+def _create_private(conf: cfg.ConfigOpts, path: str, flags: Mapping[str, str]) -> None:
     from opsflow.conf.loader import ConfigError, where_set
     from opsflow.privatefiles import open_private
 
     try:
         os.close(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
     except OSError as exc:
+        reason = _why_not_created(path, exc)
+        given = [flags[name] for name in ("log_file", "log_dir") if name in flags]
+        if given:
+            raise ConfigError(
+                " and ".join(given),
+                f"{path!r}: the log file cannot be created: {reason}",
+            ) from exc
         option = "log_file" if conf.log_file else "log_dir"
         source, _ = where_set(conf, None, option)
         raise ConfigError(
             source,
-            f"= {path!r}: the log file cannot be created: {exc.strerror or exc}",
+            f"= {path!r}: the log file cannot be created: {reason}",
             option=f"[DEFAULT] {option}",
         ) from exc
+
+
+def _why_not_created(path: str, error: OSError) -> str:
+    """What stops ``path`` from being created: a parent that is a file says
+    so (creating its directories only reports that the name exists)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        return f"{parent} is not a directory"
+    return error.strerror or str(error)
 
 
 def _private_opener(path: str, flags: int) -> Any:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
+from opsflow import states
 from opsflow.redaction import MASK, Redactor
 
 __all__ = ["MASK", "Masker", "MaskingFilter", "MaskingStream"]
@@ -84,6 +86,19 @@ def _is_own(logger_name: str) -> bool:
     return logger_name == "opsflow" or logger_name.startswith("opsflow.")
 
 
+_STATE_NAMES = frozenset(state.value for state in states.State)
+
+
+def _is_own_token(text: str) -> bool:
+    """A run or atom id, or a state name: opsflow's, never a task's value."""
+    if text in _STATE_NAMES:
+        return True
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
 class MaskingFilter(logging.Filter):
     """A logging filter that masks secrets in values, never in opsflow's text.
 
@@ -117,7 +132,9 @@ class MaskingFilter(logging.Filter):
 
     def _argument(self, arg: Any) -> Any:
         if isinstance(arg, str):
-            return MASK if arg in self._masker.redactor.texts else arg
+            # A listener's rendering of a step's arguments is text holding
+            # values; an id or a state is opsflow's own and stays whole.
+            return arg if _is_own_token(arg) else self._masker.text(arg)
         if arg is None or isinstance(arg, bool | int | float):
             return self._masker.redactor.value(arg)
         shown = str(arg)

@@ -17,7 +17,7 @@ from oslo_config import cfg
 if TYPE_CHECKING:
     from opsflow.plugins.catalog import Catalog
 
-__all__ = ["attach_listeners", "check_store"]
+__all__ = ["attach_listeners", "check_listeners", "check_store"]
 
 
 def check_store(conf: cfg.ConfigOpts, catalog: Catalog) -> None:
@@ -46,3 +46,22 @@ def attach_listeners(
         ),
         *listeners.create_listeners(catalog.listeners, flag_names, engine),
     ]
+
+
+def check_listeners(
+    conf: cfg.ConfigOpts, catalog: Catalog, flag_names: Sequence[str]
+) -> None:
+    """Every listener named in ``[engine] listeners`` and by ``--listener``
+    is installed: checked before a run is recorded or announced, so an
+    unknown name leaves nothing behind."""
+    from opsflow.conf.loader import where_set
+    from opsflow.plugins import listeners
+
+    path, _value = where_set(conf, "engine", "listeners")
+    listeners.listener_classes(
+        catalog.listeners,
+        conf.engine.listeners,
+        source=path,
+        option="[engine] listeners",
+    )
+    listeners.listener_classes(catalog.listeners, flag_names)

@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol, TextIO
+from typing import Any, NamedTuple, Protocol, TextIO
 
 from opsflow.runs.report import StepRecord
 from opsflow.task import made_changes
@@ -263,8 +263,9 @@ class ProgressBar:
     With ``estimates`` it ends with the time left. When a revert starts, the
     run's line is closed with what it came to (steps done, the step that
     failed; no ETA) and a second line shows the revert, redrawn in place to
-    the end. Lines are cut to the width of the terminal they are drawn on,
-    so none wraps (a wrapped line cannot be redrawn in place).
+    the end. Lines fit the width of the terminal they are drawn on, so none
+    wraps (a wrapped line cannot be redrawn in place): the bar narrows and
+    the name shortens before the final state or a failure would be cut.
     """
 
     def __init__(
@@ -312,21 +313,23 @@ class ProgressBar:
         done = sum(1 for s in steps if s.state in _DONE_STATES)
         running = [s for s in steps if s.state == "RUNNING"]
         partial = 0.0 if closing else sum(s.progress for s in running)
-        filled = int(self._width * min(1.0, (done + partial) / total))
-        bar = "#" * filled + "-" * (self._width - filled)
-        parts = [f"{recorder.flow_name} [{bar}] {done}/{len(steps)} done"]
+        parts: list[_Part] = []
         if running and not closing:
             shown = ", ".join(f"{s.name} {int(s.progress * 100)}%" for s in running[:3])
-            parts.append(f"running: {shown}")
+            parts.append(_Part(f"running: {shown}"))
         if recorder.failed:
-            parts.append(f"failed: {', '.join(recorder.failed[:3])}")
+            parts.append(_Part(f"failed: {', '.join(recorder.failed[:3])}", keep=True))
         final = recorder.flow_state in _SHOWN_FLOW_STATES
         eta = None if closing or final else self.eta(recorder)
         if eta is not None:
-            parts.append(f"ETA {format_seconds(eta)}")
+            parts.append(_Part(f"ETA {format_seconds(eta)}"))
         if final and not closing:
-            parts.append(recorder.flow_state)
-        return "  ".join(parts)
+            parts.append(_Part(recorder.flow_state, keep=True))
+        return self._fit(
+            _Head(recorder.flow_name, "", "#", (done + partial) / total),
+            f"{done}/{len(steps)} done",
+            parts,
+        )
 
     def render_revert(self, recorder: StepRecorder) -> str:
         """The revert phase's own bar: steps undone of those that ran."""
@@ -334,22 +337,48 @@ class ProgressBar:
         to_undo = [s for s in steps if s.state in _TO_UNDO]
         undone = sum(1 for s in to_undo if s.state == "REVERTED")
         total = len(to_undo) or 1
-        filled = int(self._width * min(1.0, undone / total))
-        bar = "<" * filled + "-" * (self._width - filled)
-        parts = [f"{recorder.flow_name} revert [{bar}] {undone}/{len(to_undo)} undone"]
+        parts: list[_Part] = []
         reverting = [s.name for s in steps if s.state == "REVERTING"]
         if reverting:
-            parts.append(f"reverting: {', '.join(reverting[:3])}")
+            parts.append(_Part(f"reverting: {', '.join(reverting[:3])}"))
         failed = [s.name for s in steps if s.state == "REVERT_FAILURE"]
         if failed:
-            parts.append(f"revert failed: {', '.join(failed[:3])}")
+            parts.append(_Part(f"revert failed: {', '.join(failed[:3])}", keep=True))
         final = recorder.flow_state in _SHOWN_FLOW_STATES - {"REVERTING"}
         eta = None if final else self.revert_eta(recorder)
         if eta is not None:
-            parts.append(f"ETA {format_seconds(eta)}")
+            parts.append(_Part(f"ETA {format_seconds(eta)}"))
         if final:
-            parts.append(recorder.flow_state)
-        return "  ".join(parts)
+            parts.append(_Part(recorder.flow_state, keep=True))
+        return self._fit(
+            _Head(recorder.flow_name, " revert", "<", undone / total),
+            f"{undone}/{len(to_undo)} undone",
+            parts,
+        )
+
+    def _fit(self, head: _Head, counts: str, parts: Sequence[_Part]) -> str:
+        """The line, made to fit the terminal without losing what it says.
+
+        What gives way first is what says least: the bar narrows (down to
+        none), then the flow's name shortens, then the passing details
+        (running steps, ETA) go, and last the name and the counts; what
+        failed and the final state stay. Only a line still too long after
+        that is cut.
+        """
+        limit = max(20, self._columns() - 1)
+        texts = [part.text for part in parts]
+        for width in (*range(self._width, _MIN_BAR - 1, -1), 0):
+            line = _line(head.name, head, width, counts, texts)
+            if len(line) <= limit:
+                return line
+        kept = [part.text for part in parts if part.keep]
+        for details in (texts, kept):
+            room = limit - len(_line("", head, 0, counts, details))
+            if room >= _MIN_NAME:
+                return _line(_shortened(head.name, room), head, 0, counts, details)
+        if kept and len("  ".join(kept)) <= limit:
+            return "  ".join(kept)  # what went wrong and how it ended, alone
+        return _line(_shortened(head.name, _MIN_NAME), head, 0, counts, kept)[:limit]
 
     def eta(self, recorder: StepRecorder) -> float | None:
         """Seconds left: each step not done at its median past duration
@@ -413,7 +442,7 @@ class ProgressBar:
         self._stream.flush()
 
     def _write_line(self, line: str) -> None:
-        self._stream.write("\r\x1b[2K" + line[: max(20, self._columns() - 1)])
+        self._stream.write("\r\x1b[2K" + line)
 
     def _columns(self) -> int:
         """The width of the terminal drawn on (stdout may go elsewhere);
@@ -423,6 +452,43 @@ class ProgressBar:
         except (AttributeError, OSError, ValueError):
             columns = 0
         return columns or shutil.get_terminal_size((80, 24)).columns
+
+
+#: The narrowest bar drawn; below it, none is (the counts say as much).
+_MIN_BAR = 4
+#: The fewest characters of a flow's name a narrowed line keeps.
+_MIN_NAME = 6
+
+
+class _Head(NamedTuple):
+    """The start of a bar's line: ``name label [bar]``, filled to ``fraction``."""
+
+    name: str
+    label: str
+    fill: str
+    fraction: float
+
+
+class _Part(NamedTuple):
+    """A detail after the counts; ``keep``: it stays however narrow the line."""
+
+    text: str
+    keep: bool = False
+
+
+def _line(name: str, head: _Head, width: int, counts: str, parts: list[str]) -> str:
+    start = f"{name}{head.label}"
+    if width:
+        filled = int(width * min(1.0, head.fraction))
+        start += f" [{head.fill * filled}{'-' * (width - filled)}]"
+    return "  ".join([f"{start} {counts}", *parts])
+
+
+def _shortened(name: str, room: int) -> str:
+    """``name`` in at most ``room`` characters (at least :data:`_MIN_NAME`),
+    its cut marked with ``..``."""
+    room = max(room, _MIN_NAME)
+    return name if len(name) <= room else name[: room - 2] + ".."
 
 
 def _describe(result: Any) -> str | None:

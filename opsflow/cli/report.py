@@ -80,9 +80,8 @@ def print_summary(report: RunReport, masker: Masker, out: TextIO) -> None:
     for failure in report.failures:
         verb = "failed" if failure.phase == "execute" else "could not be reverted"
         out.write(f"step {failure.atom} {verb}: {masker.text(failure.exception)}\n")
-    if report.failures:
-        where = report.traceback_path or "not written (run with --debug to see it)"
-        out.write(f"traceback: {where}\n")
+    if report.failures and report.traceback_path:
+        out.write(f"traceback: {report.traceback_path}\n")
     _print_left(report, out)
     out.write(_recap_line(report) + "\n")
 

@@ -24,6 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard_std_streams()  # a reader that went away never changes the exit code
     _interrupt_once()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    if not debug:
+        from opsflow.utils.eventlet_utils import quiet_eventlet_warning
+
+        quiet_eventlet_warning()  # plugins importing futurist would show it
     try:
         return run(argv)
     except KeyboardInterrupt:  # a signal outside the run (its handlers suspend it)
@@ -117,7 +121,9 @@ def run(argv: Sequence[str] | None) -> int:
     with plugin_environment(conf):
         inputs = parse_inputs(args.store, args.store_file, args.secret)
         command = Command(args, conf, catalog, inputs)
-        setup_logging(conf, args.debug, command.masker)
+        given = {"log_file": "--log-file", "log_dir": "--log-dir"}
+        flags = {name: flag for name, flag in given.items() if getattr(args, name)}
+        setup_logging(conf, args.debug, command.masker, flags)
         return command.dispatch()
 
 

@@ -65,6 +65,12 @@ def load(
         raise ConfigError(exc.config_dir, "config directory not found") from exc
     except cfg.Error as exc:
         raise ConfigError("opsflow.conf", str(exc)) from exc
+    except OSError as exc:  # a directory, or a file this user cannot read
+        path = exc.filename or ", ".join(config_files)
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            str(path), f"cannot be read as a configuration file: {reason}"
+        ) from exc
     for (group, name), (flag, value) in (overrides or {}).items():
         if value is None:
             continue

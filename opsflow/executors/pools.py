@@ -19,13 +19,15 @@ from __future__ import annotations
 import warnings
 from types import ModuleType
 
+from opsflow.utils.eventlet_utils import quiet_eventlet_warning
+
 __all__ = ["futurist", "waiters"]
 
 
 def futurist() -> ModuleType:
     """The ``futurist`` package (imported on the first call)."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"\s*Eventlet is deprecated")
+        quiet_eventlet_warning()
         import futurist as package
 
     return package

@@ -12,7 +12,7 @@ from typing import Any
 from opsflow.conf.errors import invalid_value
 from opsflow.plugins.loader import EntryPoints, Namespace, PluginNotFound
 
-__all__ = ["NAMESPACE", "create_listeners", "namespace"]
+__all__ = ["NAMESPACE", "create_listeners", "listener_classes", "namespace"]
 
 NAMESPACE = "opsflow.listeners"
 
@@ -41,10 +41,24 @@ def create_listeners(
     :class:`~opsflow.conf.loader.ConfigError` listing the installed
     listeners; without it (a command-line flag), a :class:`PluginNotFound`.
     """
-    created = []
+    return [
+        listener_class(engine)
+        for listener_class in listener_classes(classes, names, source, option)
+    ]
+
+
+def listener_classes(
+    classes: Namespace[type],
+    names: Sequence[str],
+    source: str | None = None,
+    option: str | None = "[engine] listeners",
+) -> list[type]:
+    """The listener class of each name, loaded (nothing is attached yet);
+    unknown names raise as in :func:`create_listeners`."""
+    loaded = []
     for name in names:
         try:
-            listener_class = classes.load(name)
+            loaded.append(classes.load(name))
         except PluginNotFound as exc:
             if source is None:
                 raise
@@ -52,5 +66,4 @@ def create_listeners(
             raise invalid_value(
                 source, option, name, "an installed listener", allowed
             ) from exc
-        created.append(listener_class(engine))
-    return created
+    return loaded

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions
 from opsflow.plugins import flows
+from opsflow.redaction import NO_SECRETS, Redactor
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -168,8 +169,12 @@ def describe(
     source: FlowSource,
     task_entry_points: Iterable[EntryPoint],
     store: Mapping[str, Any],
+    redactor: Redactor = NO_SECRETS,
 ) -> FlowDescription:
     """``source``'s flow described, built from ``store`` (which may be empty).
+
+    The factory's errors reach the operator with ``redactor``'s secrets
+    scrubbed, as when the flow is built for a run.
 
     :raises FlowFileError: a YAML flow's file is not valid.
     :raises FlowInputsRejected: the factory refused the inputs given (64).
@@ -198,7 +203,7 @@ def describe(
         description, param_docs = split_doc(getattr(factory, "__doc__", None))
         declared = _factory_inputs(factory, param_docs, source.declared_secrets)
         try:
-            flow = flows.build_flow(factory, source.name, store)
+            flow = flows.build_flow(factory, source.name, store, redactor)
         except exceptions.MissingDependencies as exc:
             flow, steps_need = None, tuple(exc.missing_requirements)
     steps: list[FlowStep] = []

@@ -101,12 +101,18 @@ class FlowSource:
             if key not in known
         }
 
-    def describe(self, catalog: Catalog, store: Mapping[str, Any]) -> FlowDescription:
+    def describe(
+        self,
+        catalog: Catalog,
+        store: Mapping[str, Any],
+        redactor: Redactor = NO_SECRETS,
+    ) -> FlowDescription:
         """The flow's description, inputs and steps, built from ``store``
-        (nothing runs): see :mod:`opsflow.runs.describe`."""
+        (nothing runs): see :mod:`opsflow.runs.describe`. ``redactor``
+        scrubs the secrets of ``store`` from the factory's errors."""
         from opsflow.runs.describe import describe
 
-        return describe(self, catalog.tasks.entry_points(), store)
+        return describe(self, catalog.tasks.entry_points(), store, redactor)
 
     def factory_arguments(self, store: Mapping[str, Any]) -> dict[str, Any]:
         """The part of ``store`` the factory accepts.

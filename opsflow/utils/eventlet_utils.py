@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
-__all__ = ["EVENTLET_AVAILABLE", "check_for_eventlet"]
+__all__ = ["EVENTLET_AVAILABLE", "check_for_eventlet", "quiet_eventlet_warning"]
+
+#: The start of the warning eventlet gives on import (futurist imports it).
+EVENTLET_WARNING = r"\s*Eventlet is deprecated"
 
 #: True when the ``eventlet`` package is installed (``opsflow[eventlet]``).
 EVENTLET_AVAILABLE = importlib.util.find_spec("eventlet") is not None
@@ -16,3 +20,10 @@ def check_for_eventlet(exc: BaseException | None = None) -> None:
         raise exc or RuntimeError(
             "eventlet is not installed: pip install 'opsflow[eventlet]'"
         )
+
+
+def quiet_eventlet_warning() -> None:
+    """From now on, ignore eventlet's deprecation warning wherever futurist
+    (which imports eventlet when it is installed) is imported, a plugin's
+    own import included: it tells an operator nothing about the run."""
+    warnings.filterwarnings("ignore", EVENTLET_WARNING)

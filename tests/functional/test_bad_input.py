@@ -7,6 +7,7 @@ directory would be created on the first write: both stay absent.
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -155,6 +156,46 @@ def test_a_config_dir_is_read_after_the_config_file(cli, tmp_path):
 def test_a_missing_config_file_exits_78(cli, tmp_path):
     proc = cli.run("fixture-ok", "--config-file", str(tmp_path / "absent.conf"))
     assert_one_line_error(proc, 78, "absent.conf: not found", cli=cli)
+
+
+def test_a_config_file_that_is_a_directory_exits_78_naming_it(cli, tmp_path):
+    proc = cli.run("fixture-ok", "--config-file", str(tmp_path), config=False)
+    assert_one_line_error(
+        proc, 78, f"{tmp_path}: cannot be read as a configuration file: Is a directory"
+    )
+    # OPSFLOW_CONFIG is read the same way
+    env = dict(cli.env, OPSFLOW_CONFIG=str(tmp_path))
+    proc = subprocess.run(
+        cli.cmd("--list", config=False), capture_output=True, text=True, env=env
+    )
+    assert_one_line_error(proc, 78, f"{tmp_path}: cannot be read")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--log-file", "x.log"), ("--log-dir", "logs")]
+)
+def test_a_log_path_under_a_regular_file_blames_the_flag(cli, tmp_path, flag, value):
+    regular = tmp_path / "regular"
+    regular.write_text("")
+    proc = cli.run("fixture-ok", flag, str(regular / value))
+    assert_one_line_error(
+        proc, 78, f"error: {flag}: ", f"cannot be created: {regular} is not a directory"
+    )
+    assert "opsflow.conf" not in proc.stderr
+
+
+def test_a_log_file_under_a_regular_file_in_the_config_names_the_option(cli, tmp_path):
+    regular = tmp_path / "regular"
+    regular.write_text("")
+    with open(cli.config, "a", encoding="utf-8") as handle:
+        handle.write(f"log_file = {regular / 'x.log'}\n")
+    proc = cli.run("fixture-ok")
+    assert_one_line_error(
+        proc,
+        78,
+        f"{cli.config}: [DEFAULT] log_file = ",
+        f"{regular} is not a directory",
+    )
 
 
 def test_debug_adds_the_traceback_to_an_error(cli):

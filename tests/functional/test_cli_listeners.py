@@ -29,6 +29,7 @@ def test_an_unknown_listener_flag_is_a_usage_error(cli):
     assert proc.returncode == 64
     assert "no opsflow.listeners plugin named 'nope'" in proc.stderr
     assert "timing" in proc.stderr
+    assert_no_run_recorded(cli, proc)
 
 
 def test_an_unknown_listener_in_the_config_is_a_config_error(cli, tmp_path):
@@ -39,3 +40,13 @@ def test_an_unknown_listener_in_the_config_is_a_config_error(cli, tmp_path):
     assert f"{extra}: [engine] listeners = 'nope' is not an installed listener" in (
         proc.stderr
     )
+    assert_no_run_recorded(cli, proc)
+
+
+def assert_no_run_recorded(cli, proc):
+    """An unknown listener is found before the run is announced or stored."""
+    assert "started" not in proc.stderr
+    assert "resume it with" not in proc.stderr
+    history = cli.run("--history", "--format", "json")
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.strip() == "[]"

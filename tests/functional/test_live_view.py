@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
@@ -62,10 +63,15 @@ def run_on_terminal(cli, *args: str, columns: int = 120, rows: int = 40):
         i for i, line in enumerate(lines) if line.startswith("opsflow-run: run ")
     ]
     assert started, lines
-    # The line naming the run wraps on a narrow terminal: the bars come after.
+    # The line naming the run wraps on a narrow terminal: the bars come after
+    # its end, the command to resume the run.
     body = [line for line in lines[started[0] :] if line]
-    first_bar = next(i for i, line in enumerate(body) if " [" in line)
-    return proc.returncode, body[first_bar:], stdout
+    shown = ""
+    for end, line in enumerate(body, start=1):
+        shown += line
+        if re.search(r"--resume [0-9a-f-]{36}$", shown):
+            return proc.returncode, body[end:], stdout
+    raise AssertionError(lines)
 
 
 def test_a_successful_run_leaves_one_full_bar(cli):
@@ -118,10 +124,45 @@ def test_a_failed_revert_shows_which_revert_failed(cli):
 
 def test_the_bar_fits_the_terminal_it_is_drawn_on(cli):
     # 100 characters on a 120-column terminal: whole, though stdout is a
-    # pipe; on a 60-column one, cut to 59 so it never wraps.
+    # pipe; on narrower ones the bar narrows, then the name shortens, and the
+    # failed revert and the final state stay in sight, with no line wrapped.
     wide = run_on_terminal(cli, "fixture-revert-fails", columns=120)[1]
     assert wide[-1].endswith("revert failed: stubborn  FAILURE")
     assert len(wide[-1]) > 80
-    code, narrow, _ = run_on_terminal(cli, "fixture-revert-fails", columns=60)
+    code, at_80, _ = run_on_terminal(cli, "fixture-revert-fails", columns=80)
     assert code == 2
-    assert narrow == [line[:59].rstrip() for line in wide]
+    assert at_80 == [
+        "fixture-revert-fails [############------------] 1/2 done  failed: boom",
+        "fixture-revert-fails revert [<<--] 1/2 undone  "
+        "revert failed: stubborn  FAILURE",
+    ]
+    code, at_60, _ = run_on_terminal(cli, "fixture-revert-fails", columns=60)
+    assert code == 2
+    assert at_60 == [
+        "fixture-revert-fails [######-------] 1/2 done  failed: boom",
+        "fixtu.. revert 1/2 undone  revert failed: stubborn  FAILURE",
+    ]
+    code, at_40, _ = run_on_terminal(cli, "fixture-revert-fails", columns=40)
+    assert code == 2
+    assert at_40 == [
+        "fixture-revert.. 1/2 done  failed: boom",
+        "revert failed: stubborn  FAILURE",
+    ]
+
+
+def test_a_revert_on_a_narrow_terminal_still_ends_reverted(cli, tmp_path):
+    code, screen, stdout = run_on_terminal(
+        cli,
+        "demo",
+        "--store",
+        f"workdir={tmp_path / 'demo'}",
+        "--fail-at",
+        "step_1",
+        columns=40,
+    )
+    assert code == 1, screen
+    assert len(screen) == 2, screen
+    assert all(len(line) < 40 for line in screen), screen
+    assert screen[0].endswith("failed: fail_at_step_1"), screen
+    assert screen[1].startswith("demo revert ["), screen
+    assert screen[1].endswith("undone  REVERTED"), screen

@@ -111,6 +111,19 @@ def test_libraries_stay_quiet_unless_debug(cli):
     assert 1 <= len(progress) <= 4, proc.stderr
 
 
+def test_list_writes_nothing_on_stderr_unless_debug(cli):
+    # The executor fixture plugin imports futurist, which imports eventlet
+    # (installed for the greenthread driver): its deprecation warning is
+    # library chatter, shown with --debug only.
+    proc = cli.run("--list")
+    assert proc.returncode == 0, proc.stderr
+    assert "fixture-executor-parallel" in proc.stdout
+    assert proc.stderr == ""
+    debug = cli.run("--list", "--debug")
+    assert debug.returncode == 0, debug.stderr
+    assert "Eventlet is deprecated" in debug.stderr
+
+
 def test_use_json_puts_the_run_in_the_context(cli):
     proc = cli.run("fixture-fail", "--use-json")
     assert proc.returncode == 1, proc.stderr

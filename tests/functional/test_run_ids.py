@@ -4,6 +4,7 @@ or ``last`` wherever a RUN_ID goes, and ``--history --limit N``."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 
@@ -97,3 +98,35 @@ def test_history_limit_shows_the_newest_runs(cli):
         proc = cli.run(*bad)
         assert proc.returncode == 64, bad
         assert proc.stderr.count("\n") == 1
+
+
+def traceback_lines(proc) -> list[str]:
+    return [line for line in proc.stdout.splitlines() if line.startswith("traceback:")]
+
+
+def test_a_run_that_ended_is_reported_with_its_saved_traceback(cli, tmp_path):
+    # Given a run whose revert failed and one that was reverted, each
+    # with its failures' tracebacks saved when it ended
+    for args in (
+        ("fixture-revert-fails",),
+        ("demo", "--store", f"workdir={tmp_path / 'demo'}", "--fail-at", "step_1"),
+    ):
+        proc = cli.run(*args)
+        assert proc.returncode in (1, 2), proc.stderr
+        [line] = traceback_lines(proc)
+        saved = line.split(": ", 1)[1]
+        assert os.path.isfile(saved)
+        # When it is resumed, or reverted again, it is shown as it ended
+        for again in (("--resume", "last"), ("--revert", "last")):
+            if args[0] == "fixture-revert-fails" and again[0] == "--revert":
+                continue  # a FAILURE run's --revert tries the revert again
+            shown = cli.run(*again)
+            assert shown.returncode == proc.returncode, shown.stderr
+            # Then the traceback line points at the file that is there
+            assert traceback_lines(shown) == [line]
+        # And once the file is gone, no line claims anything about it
+        os.unlink(saved)
+        shown = cli.run("--resume", "last")
+        assert shown.returncode == proc.returncode, shown.stderr
+        assert traceback_lines(shown) == []
+        assert "not written" not in shown.stdout + shown.stderr

@@ -338,3 +338,92 @@ def test_secrets_listed_in_a_store_file_are_masked(cli, tmp_path):
     assert out.read_text() == SECRET
     assert SECRET not in outputs(proc, cli)
     assert "login refused for password ***" in proc.stdout
+
+
+# -- a flow's own help -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "mode", [("--help",), ("--describe",), ("--describe", "--format", "json")]
+)
+def test_a_factory_refusing_a_secret_shows_it_masked_in_the_flows_help(cli, mode):
+    proc = cli.run("demo", "--secret", "steps=Sekr1tXY", *mode)
+    assert proc.returncode == 64, proc.stderr
+    assert "steps must be a whole number >= 1, got '***'" in proc.stderr
+    assert "Sekr1tXY" not in proc.stdout + proc.stderr
+
+
+def test_a_store_file_secret_refused_by_the_factory_is_masked_in_the_help(
+    cli, tmp_path
+):
+    store = tmp_path / "store.yaml"
+    store.write_text("steps: Sekr1tXY\nsecrets: [steps]\n")
+    proc = cli.run("demo", "--store-file", str(store), "--help")
+    assert proc.returncode == 64, proc.stderr
+    assert "got '***'" in proc.stderr
+    assert "Sekr1tXY" not in proc.stdout + proc.stderr
+
+
+# -- listeners ---------------------------------------------------------------------
+def logged_messages(log_file: str) -> str:
+    """The messages of a log file, its lines as text or oslo.log's JSON."""
+    lines = pathlib.Path(log_file).read_text().splitlines()
+    if lines and lines[0].startswith("{"):
+        return "\n".join(json.loads(line)["message"] for line in lines)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("listener", "options"),
+    [
+        ("dynamic-logging", ()),
+        ("dynamic-logging", ("--use-json",)),
+        ("dynamic-logging", ("--debug",)),
+        ("dynamic-logging", ("--debug", "--use-json")),
+        ("logging", ("--debug",)),
+        ("printing", ()),
+    ],
+)
+def test_listener_lines_mask_the_secret_in_every_log_handler(
+    cli, tmp_path, listener, options
+):
+    # Given a log file beside stderr, and a listener logging each step's inputs
+    log_file = configure(cli, tmp_path)
+    # When a run whose steps require the secret fails with it
+    proc = cli.run(
+        "fixture-secret-leaks",
+        "--secret",
+        f"password={SECRET}",
+        "--listener",
+        listener,
+        *options,
+    )
+    # Then the listener's lines are in the log file, masked
+    assert proc.returncode == 2, proc.stderr
+    if listener == "dynamic-logging":
+        assert "'requires': {'password': '***'}" in logged_messages(log_file)
+    assert SECRET not in outputs(proc, cli)
+    assert files_holding(tmp_path, SECRET) == []
+
+
+def test_listener_lines_mask_a_yaml_input_declared_secret(cli, tmp_path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "secret-refused.yaml").write_text(
+        "name: secret-refused\n"
+        "inputs:\n  password: {secret: true}\n"
+        "steps:\n"
+        "  - name: refuses\n"
+        "    task: fixture.refuses_password\n"
+        "    requires: [password]\n"
+    )
+    log_file = configure(cli, tmp_path, f"flow_dirs = {flows}")
+    proc = cli.run(
+        "secret-refused",
+        "--store",
+        f"password={SECRET}",
+        "--listener",
+        "dynamic-logging",
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "'requires': {'password': '***'}" in logged_messages(log_file)
+    assert SECRET not in outputs(proc, cli)
+    assert files_holding(tmp_path, SECRET) == []
