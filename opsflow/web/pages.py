@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import threading
 import urllib.parse
 from collections.abc import Mapping
@@ -89,12 +90,20 @@ class RunFilters:
         return urllib.parse.urlencode(shown)
 
 
+#: The largest ``offset`` or ``limit`` a query may give.
+_MOST = 10**9
+_WHOLE = re.compile(r"[0-9]{1,10}")
+
+
 def _count(params: Mapping[str, str], name: str, default: int) -> int:
     text = params.get(name)
     if not text:
         return default
-    if not text.isdigit():
-        raise exceptions.UsageError(f"{name} {text}: expected a whole number >= 0")
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if _WHOLE.fullmatch(text) is None or int(text) > _MOST:
+        raise exceptions.UsageError(
+            f"{name} {text[:20]}: expected a whole number from 0 to {_MOST}"
+        )
     return int(text)
 
 
@@ -117,20 +126,27 @@ class RunStore:
         self.service = RunService(conf, catalog)
         self._opening = threading.Lock()
         self._backend: base.Backend | None = None
+        self._identity: tuple[int, int] | None = None
         self._index: RunIndex | None = None
         self._selections: dict[tuple[Any, ...], list[Run]] = {}
         self._needs_person: dict[tuple[str, str], bool] = {}
         self._rows: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def connection(self) -> base.Connection | None:
-        """A connection to the store; None while no run was ever recorded."""
+        """A connection to the store; None while no run was ever recorded
+        (or its file was deleted). A store file replaced since it was opened
+        is opened again: its runs are another store's."""
         with self._opening:
+            identity = store.store_file_identity(self.conf)
+            if self._backend is not None and identity != self._identity:
+                self._forget()
             if self._backend is None:
-                if not store.store_exists(self.conf):
+                if identity == (0, 0) or not store.store_exists(self.conf):
                     return None
                 self._backend = store.open_backend(
                     self.conf, self.catalog, read_only=True
                 )
+                self._identity = identity
             return self._backend.get_connection()
 
     def index(self) -> RunIndex | None:
@@ -144,10 +160,18 @@ class RunStore:
             return self._index
 
     def close(self) -> None:
+        with self._opening:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Close the store and drop everything read from it."""
         if self._backend is not None:
             self._backend.close()
-            self._backend = None
-            self._index = None
+        self._backend = None
+        self._index = None
+        self._selections.clear()
+        self._needs_person.clear()
+        self._rows.clear()
 
     # -- runs -------------------------------------------------------------
     def history(self, filters: RunFilters) -> tuple[list[dict[str, Any]], int]:
@@ -226,12 +250,14 @@ class RunStore:
         return connection, self.service.inspect(connection, run_id)
 
     def run(self, run_id: str) -> tuple[report.RunReport, dict[str, Any]]:
-        """The run's report and its ``--show RUN_ID --format json`` document."""
+        """The run's report and its ``--show RUN_ID --format json`` document,
+        with ``running_by``: ``host pid N`` of the process running it, if any."""
         connection, stored = self.stored(run_id)
         result = report.stored_report(connection, stored.flow_detail)
         document = report.show_document(
             connection, stored.flow_detail, masker_of(stored), result
         )
+        document["running_by"] = result.running_by
         return result, document
 
     def picture_svg(self, run_id: str) -> bytes:
