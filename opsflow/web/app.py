@@ -50,6 +50,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 _STATUS = (
     (exceptions.RunNotFound, 404),
     (PluginNotFound, 404),
+    (exceptions.PluginError, 422),  # a flow that does not load or build
+    (exceptions.DependencyFailure, 422),
     (exceptions.UsageError, 400),
     (exceptions.StorageFailure, 503),
     (exceptions.Unavailable, 503),
@@ -153,8 +155,7 @@ def create_app(
 
         def read() -> dict[str, Any]:
             rows, total = runs.history(filters)
-            for row in rows:
-                row["needs_person"] = runs.needs_person(row)
+            runs.mark_needs_person(rows)
             return {"rows": rows, "total": total, "flows": runs.flow_names()}
 
         found = await run_in_threadpool(read)
@@ -309,5 +310,4 @@ def _warm(runs: RunStore, env: Environment) -> None:
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
     rows, _total = runs.history(RunFilters())
-    for row in rows:
-        runs.needs_person(row)
+    runs.mark_needs_person(rows)

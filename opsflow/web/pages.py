@@ -7,7 +7,6 @@ the API serves these documents as they are, the templates lay them out.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import re
 import threading
@@ -225,19 +224,30 @@ class RunStore:
         index.runs()
         return index.flows()
 
-    def needs_person(self, row: Mapping[str, Any]) -> bool:
-        """A FAILURE run with steps whose changes are still in place."""
+    def mark_needs_person(self, rows: list[dict[str, Any]]) -> None:
+        """Set each row's ``needs_person``: a FAILURE run with steps whose
+        changes are still in place. The runs not seen at their stamp yet are
+        read together, in one query."""
         connection = self.connection()
-        if row["state"] != states.FAILURE or connection is None:
-            return False
-        key = (row["run_id"], row["updated_at"])  # its steps change its stamp
-        if key not in self._needs_person:
-            if len(self._needs_person) >= _KEPT:
+
+        def key(row: Mapping[str, Any]) -> tuple[str, str]:
+            return (row["run_id"], row["updated_at"])  # its steps change its stamp
+
+        failed = [row for row in rows if row["state"] == states.FAILURE]
+        unknown = [
+            row["run_id"] for row in failed if key(row) not in self._needs_person
+        ]
+        if unknown and connection is not None:
+            if len(self._needs_person) + len(unknown) > _KEPT:
                 self._needs_person.clear()
-            flow_detail = connection.get_flow_details(row["run_id"])
-            left = report.not_reverted(report.report_of(flow_detail))
-            self._needs_person[key] = bool(left)
-        return self._needs_person[key]
+            read = connection.get_many_flow_details(unknown)
+            for row in failed:
+                flow_detail = read.get(row["run_id"])
+                if flow_detail is not None:
+                    left = report.not_reverted(report.report_of(flow_detail))
+                    self._needs_person[key(row)] = bool(left)
+        for row in rows:
+            row["needs_person"] = self._needs_person.get(key(row), False)
 
     def stored(self, run_id: str) -> tuple[base.Connection, StoredRun]:
         """The run ``run_id`` as stored.
@@ -273,16 +283,23 @@ class RunStore:
         return pictures.render(picture, "svg")
 
     # -- flows ------------------------------------------------------------
+    def _rescanned(self) -> Catalog:
+        """The catalog, its YAML flows read again if flow_dirs changed."""
+        with self._opening:
+            self.catalog.flows.rescan()
+        return self.catalog
+
     def flows(self) -> dict[str, Any]:
-        return flows_document(self.catalog)
+        return flows_document(self._rescanned())
 
     def plan(self, name: str) -> dict[str, Any]:
-        return flow_plan(self.catalog, name)
+        return flow_plan(self._rescanned(), name)
 
 
 def flows_document(catalog: Catalog) -> dict[str, Any]:
     """The installed flows, as ``--list --format json`` lists them, each
-    with its inputs, and the flows that do not load with their error."""
+    with what ``FLOW --describe --format json`` says of it (description,
+    inputs, steps), and the flows that do not load with their error."""
     listed = report.listing_document(catalog)[catalog.flows.namespace]
     flows = []
     for plugin in listed["plugins"]:
@@ -291,31 +308,19 @@ def flows_document(catalog: Catalog) -> dict[str, Any]:
 
 
 def _about(catalog: Catalog, name: str) -> dict[str, Any]:
-    """A flow's description and inputs: what its factory takes, what its steps need."""
-    import inspect
-
+    """A flow's description, inputs and steps, built from no inputs."""
     try:
-        source = FlowSource.lookup(catalog, name)
+        described = FlowSource.lookup(catalog, name).describe(catalog, {}).to_dict()
     except exceptions.OpsflowException as exc:
-        return {"description": "", "inputs": [], "error": str(exc)}
-    inputs: list[dict[str, Any]] = []
-    parameters: list[inspect.Parameter] = []
-    with contextlib.suppress(TypeError, ValueError):  # a builtin: none to show
-        parameters = list(inspect.signature(source.factory).parameters.values())
-    for param in parameters:
-        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
-            continue
-        inputs.append(
-            {
-                "name": param.name,
-                "required": param.default is param.empty,
-                "default": None
-                if param.default is param.empty
-                else report.jsonable(param.default),
-                "secret": param.name in source.declared_secrets,
-            }
-        )
-    return {"description": source.description, "inputs": inputs, "error": None}
+        error = " ".join(str(exc).split())
+        return {"description": "", "inputs": [], "steps": [], "error": error}
+    return {
+        "description": described["description"],
+        "inputs": described["inputs"],
+        "steps": described["steps"],
+        "steps_need": described["steps_need"],
+        "error": None,
+    }
 
 
 def flow_plan(catalog: Catalog, name: str) -> dict[str, Any]:
@@ -323,6 +328,7 @@ def flow_plan(catalog: Catalog, name: str) -> dict[str, Any]:
     factory's defaults (nothing runs), with the inputs its steps need.
 
     :raises PluginNotFound: no such flow (answered 404).
+    :raises PluginError: the flow does not load or cannot be built (422).
     :raises UsageError: the factory needs inputs to build the flow (400).
     """
     from opsflow import engines

@@ -97,9 +97,10 @@ def test_flows_and_their_plans_are_those_of_list_and_dry_run(cli):
     by_name = {flow["name"]: flow for flow in flows["flows"]}
     assert sorted(by_name) == sorted(p["name"] for p in listed["plugins"])
     assert flows["broken"] == listed["broken"]
-    assert by_name["demo"]["inputs"] == [
-        {"name": "steps", "required": False, "default": 3, "secret": False}
-    ]
+    described = _json(cli, "demo", "--describe")
+    assert by_name["demo"]["inputs"] == described["inputs"]
+    assert by_name["demo"]["steps"] == described["steps"]
+    assert by_name["demo"]["inputs"][0]["name"] == "steps"
     assert served_plan.pop("requires") == []
     assert served_plan == plan
     assert needs.status_code == 400 and "region" in needs.json()["error"]
