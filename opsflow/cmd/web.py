@@ -6,13 +6,15 @@ bind rule (a non-loopback address needs ``[web] auth_token_file``), binds
 the socket, then serves :func:`opsflow.web.create_app` under uvicorn until
 SIGINT/SIGTERM. Every error before serving is one line on stderr with the
 exit code of the README's table: 78 configuration (a non-loopback address
-without a token), 69 unavailable (the address is in use, the store cannot
-be reached), 64 usage.
+without a token, a token file others can read), 69 unavailable (the
+address is in use, the store cannot be reached), 64 usage. The store is
+read once before opsflow-web says it serves.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import sys
 from collections.abc import Sequence
@@ -99,23 +101,24 @@ def serve(argv: Sequence[str] | None = None) -> int:
     token = security.check_bind(host, conf.web.auth_token_file)
     sock = _listen(host, port)
     catalog = Catalog(conf.flow_dirs)
-    app = create_app(conf, catalog, token)
-    config = uvicorn.Config(
-        app,
-        log_level="info" if args.debug else "warning",
-        access_log=args.debug,
-        lifespan="on",
-        server_header=False,
-    )
-    shown_host = f"[{host}]" if ":" in host else host
-    bound_port = sock.getsockname()[1]
-    print(
-        f"{PROG}: serving {store.describe(conf)} on "
-        f"http://{shown_host}:{bound_port}/" + (" (token required)" if token else ""),
-        file=sys.stderr,
-        flush=True,
-    )
-    with plugin_environment(conf):
+    with contextlib.closing(sock), plugin_environment(conf):
+        app = create_app(conf, catalog, token)  # reads the store: 69 if it cannot
+        config = uvicorn.Config(
+            app,
+            log_level="info" if args.debug else "warning",
+            access_log=args.debug,
+            lifespan="on",
+            server_header=False,
+        )
+        shown_host = f"[{host}]" if ":" in host else host
+        bound_port = sock.getsockname()[1]
+        print(
+            f"{PROG}: serving {store.describe(conf)} on "
+            f"http://{shown_host}:{bound_port}/"
+            + (" (token required)" if token else ""),
+            file=sys.stderr,
+            flush=True,
+        )
         uvicorn.Server(config).run(sockets=[sock])
     return ExitCode.SUCCESS
 

@@ -289,8 +289,9 @@ web_opts: list[cfg.Opt] = [
         "auth_token_file",
         help="File holding the token a browser or API client must give "
         "(Authorization: Bearer TOKEN, or the login form that sets a cookie). "
-        "Unset: no token, allowed on a loopback address only. Keep it mode "
-        "0600; '~' is the user's home.",
+        "Unset: no token, allowed on a loopback address only (and only "
+        "loopback host names are answered). It must be mode 0600: one its "
+        "group or others may open is refused (exit 78); '~' is the user's home.",
     ),
 ]
 

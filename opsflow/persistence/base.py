@@ -9,7 +9,7 @@ writes logbooks, flow details and atom details. Engines write through
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from opsflow.persistence import models
@@ -60,6 +60,21 @@ class Connection(abc.ABC):
     @abc.abstractmethod
     def get_flow_details(self, flow_uuid: str, lazy: bool = False) -> models.FlowDetail:
         """The flow detail (run) with this uuid (``NotFound``); ``lazy``: no atoms."""
+
+    def get_many_flow_details(
+        self, flow_uuids: Sequence[str]
+    ) -> dict[str, models.FlowDetail]:
+        """The runs with these uuids, with their atoms, by uuid (an unknown
+        uuid is left out). Backends that can read them at once override it."""
+        from opsflow.exceptions import NotFound
+
+        found: dict[str, models.FlowDetail] = {}
+        for flow_uuid in flow_uuids:
+            try:
+                found[flow_uuid] = self.get_flow_details(flow_uuid)
+            except NotFound:
+                continue
+        return found
 
     @abc.abstractmethod
     def get_atoms_for_flow(self, flow_uuid: str) -> Iterator[models.AtomDetail]:

@@ -66,8 +66,9 @@ def _is_factory(obj: Any) -> str | None:
 class FlowNamespace(Namespace[FlowFactory]):
     """Entry-point flow factories plus the YAML flows of ``flow_dirs``.
 
-    The directories are scanned once, when a flow is first asked for; a
-    YAML flow's steps are task plugins of ``tasks``.
+    The directories are scanned once, when a flow is first asked for (again
+    after :meth:`rescan` saw them change); a YAML flow's steps are task
+    plugins of ``tasks``.
     """
 
     def __init__(
@@ -83,8 +84,23 @@ class FlowNamespace(Namespace[FlowFactory]):
         self._tasks = tasks or task_plugins.namespace(entry_points)
         self._files: list[Any] | None = None
         self._factories: dict[str, YamlFlowFactory] = {}  # by path
+        self._stamp: tuple[tuple[str, int], ...] | None = None
 
     # -- YAML side -----------------------------------------------------
+    def rescan(self) -> bool:
+        """Forget the YAML flows read when a file of ``flow_dirs`` was added,
+        removed or changed since; True when it was. A long-lived reader (a
+        web view) calls it before it lists or loads flows."""
+        from opsflow.yamlflows import catalog
+
+        stamp = catalog.dirs_stamp(self.flow_dirs) if self.flow_dirs else ()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        self._files = None
+        self._factories.clear()
+        return True
+
     def _entries(self) -> list[Any]:
         if self._files is None:
             from opsflow.yamlflows import catalog

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +143,10 @@ def history_row(connection: base.Connection, fd: models.FlowDetail) -> dict[str,
     }
 
 
+#: An age for ``--since``: ASCII digits and a unit.
+_AGE = re.compile(r"([0-9]+)([mhdw])")
+
+
 def parse_since(text: str) -> datetime.datetime:
     """``--since``: an ISO date or time (UTC unless it says), or an age
     such as ``30m``, ``12h``, ``7d``, ``2w``.
@@ -151,15 +156,25 @@ def parse_since(text: str) -> datetime.datetime:
     units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
     now = datetime.datetime.now(datetime.UTC)
     text = text.strip()
-    if text[:-1].isdigit() and text[-1:] in units:
-        return now - datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    refused = exceptions.UsageError(
+        f"--since {text[:40]}: give a date or time (2026-01-31, "
+        "2026-01-31T08:00) or an age (30m, 12h, 7d, 2w)"
+    )
+    age = _AGE.fullmatch(text)
+    if age is not None:
+        digits, unit = age.groups()
+        try:
+            if len(digits) > 12:  # int() of thousands of digits is slow, then fails
+                raise OverflowError
+            return now - datetime.timedelta(seconds=int(digits) * units[unit])
+        except OverflowError:
+            raise exceptions.UsageError(
+                f"--since {text[:40]}: an age that reaches back before year 1"
+            ) from None
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
-        raise exceptions.UsageError(
-            f"--since {text}: give a date or time (2026-01-31, "
-            "2026-01-31T08:00) or an age (30m, 12h, 7d, 2w)"
-        ) from None
+        raise refused from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     return moment

@@ -53,6 +53,20 @@ def store_exists(conf: cfg.ConfigOpts) -> bool:
     return path is None or os.path.exists(path)
 
 
+def store_file_identity(conf: cfg.ConfigOpts) -> tuple[int, int] | None:
+    """``(device, inode)`` of a SQLite store's file: a file deleted or
+    replaced while a reader holds it open gets a new one. ``(0, 0)`` while
+    the file does not exist; None for a store that is not a file."""
+    path = _sqlite_path(str(conf.persistence.connection))
+    if path is None:
+        return None
+    try:
+        found = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (found.st_dev, found.st_ino)
+
+
 def _writable(conf: cfg.ConfigOpts) -> bool:
     path = _sqlite_path(str(conf.persistence.connection))
     if path is None:

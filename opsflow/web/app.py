@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
+import logging
 import os
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -36,17 +39,28 @@ if TYPE_CHECKING:
 
 __all__ = ["create_app"]
 
+LOG = logging.getLogger(__name__)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: The login form's body holds one token: more than this is refused (413).
+LOGIN_BODY_MOST = 8192
 Handler = Callable[[Request], Awaitable[Response]]
 
 #: Errors a request can meet, and how they are answered.
 _STATUS = (
     (exceptions.RunNotFound, 404),
     (PluginNotFound, 404),
+    (exceptions.PluginError, 422),  # a flow that does not load or build
+    (exceptions.DependencyFailure, 422),
     (exceptions.UsageError, 400),
+    (exceptions.StorageFailure, 503),
+    (exceptions.Unavailable, 503),
     (exceptions.ServiceUnavailable, 503),
     (exceptions.OpsflowException, 500),
 )
+#: What a client is told when the store fails: the driver's own text may
+#: name the store's URL, so it goes to opsflow-web's log only.
+STORE_LOST = "the run store cannot be reached now; try again later"
 
 
 def _status_of(exc: Exception) -> int | None:
@@ -54,6 +68,13 @@ def _status_of(exc: Exception) -> int | None:
         if isinstance(exc, kind):
             return status
     return None
+
+
+def _message_of(exc: Exception) -> str:
+    if isinstance(exc, exceptions.StorageFailure | exceptions.Unavailable):
+        LOG.warning("the run store failed: %s", exc)
+        return STORE_LOST
+    return " ".join(str(exc).split())
 
 
 def _templates() -> Environment:
@@ -66,7 +87,14 @@ def _templates() -> Environment:
     env.globals["ENDED_STATES"] = states.ENDED_STATES
     env.filters["seconds"] = _seconds
     env.filters["when"] = _when
+    env.filters["json_text"] = _json_text
     return env
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as JSON text, for autoescaping to escape once, as the live
+    script shows it (``tojson`` is for script blocks: it writes ``\\u003c``)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _seconds(value: float | None) -> str:
@@ -88,12 +116,16 @@ def create_app(
     conf: cfg.ConfigOpts, catalog: Catalog, token: str | None = None
 ) -> security.ASGIApp:
     """The application over the run store ``conf`` names; with ``token``,
-    every request but the login form's must carry it."""
+    every request but the login form's must carry it. The store's runs are
+    read here, before any request.
+
+    :raises Unavailable: the store cannot be reached (exit 69).
+    """
     runs = RunStore(conf, catalog)
     env = _templates()
 
     def page(name: str, code: int = 200, **values: Any) -> HTMLResponse:
-        html = env.get_template(name).render(**values)
+        html = env.get_template(name).render(signed_in=token is not None, **values)
         return HTMLResponse(html, status_code=code)
 
     def reading(html: bool) -> Callable[[Handler], Handler]:
@@ -107,7 +139,7 @@ def create_app(
                     status = _status_of(exc)
                     if status is None:
                         raise
-                    message = " ".join(str(exc).split())
+                    message = _message_of(exc)
                     if html:
                         return page("error.html", status, status=status, error=message)
                     return JSONResponse({"error": message}, status_code=status)
@@ -123,8 +155,7 @@ def create_app(
 
         def read() -> dict[str, Any]:
             rows, total = runs.history(filters)
-            for row in rows:
-                row["needs_person"] = runs.needs_person(row)
+            runs.mark_needs_person(rows)
             return {"rows": rows, "total": total, "flows": runs.flow_names()}
 
         found = await run_in_threadpool(read)
@@ -139,13 +170,12 @@ def create_app(
     @reading(html=True)
     async def run_page(request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        result, document = await run_in_threadpool(runs.run, run_id)
+        _result, document = await run_in_threadpool(runs.run, run_id)
         return page(
             "run.html",
             run=document,
-            running_by=result.running_by,
-            # a SUSPENDED run waits for --resume: nothing to follow
-            live=result.state not in states.FINAL_STATES and not result.interrupted,
+            running_by=document["running_by"],
+            live=_live(document),
         )
 
     @reading(html=False)
@@ -195,31 +225,44 @@ def create_app(
         return page("login.html", failed=False)
 
     async def login(request: Request) -> Response:
+        body = await _small_body(request, LOGIN_BODY_MOST)
+        if body is None:
+            return page("login.html", 413, failed=False, too_large=True)
         # A form of one field: read without a multipart parser.
-        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         given = (form.get("token") or [""])[0].strip()
         if token is None:
             return RedirectResponse("/runs", status_code=303)
         if not hmac.compare_digest(given.encode(), token.encode()):
             return page("login.html", 401, failed=True)
         response = RedirectResponse("/runs", status_code=303)
+        expires = int(time.time()) + security.SESSION_SECONDS
         response.set_cookie(
             security.COOKIE,
-            security.session_value(token),
+            security.session_value(token, expires),
+            max_age=security.SESSION_SECONDS,
             httponly=True,
             samesite="strict",
             path="/",
         )
         return response
 
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login" if token else "/runs", status_code=303)
+        response.delete_cookie(
+            security.COOKIE, path="/", httponly=True, samesite="strict"
+        )
+        return response
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/runs", status_code=307)
 
+    # Read the store's runs and compile the templates now: a store that
+    # cannot be reached is an error before opsflow-web says it serves.
+    _warm(runs, env)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Read the store's runs and compile the templates before the first
-        # request needs them.
-        await run_in_threadpool(_warm, runs, env)
         yield
         runs.close()
 
@@ -236,16 +279,35 @@ def create_app(
             Route("/api/v1/flows/{name}/plan", api_plan),
             Route("/login", login_form, methods=["GET"]),
             Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
             Mount("/static", StaticFiles(directory=os.path.join(HERE, "static"))),
         ],
         lifespan=lifespan,
     )
-    return security.TokenCheck(app, token)
+    return security.TokenCheck(app, token, str(conf.web.host))
+
+
+async def _small_body(request: Request, most: int) -> bytes | None:
+    """The request's body, or None as soon as it is longer than ``most`` bytes
+    (by its ``Content-Length`` or by what arrives): nothing more is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > most:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > most:
+            return None
+    return bytes(body)
+
+
+def _live(document: dict[str, Any]) -> bool:
+    """True while a run is under way: not ended, suspended or interrupted."""
+    return document["state"] not in states.FINAL_STATES and not document["interrupted"]
 
 
 def _warm(runs: RunStore, env: Environment) -> None:
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
     rows, _total = runs.history(RunFilters())
-    for row in rows:
-        runs.needs_person(row)
+    runs.mark_needs_person(rows)

@@ -7,8 +7,8 @@ the API serves these documents as they are, the templates lay them out.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import re
 import threading
 import urllib.parse
 from collections.abc import Mapping
@@ -89,12 +89,20 @@ class RunFilters:
         return urllib.parse.urlencode(shown)
 
 
+#: The largest ``offset`` or ``limit`` a query may give.
+_MOST = 10**9
+_WHOLE = re.compile(r"[0-9]{1,10}")
+
+
 def _count(params: Mapping[str, str], name: str, default: int) -> int:
     text = params.get(name)
     if not text:
         return default
-    if not text.isdigit():
-        raise exceptions.UsageError(f"{name} {text}: expected a whole number >= 0")
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if _WHOLE.fullmatch(text) is None or int(text) > _MOST:
+        raise exceptions.UsageError(
+            f"{name} {text[:20]}: expected a whole number from 0 to {_MOST}"
+        )
     return int(text)
 
 
@@ -117,20 +125,27 @@ class RunStore:
         self.service = RunService(conf, catalog)
         self._opening = threading.Lock()
         self._backend: base.Backend | None = None
+        self._identity: tuple[int, int] | None = None
         self._index: RunIndex | None = None
         self._selections: dict[tuple[Any, ...], list[Run]] = {}
         self._needs_person: dict[tuple[str, str], bool] = {}
         self._rows: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def connection(self) -> base.Connection | None:
-        """A connection to the store; None while no run was ever recorded."""
+        """A connection to the store; None while no run was ever recorded
+        (or its file was deleted). A store file replaced since it was opened
+        is opened again: its runs are another store's."""
         with self._opening:
+            identity = store.store_file_identity(self.conf)
+            if self._backend is not None and identity != self._identity:
+                self._forget()
             if self._backend is None:
-                if not store.store_exists(self.conf):
+                if identity == (0, 0) or not store.store_exists(self.conf):
                     return None
                 self._backend = store.open_backend(
                     self.conf, self.catalog, read_only=True
                 )
+                self._identity = identity
             return self._backend.get_connection()
 
     def index(self) -> RunIndex | None:
@@ -144,10 +159,18 @@ class RunStore:
             return self._index
 
     def close(self) -> None:
+        with self._opening:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Close the store and drop everything read from it."""
         if self._backend is not None:
             self._backend.close()
-            self._backend = None
-            self._index = None
+        self._backend = None
+        self._index = None
+        self._selections.clear()
+        self._needs_person.clear()
+        self._rows.clear()
 
     # -- runs -------------------------------------------------------------
     def history(self, filters: RunFilters) -> tuple[list[dict[str, Any]], int]:
@@ -201,19 +224,30 @@ class RunStore:
         index.runs()
         return index.flows()
 
-    def needs_person(self, row: Mapping[str, Any]) -> bool:
-        """A FAILURE run with steps whose changes are still in place."""
+    def mark_needs_person(self, rows: list[dict[str, Any]]) -> None:
+        """Set each row's ``needs_person``: a FAILURE run with steps whose
+        changes are still in place. The runs not seen at their stamp yet are
+        read together, in one query."""
         connection = self.connection()
-        if row["state"] != states.FAILURE or connection is None:
-            return False
-        key = (row["run_id"], row["updated_at"])  # its steps change its stamp
-        if key not in self._needs_person:
-            if len(self._needs_person) >= _KEPT:
+
+        def key(row: Mapping[str, Any]) -> tuple[str, str]:
+            return (row["run_id"], row["updated_at"])  # its steps change its stamp
+
+        failed = [row for row in rows if row["state"] == states.FAILURE]
+        unknown = [
+            row["run_id"] for row in failed if key(row) not in self._needs_person
+        ]
+        if unknown and connection is not None:
+            if len(self._needs_person) + len(unknown) > _KEPT:
                 self._needs_person.clear()
-            flow_detail = connection.get_flow_details(row["run_id"])
-            left = report.not_reverted(report.report_of(flow_detail))
-            self._needs_person[key] = bool(left)
-        return self._needs_person[key]
+            read = connection.get_many_flow_details(unknown)
+            for row in failed:
+                flow_detail = read.get(row["run_id"])
+                if flow_detail is not None:
+                    left = report.not_reverted(report.report_of(flow_detail))
+                    self._needs_person[key(row)] = bool(left)
+        for row in rows:
+            row["needs_person"] = self._needs_person.get(key(row), False)
 
     def stored(self, run_id: str) -> tuple[base.Connection, StoredRun]:
         """The run ``run_id`` as stored.
@@ -226,12 +260,14 @@ class RunStore:
         return connection, self.service.inspect(connection, run_id)
 
     def run(self, run_id: str) -> tuple[report.RunReport, dict[str, Any]]:
-        """The run's report and its ``--show RUN_ID --format json`` document."""
+        """The run's report and its ``--show RUN_ID --format json`` document,
+        with ``running_by``: ``host pid N`` of the process running it, if any."""
         connection, stored = self.stored(run_id)
         result = report.stored_report(connection, stored.flow_detail)
         document = report.show_document(
             connection, stored.flow_detail, masker_of(stored), result
         )
+        document["running_by"] = result.running_by
         return result, document
 
     def picture_svg(self, run_id: str) -> bytes:
@@ -247,16 +283,23 @@ class RunStore:
         return pictures.render(picture, "svg")
 
     # -- flows ------------------------------------------------------------
+    def _rescanned(self) -> Catalog:
+        """The catalog, its YAML flows read again if flow_dirs changed."""
+        with self._opening:
+            self.catalog.flows.rescan()
+        return self.catalog
+
     def flows(self) -> dict[str, Any]:
-        return flows_document(self.catalog)
+        return flows_document(self._rescanned())
 
     def plan(self, name: str) -> dict[str, Any]:
-        return flow_plan(self.catalog, name)
+        return flow_plan(self._rescanned(), name)
 
 
 def flows_document(catalog: Catalog) -> dict[str, Any]:
     """The installed flows, as ``--list --format json`` lists them, each
-    with its inputs, and the flows that do not load with their error."""
+    with what ``FLOW --describe --format json`` says of it (description,
+    inputs, steps), and the flows that do not load with their error."""
     listed = report.listing_document(catalog)[catalog.flows.namespace]
     flows = []
     for plugin in listed["plugins"]:
@@ -265,31 +308,19 @@ def flows_document(catalog: Catalog) -> dict[str, Any]:
 
 
 def _about(catalog: Catalog, name: str) -> dict[str, Any]:
-    """A flow's description and inputs: what its factory takes, what its steps need."""
-    import inspect
-
+    """A flow's description, inputs and steps, built from no inputs."""
     try:
-        source = FlowSource.lookup(catalog, name)
+        described = FlowSource.lookup(catalog, name).describe(catalog, {}).to_dict()
     except exceptions.OpsflowException as exc:
-        return {"description": "", "inputs": [], "error": str(exc)}
-    inputs: list[dict[str, Any]] = []
-    parameters: list[inspect.Parameter] = []
-    with contextlib.suppress(TypeError, ValueError):  # a builtin: none to show
-        parameters = list(inspect.signature(source.factory).parameters.values())
-    for param in parameters:
-        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
-            continue
-        inputs.append(
-            {
-                "name": param.name,
-                "required": param.default is param.empty,
-                "default": None
-                if param.default is param.empty
-                else report.jsonable(param.default),
-                "secret": param.name in source.declared_secrets,
-            }
-        )
-    return {"description": source.description, "inputs": inputs, "error": None}
+        error = " ".join(str(exc).split())
+        return {"description": "", "inputs": [], "steps": [], "error": error}
+    return {
+        "description": described["description"],
+        "inputs": described["inputs"],
+        "steps": described["steps"],
+        "steps_need": described["steps_need"],
+        "error": None,
+    }
 
 
 def flow_plan(catalog: Catalog, name: str) -> dict[str, Any]:
@@ -297,6 +328,7 @@ def flow_plan(catalog: Catalog, name: str) -> dict[str, Any]:
     factory's defaults (nothing runs), with the inputs its steps need.
 
     :raises PluginNotFound: no such flow (answered 404).
+    :raises PluginError: the flow does not load or cannot be built (422).
     :raises UsageError: the factory needs inputs to build the flow (400).
     """
     from opsflow import engines

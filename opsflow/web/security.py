@@ -3,9 +3,13 @@
 A loopback address needs no token; any other address needs one, read from
 ``[web] auth_token_file``, or opsflow-web refuses to start. With a token,
 every request must carry it: ``Authorization: Bearer TOKEN`` (API clients)
-or the cookie the login form sets (browsers). Every response carries a
-Content-Security-Policy that lets a page load only what opsflow-web serves
-itself, so the view works offline and never calls a third party.
+or the cookie the login form sets (browsers), which expires after
+:data:`SESSION_SECONDS`. Without a token, only requests naming a loopback
+host (or the configured one) in their ``Host`` header are answered: a web
+page elsewhere cannot rebind its own name to 127.0.0.1 and read the runs.
+Every response carries a Content-Security-Policy that lets a page load only
+what opsflow-web serves itself, so the view works offline and never calls
+a third party.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import hmac
 import ipaddress
 import os
 import socket
+import stat
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -24,14 +29,19 @@ from opsflow.exceptions import ConfigurationError
 __all__ = [
     "COOKIE",
     "SECURITY_HEADERS",
+    "SESSION_SECONDS",
     "TokenCheck",
     "check_bind",
     "is_loopback",
     "read_token",
+    "session_valid",
+    "session_value",
 ]
 
 #: The cookie the login form sets: a digest of the token, never the token.
 COOKIE = "opsflow_web_session"
+#: How long a sign-in lasts.
+SESSION_SECONDS = 12 * 3600
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -72,15 +82,22 @@ def is_loopback(host: str) -> bool:
 def read_token(path: str) -> str:
     """The token in ``path`` (surrounding blanks dropped).
 
-    :raises ConfigurationError: the file cannot be read or is empty (exit 78).
+    :raises ConfigurationError: the file cannot be read, is empty, or its
+        group or others have any access to it (exit 78).
     """
     where = f"[web] auth_token_file {path}"
     try:
         with open(os.path.expanduser(path), encoding="utf-8") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
             token = handle.read().strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise ConfigurationError(f"{where}: {reason or exc}") from exc
+    if mode & 0o077:  # as ssh refuses a private key others can read
+        raise ConfigurationError(
+            f"{where}: mode {stat.S_IMODE(mode):04o} gives others access to it: "
+            f"chmod 600 {path}"
+        )
     if not token:
         raise ConfigurationError(f"{where}: the file holds no token")
     return token
@@ -102,9 +119,51 @@ def check_bind(host: str, token_file: str | None) -> str | None:
     return None
 
 
-def session_value(token: str) -> str:
-    """What the login cookie holds for ``token``."""
-    return hmac.new(token.encode(), b"opsflow-web session", hashlib.sha256).hexdigest()
+def session_value(token: str, expires: int) -> str:
+    """What the login cookie holds for ``token`` until ``expires`` (epoch
+    seconds): the expiry and a digest of it keyed by the token."""
+    digest = hmac.new(
+        token.encode(), f"opsflow-web session {expires}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"{expires}.{digest}"
+
+
+def session_valid(token: str, value: str, now: float | None = None) -> bool:
+    """True when ``value`` is a cookie :func:`session_value` made for
+    ``token`` that has not expired."""
+    expires, _, _digest = value.partition(".")
+    if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
+        return False
+    if int(expires) <= (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(
+        value.encode(), session_value(token, int(expires)).encode()
+    )
+
+
+def host_of(header: str) -> str:
+    """The host name of a ``Host`` header, without its port or brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    if header.count(":") > 1:  # a bare IPv6 address
+        return header
+    return header.partition(":")[0]
+
+
+def answered_names(configured: str | None) -> frozenset[str]:
+    """Host names answered without a token: loopback ones, and ``configured``."""
+    names = {"localhost", "::1"}
+    if configured:
+        names.add(host_of(configured) if configured.startswith("[") else configured)
+    return frozenset(name.lower() for name in names)
+
+
+def _loopback_address(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -129,14 +188,23 @@ class TokenCheck:
     #: Reachable without the token: the login form and the assets it uses.
     OPEN_PATHS = ("/login", "/static/")
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str | None, host: str | None = None
+    ) -> None:
         self.app = app
         self.token = token
-        self.session = session_value(token) if token else None
+        self.names = answered_names(host)
+
+    def host_allowed(self, scope: Scope) -> bool:
+        """With a token, any host; without, loopback names and the configured one."""
+        if self.token is not None:
+            return True
+        name = host_of(_header(scope, b"host"))
+        return name in self.names or _loopback_address(name)
 
     def allowed(self, scope: Scope) -> bool:
         """True when the request carries the token (or none is needed)."""
-        if self.token is None or self.session is None:
+        if self.token is None:
             return True
         path = str(scope.get("path", ""))
         if path.startswith(self.OPEN_PATHS):
@@ -144,9 +212,7 @@ class TokenCheck:
         bearer = _header(scope, b"authorization")
         if bearer.lower().startswith("bearer "):
             return hmac.compare_digest(bearer[7:].strip().encode(), self.token.encode())
-        return hmac.compare_digest(
-            _cookie(scope, COOKIE).encode(), self.session.encode()
-        )
+        return session_valid(self.token, _cookie(scope, COOKIE))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -165,10 +231,22 @@ class TokenCheck:
                 message["headers"] = headers
             await send(message)
 
-        if self.allowed(scope):
+        if not self.host_allowed(scope):
+            await _misdirected(send_with_headers)
+        elif self.allowed(scope):
             await self.app(scope, receive, send_with_headers)
-            return
-        await _unauthorized(scope, send_with_headers)
+        else:
+            await _unauthorized(scope, send_with_headers)
+
+
+async def _misdirected(send: Send) -> None:
+    """421: a request for a host name this view does not answer to."""
+    import json
+
+    body = json.dumps(
+        {"error": "this host name is not served without a token: use 127.0.0.1"}
+    ).encode()
+    await _answer(send, 421, body, b"application/json")
 
 
 async def _unauthorized(scope: Scope, send: Send) -> None:
@@ -185,14 +263,26 @@ async def _unauthorized(scope: Scope, send: Send) -> None:
             b'<p>A token is required: <a href="/login">sign in</a>.</p>'
         )
         kind = b"text/html; charset=utf-8"
+    await _answer(
+        send, 401, body, kind, [(b"www-authenticate", b'Bearer realm="opsflow-web"')]
+    )
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    body: bytes,
+    kind: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 401,
+            "status": status,
             "headers": [
                 (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="opsflow-web"'),
+                *(extra or []),
             ],
         }
     )

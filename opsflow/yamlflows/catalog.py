@@ -46,6 +46,23 @@ def discover(flow_dirs: Iterable[str]) -> list[str]:
     return found
 
 
+def dirs_stamp(flow_dirs: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    """What changes when a flow file of ``flow_dirs`` is added, removed,
+    renamed or written: each directory's and flow file's modification time."""
+    stamp: list[tuple[str, int]] = []
+    for directory in flow_dirs:
+        directory = os.path.abspath(os.path.expanduser(directory))
+        try:
+            stamp.append((directory, os.stat(directory).st_mtime_ns))
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name.endswith(SUFFIXES):
+                        stamp.append((entry.path, entry.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(sorted(stamp))
+
+
 def file_sha256(path: str) -> str | None:
     """The sha256 of ``path``'s bytes; None when it cannot be read."""
     try:

@@ -41,7 +41,9 @@ def test_the_api_serves_history_and_show_as_opsflow_run_prints_them(cli, two_run
         assert runs.headers["x-total-count"] == "2"
         assert runs.json() == _json(cli, "--history")
         assert [row["run_id"] for row in runs.json()] == [ok, failed]
-        assert shown.json() == _json(cli, "--show", failed)
+        document = shown.json()
+        assert document.pop("running_by") is None  # the one key --show has not
+        assert document == _json(cli, "--show", failed)
         assert shown.json()["not_reverted"] == ["stubborn"]
         assert shown.json()["revert_command"] == f"opsflow-run --revert {failed}"
 
@@ -95,9 +97,10 @@ def test_flows_and_their_plans_are_those_of_list_and_dry_run(cli):
     by_name = {flow["name"]: flow for flow in flows["flows"]}
     assert sorted(by_name) == sorted(p["name"] for p in listed["plugins"])
     assert flows["broken"] == listed["broken"]
-    assert by_name["demo"]["inputs"] == [
-        {"name": "steps", "required": False, "default": 3, "secret": False}
-    ]
+    described = _json(cli, "demo", "--describe")
+    assert by_name["demo"]["inputs"] == described["inputs"]
+    assert by_name["demo"]["steps"] == described["steps"]
+    assert by_name["demo"]["inputs"][0]["name"] == "steps"
     assert served_plan.pop("requires") == []
     assert served_plan == plan
     assert needs.status_code == 400 and "region" in needs.json()["error"]

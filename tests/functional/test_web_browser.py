@@ -179,3 +179,37 @@ def test_a_failure_run_shows_what_is_left_and_its_revert_command(
         )
         assert set(origins) <= {web.url}
         assert httpx.get(f"{web.url}/api/v1/runs/{run_id}").json()["state"] == "FAILURE"
+
+
+def test_a_run_killed_while_watched_shows_it_is_interrupted_in_place(cli, browser):
+    import signal
+    import socket
+
+    # Given a run under way, watched on its page
+    with start_web(cli) as web:
+        proc = cli.popen("fixture-slow", "--store", "steps=2", "--store", "delay=30")
+        try:
+            run_id = _wait_for_run(web)["run_id"]
+            browser.get(f"{web.url}/runs/{run_id}")
+            browser.execute_script("window.openedOnce = true;")
+            owner = f"{socket.gethostname()} pid {proc.pid}"
+            owner_note = browser.find_element(By.ID, "running-by")
+            assert owner_note.is_displayed() and owner in owner_note.text
+            assert not browser.find_element(By.ID, "interrupted").is_displayed()
+            # When its process is killed -9
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        # Then the page says so, with the commands, without a reload
+        _wait(browser, lambda d: d.find_element(By.ID, "interrupted").is_displayed())
+        assert browser.execute_script("return window.openedOnce === true;")
+        assert not browser.find_element(By.ID, "running-by").is_displayed()
+        assert not browser.find_element(By.ID, "live-note").is_displayed()
+        text = browser.find_element(By.ID, "interrupted").text
+        assert f"its owner {owner} is gone" in text
+        assert f"opsflow-run --resume {run_id}" in text
+        assert f"opsflow-run --revert {run_id}" in text

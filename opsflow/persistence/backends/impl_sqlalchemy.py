@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -210,6 +210,18 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
             raise exceptions.NotFound(f"No flow detail found with uuid '{flow_uuid}'")
         return found[0][0]
 
+    def get_many_flow_details(
+        self, flow_uuids: Sequence[str]
+    ) -> dict[str, models.FlowDetail]:
+        if not flow_uuids:
+            return {}
+        self.flush()
+        with self._begin() as conn:
+            found = self._flows_with_parent(
+                conn, None, with_atoms=True, flow_uuids=list(flow_uuids)
+            )
+        return {fd.uuid: fd for fd, _book in found}
+
     def get_atoms_for_flow(self, flow_uuid: str) -> Iterator[models.AtomDetail]:
         return iter(self.get_flow_details(flow_uuid))
 
@@ -259,10 +271,13 @@ class SQLAlchemyConnection(LeaseRows, base.Connection):
         book_uuids: list[str] | None,
         with_atoms: bool,
         flow_uuid: str | None = None,
+        flow_uuids: list[str] | None = None,
     ) -> list[tuple[models.FlowDetail, str]]:
         query = flowdetails.select().order_by(flowdetails.c.created_at)
         if flow_uuid is not None:
             query = query.where(flowdetails.c.uuid == flow_uuid)
+        elif flow_uuids is not None:
+            query = query.where(flowdetails.c.uuid.in_(flow_uuids))
         else:
             assert book_uuids is not None
             query = query.where(flowdetails.c.parent_uuid.in_(book_uuids))

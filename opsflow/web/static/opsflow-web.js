@@ -1,6 +1,8 @@
 // opsflow-web: keeps a run page up to date while its run is under way.
 // It asks /api/v1/runs/RUN_ID once a second and updates the steps, the
-// run's state and its picture in place; it stops once the run has ended.
+// run's state, who runs it and its picture in place; it stops once the run
+// has ended, is suspended or is interrupted (its owner is gone), showing
+// what is left to do.
 // No other script, no third-party code: the page's CSP allows only this.
 "use strict";
 
@@ -88,6 +90,25 @@
     section.hidden = run.failures.length === 0;
   }
 
+  // Who runs it, and what is left to do when nobody does: the same callouts
+  // the server draws on a reload.
+  function showOwner(run) {
+    document.getElementById("owner").textContent = run.running_by || "";
+    document.getElementById("running-by").hidden = !run.running_by;
+    const interrupted = document.getElementById("interrupted");
+    if (run.interrupted) {
+      document.getElementById("interrupted-why").textContent = run.interrupted.owner
+        ? "its owner " + run.interrupted.owner + " is gone"
+        : "no process runs it";
+      document.getElementById("resume-command").textContent =
+        run.interrupted.resume_command;
+      document.getElementById("interrupted-revert-command").textContent =
+        run.interrupted.revert_command;
+    }
+    interrupted.hidden = !run.interrupted;
+    document.getElementById("suspended").hidden = run.state !== "SUSPENDED";
+  }
+
   function showEnd(run) {
     const person = document.getElementById("needs-person");
     if (run.state === "FAILURE" && run.not_reverted.length) {
@@ -131,6 +152,7 @@
         changed = true;
       }
       document.getElementById("run-duration").textContent = seconds(run.duration);
+      showOwner(run);
       const over = ENDED.has(run.state) || run.interrupted;
       if (changed || over) refreshPicture(section, ++version);
       if (over) {

@@ -78,3 +78,29 @@ def test_a_purged_run_leaves_the_index_at_the_full_reread(connection):
     assert len(index.runs()) == 2
     connection.destroy_logbook(connection.get_logbook_of(gone.uuid).uuid)
     assert [fd.uuid for fd, _ in index.runs()] == [kept.uuid]
+
+
+def _with_atom(connection, flow: str, atom_name: str) -> models.FlowDetail:
+    book = models.LogBook(flow)
+    fd = models.FlowDetail(flow, str(uuid.uuid4()))
+    fd.state = "FAILURE"
+    atom = models.TaskDetail(atom_name, str(uuid.uuid4()))
+    atom.state = "REVERT_FAILURE"
+    fd.add(atom)
+    book.add(fd)
+    connection.save_logbook(book)
+    return fd
+
+
+@pytest.mark.parametrize("memory", [False, True])
+def test_many_runs_are_read_with_their_atoms_at_once(connection, memory):
+    if memory:  # the base class's one-by-one reading, on another backend
+        connection = backends.fetch({"connection": "memory://"}).get_connection()
+    first = _with_atom(connection, "deploy", "stop")
+    second = _with_atom(connection, "backup", "copy")
+    _with_atom(connection, "other", "left-out")
+    found = connection.get_many_flow_details([second.uuid, first.uuid, "no-such-run"])
+    assert sorted(found) == sorted([first.uuid, second.uuid])
+    assert [a.name for a in found[first.uuid]] == ["stop"]
+    assert [a.state for a in found[second.uuid]] == ["REVERT_FAILURE"]
+    assert connection.get_many_flow_details([]) == {}
