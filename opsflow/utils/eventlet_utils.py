@@ -10,8 +10,16 @@ __all__ = ["EVENTLET_AVAILABLE", "check_for_eventlet", "quiet_eventlet_warning"]
 #: The start of the warning eventlet gives on import (futurist imports it).
 EVENTLET_WARNING = r"\s*Eventlet is deprecated"
 
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a meta-path finder that refuses the name
+        return False
+
+
 #: True when the ``eventlet`` package is installed (``opsflow[eventlet]``).
-EVENTLET_AVAILABLE = importlib.util.find_spec("eventlet") is not None
+EVENTLET_AVAILABLE = _installed("eventlet")
 
 
 def check_for_eventlet(exc: BaseException | None = None) -> None:
