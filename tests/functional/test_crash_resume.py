@@ -60,15 +60,18 @@ def _stderr(root: str) -> str:
     return "".join(lines[-15:])
 
 
-def _kill_at_random(proc: subprocess.Popen[bytes], journal: str, rng) -> bool:
-    """SIGKILL ``proc`` at a random instant after a step ran; True if killed."""
+def _kill_at_random(
+    proc: subprocess.Popen[bytes], journal: str, rng, span: float
+) -> bool:
+    """SIGKILL ``proc`` at a random instant after a step ran, within about
+    ``span`` seconds (what its steps take in all); True if killed."""
     deadline = time.monotonic() + 30
     start = os.path.getsize(journal) if os.path.exists(journal) else 0
     while time.monotonic() < deadline and proc.poll() is None:
         if os.path.exists(journal) and os.path.getsize(journal) > start:
             break
         time.sleep(0.002)
-    time.sleep(rng.uniform(0, STEPS * DELAY * 1.3))
+    time.sleep(rng.uniform(0, span * 1.3))
     if proc.poll() is not None:
         return False
     proc.send_signal(signal.SIGKILL)
@@ -82,14 +85,16 @@ def _run_id(root: str) -> str:
     return run_id
 
 
-def _trial(kit, root: str, seed: int, flow_args: list[str]) -> tuple[int, int, str]:
+def _trial(
+    kit, root: str, seed: int, flow_args: list[str], span: float
+) -> tuple[int, int, str]:
     """One run killed and resumed until it ends: (exit code, kills, journal)."""
     rng = random.Random(seed)
     os.makedirs(root)
     config = _config(kit, root)
     journal = os.path.join(root, "journal")
     proc = _popen(kit, config, *flow_args, "--store", f"journal={journal}")
-    kills = int(_kill_at_random(proc, journal, rng))
+    kills = int(_kill_at_random(proc, journal, rng, span))
     code = proc.wait()
     if not os.path.exists(f"{root}/state/opsflow.sqlite"):
         raise AssertionError(f"the run never started ({code}):\n{_stderr(root)}")
@@ -99,7 +104,7 @@ def _trial(kit, root: str, seed: int, flow_args: list[str]) -> tuple[int, int, s
         proc = _popen(kit, config, "--resume", run_id)
         if extra:
             extra -= 1
-            kills += int(_kill_at_random(proc, journal, rng))
+            kills += int(_kill_at_random(proc, journal, rng, span))
         code = proc.wait()
     return code, kills, journal
 
@@ -114,12 +119,13 @@ def _collapse(names: list[str]) -> list[str]:
     return [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
 
 
-def _trials(kit, tmp_path, flow_args, check) -> None:
+def _trials(kit, tmp_path, flow_args, check, span: float = STEPS * DELAY) -> None:
     base = random.randrange(1 << 30)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         futures = {
-            pool.submit(_trial, kit, str(tmp_path / f"t{i}"), base + i, flow_args): base
-            + i
+            pool.submit(
+                _trial, kit, str(tmp_path / f"t{i}"), base + i, flow_args, span
+            ): base + i
             for i in range(TRIALS)
         }
         killed = 0
@@ -196,7 +202,8 @@ def test_a_parallel_run_killed_at_random_completes_every_step_exactly_once(
         counts = Counter(done)
         assert sorted(counts) == NAMES, seed
         assert len(done) - len(NAMES) <= kills * WIDTH, seed
-        assert max(counts.values()) <= 2, seed
+        # Each kill can cut a step short once: one more run per kill at most.
+        assert max(counts.values()) <= kills + 1, seed
         # Blocks run one after the other.
         blocks = [_block(name) for name in done]
         assert blocks == sorted(blocks), seed
@@ -206,6 +213,7 @@ def test_a_parallel_run_killed_at_random_completes_every_step_exactly_once(
         tmp_path,
         ["crash-blocks", "--store", f"delay={DELAY}", *PARALLEL],
         check,
+        span=STEPS // WIDTH * DELAY,
     )
 
 
@@ -237,4 +245,6 @@ def test_a_parallel_run_killed_while_failing_reverts_what_ran_in_reverse_blocks(
             *PARALLEL,
         ],
         check,
+        # the blocks up to the failing one run, then are reverted
+        span=2 * (fail_at // WIDTH + 1) * DELAY,
     )
