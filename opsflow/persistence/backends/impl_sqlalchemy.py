@@ -615,6 +615,11 @@ class SQLAlchemyBackend(base.Backend):
         """Close the held connection (it may be broken): the next write
         opens anew, and looks for its rows before writing them."""
         self._forget_written()
+        self._drop_held(broken=True)
+
+    def _drop_held(self, broken: bool) -> None:
+        """Let go of the held connection: a ``broken`` one is invalidated
+        (never back in the pool), a sound one closed."""
         self._writer = None
         held, self._held = self._held, None
         raw, self._held_raw = self._held_raw, None
@@ -622,7 +627,10 @@ class SQLAlchemyBackend(base.Backend):
             if held is not None:
                 held.close()
             if raw is not None:
-                raw.invalidate()
+                if broken:
+                    raw.invalidate()
+                else:
+                    raw.close()
 
     def upgrade(self) -> None:
         """Bring the schema to the latest alembic revision (once per backend).
@@ -684,14 +692,7 @@ class SQLAlchemyBackend(base.Backend):
 
     def close(self) -> None:
         with self._write_lock:
-            self._writer = None
-            held, self._held = self._held, None
-            raw, self._held_raw = self._held_raw, None
-            with contextlib.suppress(Exception):
-                if held is not None:
-                    held.close()
-                if raw is not None:
-                    raw.close()
+            self._drop_held(broken=False)
         self.engine.dispose()
 
 
