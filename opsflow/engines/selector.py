@@ -161,8 +161,9 @@ class Selector:
         }
         vetoes: list[Decider] = []
         for decider in node.deciders:
-            if all(details[s.index].state == _IGNORE for s in decider.sources):
-                continue  # nothing it could judge ran
+            sources = decider.history_from
+            if sources and all(details[s.index].state == _IGNORE for s in sources):
+                continue  # an ignored source atom has no result to judge
             if not decider.function(dict(history)):
                 vetoes.append(decider)
         if not vetoes:

@@ -261,3 +261,32 @@ def test_opsflow_keeps_a_skip_when_an_unrelated_retry_reruns_its_subflow(
     }
     assert kit.journal.executed() == ["t1", "s", "s"]
     assert outcome.flow_state == "SUCCESS"
+
+
+def test_a_decider_on_an_edge_from_an_ignored_subflow_is_still_asked(kit, engine_kind):
+    # Given a -> sub (False, depth FLOW), so that sub's one task is skipped,
+    # and sub -> d with a decider that says False
+    a, d = kit.tasks("a", "d")
+    sub = kit.linear("sub", kit.task("s1"))
+    graph = kit.graph("g", a, sub, d)
+    asked = []
+
+    def skip_d(history):
+        asked.append(dict(history))
+        return False
+
+    graph.link(
+        a, sub, decider=lambda history: False, decider_depth=kit.lib.deciders.Depth.FLOW
+    )
+    graph.link(sub, d, decider=skip_d)
+
+    # When it runs
+    outcome = run_flow(kit.lib, graph, engine_kind)
+
+    # Then the decider on the subflow's edge votes even though nothing in
+    # the subflow ran (only an ignored source *atom* goes unasked), and d
+    # is skipped
+    assert asked == [{}]
+    assert outcome.atom_states == {"a": "SUCCESS", "s1": "IGNORE", "d": "IGNORE"}
+    assert kit.journal.executed() == ["a"]
+    assert outcome.flow_state == "SUCCESS"
