@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import run_flow
+from .harness import Kit, run_flow
 
 # What a False vote on the edge a -> b skips, by depth, in
 #   f = linear(graph(a -> b -> c -> d, a -> e), after)
@@ -289,4 +289,26 @@ def test_a_decider_on_an_edge_from_an_ignored_subflow_is_still_asked(kit, engine
     assert asked == [{}]
     assert outcome.atom_states == {"a": "SUCCESS", "s1": "IGNORE", "d": "IGNORE"}
     assert kit.journal.executed() == ["a"]
+    assert outcome.flow_state == "SUCCESS"
+
+
+def test_opsflow_runs_an_atom_that_a_skip_frees(opsflow_lib, engine_kind):
+    # Given c after a and b, where a's link to c is declared first and the
+    # decider on a -> b skips b
+    kit = Kit(opsflow_lib)
+    a, b, c = kit.tasks("a", "b", "c")
+    graph = kit.graph("g", a, b, c)
+    graph.link(a, c)
+    graph.link(
+        a, b, decider=lambda history: False, decider_depth=kit.lib.deciders.Depth.ATOM
+    )
+    graph.link(b, c)
+
+    # When it runs
+    outcome = run_flow(kit.lib, graph, engine_kind)
+
+    # Then c runs once b is skipped (TaskFlow 6.5 looked at c before the
+    # vote, never again, and ends with InvalidState)
+    assert outcome.atom_states == {"a": "SUCCESS", "b": "IGNORE", "c": "SUCCESS"}
+    assert kit.journal.executed() == ["a", "c"]
     assert outcome.flow_state == "SUCCESS"

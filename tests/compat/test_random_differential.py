@@ -16,7 +16,8 @@ mismatch is retried against fresh TaskFlow runs before it counts.
 Examples where TaskFlow's own engine breaks are discarded: there is no
 TaskFlow behaviour to compare with. It raises ``InvalidState`` and leaves the
 flow RUNNING (a retried unordered flow holding a retried subflow), or raises
-``StorageFailure`` (a task fails under a retry that a decider ignored).
+``StorageFailure`` (a task fails under a retry that a decider ignored), or
+strands an atom that a skip freed (``strands_an_atom``).
 
 Two scheduling differences are tolerated (see ``same_but_for_ready_work``):
 atoms that were merely ready when a failure hit, and TaskFlow's retries
@@ -201,10 +202,79 @@ def drop_reverts_of_atoms_that_did_not_run(
     return kept
 
 
+def record_atom_events(events: list[tuple[str, str]]) -> Any:
+    """A ``run_flow`` setup that journals every atom state change in order."""
+
+    def setup(engine: Any) -> None:
+        def journal(state: Any, details: dict[str, Any]) -> None:
+            name = details.get("task_name") or details.get("retry_name")
+            events.append((name, str(state)))
+
+        engine.atom_notifier.register(engine.atom_notifier.ANY, journal)
+
+    return setup
+
+
+def strands_an_atom(engine: Any, events: list[tuple[str, str]]) -> bool:
+    """Whether TaskFlow left an atom that a skip had freed never started.
+
+    TaskFlow examines what follows a finished atom once, breadth first,
+    voting deciders as it goes: an atom examined before the vote that skips
+    one of its predecessors is not looked at again, and stays PENDING while
+    other work starts (or the engine ends with ``InvalidState``). opsflow
+    runs it (docs/taskflow-differences.md), so such examples have nothing
+    to compare.
+    """
+    graph = engine.compilation.execution_graph
+    flows = ("flow", "flow_end")
+
+    def atoms_beside(node: Any, step: Any) -> list[Any]:
+        found, stack = [], list(step(node))
+        while stack:
+            other = stack.pop()
+            if graph.nodes[other]["kind"] in flows:
+                stack.extend(step(other))
+            else:
+                found.append(other)
+        return found
+
+    by_name = {n.name: n for n, kind in graph.nodes(data="kind") if kind not in flows}
+    states: dict[str, str] = {}
+    freed: list[tuple[int, str]] = []  # (event index, atom freed by a skip)
+    for index, (name, state) in enumerate(events):
+        states[name] = state
+        if state != "IGNORE":
+            continue
+        for later in atoms_beside(by_name[name], graph.successors):
+            done = all(
+                states.get(p.name) in ("SUCCESS", "IGNORE")
+                for p in atoms_beside(later, graph.predecessors)
+            )
+            if done and states.get(later.name, "PENDING") == "PENDING":
+                freed.append((index, later.name))
+    for index, name in freed:
+        after = events[index + 1 :]
+        if (name, "RUNNING") in after:
+            continue
+        for other, state in after:
+            if state in ("FAILURE", "REVERTING", "RETRYING"):
+                break  # merely ready when a failure hit: tolerated
+            if state == "RUNNING" and other != name:
+                return True
+    return False
+
+
 def outcome(library: str, tree: Node, defer_reverts: bool) -> dict[str, Any]:
     kit = Kit(load_library(library))
     flow, fails, retries_of = build(kit, tree)
-    result = run_flow(kit.lib, flow, "serial", defer_reverts=defer_reverts)
+    events: list[tuple[str, str]] = []
+    result = run_flow(
+        kit.lib,
+        flow,
+        "serial",
+        setup=record_atom_events(events),
+        defer_reverts=defer_reverts,
+    )
     calls = [(c.kind, c.name) for c in kit.journal.calls]
     states = dict(result.atom_states)
     error = result.exception
@@ -216,6 +286,8 @@ def outcome(library: str, tree: Node, defer_reverts: bool) -> dict[str, Any]:
         raised = frozenset([(type(error).__name__, str(error))])
     # TaskFlow's own engine errors, raised alone or wrapped with others
     broke = bool(raised) and any(kind in ENGINE_ERRORS for kind, _ in raised)
+    if library == "taskflow" and not broke:
+        broke = strands_an_atom(result.engine, events)
     if library == "taskflow":
         # the two documented differences (see the module docstring)
         calls = drop_reverts_of_atoms_that_did_not_run(calls, states)
