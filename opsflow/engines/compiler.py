@@ -34,6 +34,8 @@ class Scope:
     parent: Scope | None
     #: For graph flows: item position -> positions of the items it depends on.
     item_preds: dict[int, list[int]] = dataclasses.field(default_factory=dict)
+    #: Every node inside this flow (filled in as the compiler goes).
+    nodes: list[Node] = dataclasses.field(default_factory=list)
 
     def item_is_before(self, before: int, after: int) -> bool:
         """Whether item ``before`` always finishes before item ``after`` starts."""
@@ -58,6 +60,8 @@ class Decider:
 
     function: Any
     depth: Depth
+    #: Every atom of the link's source item (what the views draw the link from).
+    sources: list[Node]
     #: The source atom whose result is the decider's history (none when the
     #: source is a subflow, as in TaskFlow: the history is then empty). An
     #: ignored source atom leaves the decider unasked (it has no result to
@@ -209,6 +213,8 @@ class Compiler:
         )
         self._nodes.append(node)
         self._by_name[node.name] = node
+        for scope, _position in path:
+            scope.nodes.append(node)
         node_retry = retry_node
         while node_retry is not None:
             assert isinstance(node_retry.subflow, list)  # a controller's, never ()
@@ -296,6 +302,7 @@ class Compiler:
                 guard = Decider(
                     function=decider,
                     depth=metadata.get(flow.LINK_DECIDER_DEPTH, Depth.ALL),
+                    sources=_item_nodes(scope, pu),
                     history_from=list(u_exits) if isinstance(u, Atom) else [],
                     targets=list(v_entries),
                     scope=scope,
@@ -335,6 +342,18 @@ def _link(u: Node, v: Node) -> None:
     if v not in u.successors:
         u.successors.append(v)
         v.predecessors.append(u)
+
+
+def _item_nodes(scope: Scope, position: int) -> list[Node]:
+    """Every node of the item at ``position`` of ``scope``."""
+    return [node for node in scope.nodes if _position_in(node, scope) == position]
+
+
+def _position_in(node: Node, scope: Scope) -> int | None:
+    for path_scope, position in node.path:
+        if path_scope is scope:
+            return position
+    return None
 
 
 def _nearness(provider: Node, consumer: Node) -> tuple[int, int] | None:
