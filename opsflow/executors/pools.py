@@ -138,7 +138,8 @@ class _EventletWatch:
     ) -> ModuleSpec | None:
         if name != "eventlet":
             return None
-        sys.meta_path.remove(self)  # find the real one, and only once
+        with contextlib.suppress(ValueError):  # find the real one, only once
+            sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None:
             return spec
