@@ -225,9 +225,9 @@ def print_listing(catalog: Catalog, out: TextIO, as_json: bool) -> None:
     if as_json:
         out.write(json.dumps(listing_document(catalog), indent=2) + "\n")
         return
-    sections = [(ns.namespace, *ns.scan()) for ns in catalog.namespaces()]
-    from opsflow.yamlflows.catalog import YamlFlowFactory
+    from opsflow.plugins.flows import yaml_flow_path
 
+    sections = [(ns.namespace, *ns.scan()) for ns in catalog.namespaces()]
     for namespace, loaded, broken in sections:
         out.write(f"{namespace}:\n")
         if not loaded and not broken:
@@ -235,8 +235,9 @@ def print_listing(catalog: Catalog, out: TextIO, as_json: bool) -> None:
         for plugin in loaded:
             about = _first_doc_line(plugin.plugin)
             suffix = f"  {about}" if about else ""
-            if isinstance(plugin.plugin, YamlFlowFactory):
-                suffix += f"  (file {plugin.plugin.path})"
+            path = yaml_flow_path(plugin.plugin)
+            if path is not None:
+                suffix += f"  (file {path})"
             out.write(f"  {plugin.name}{suffix}\n")
         for item in broken:
             out.write(f"  {item.name}  BROKEN: {item.error}\n")

@@ -21,7 +21,7 @@ __all__ = ["GreenThreadDriver"]
 def _green_pool(max_workers: int | None) -> Any:
     from opsflow.executors.pools import futurist
 
-    return futurist().GreenThreadPoolExecutor(max_workers=max_workers or 1000)
+    return futurist(green=True).GreenThreadPoolExecutor(max_workers=max_workers or 1000)
 
 
 class GreenThreadDriver(FuturesTaskExecutor):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "declared_secrets",
     "factory_arguments",
     "source_of",
+    "yaml_flow_path",
 ]
 
 NAMESPACE = "opsflow.flows"
@@ -91,9 +93,9 @@ class FlowNamespace(Namespace[FlowFactory]):
         """Forget the YAML flows read when a file of ``flow_dirs`` was added,
         removed or changed since; True when it was. A long-lived reader (a
         web view) calls it before it lists or loads flows."""
-        from opsflow.yamlflows import catalog
+        from opsflow.yamlflows import files
 
-        stamp = catalog.dirs_stamp(self.flow_dirs) if self.flow_dirs else ()
+        stamp = files.dirs_stamp(self.flow_dirs) if self.flow_dirs else ()
         if stamp == self._stamp:
             return False
         self._stamp = stamp
@@ -103,10 +105,14 @@ class FlowNamespace(Namespace[FlowFactory]):
 
     def _entries(self) -> list[Any]:
         if self._files is None:
-            from opsflow.yamlflows import catalog
+            from opsflow.yamlflows import files
 
-            found = catalog.discover(self.flow_dirs) if self.flow_dirs else []
-            self._files = [catalog.FlowFileEntry.of(path) for path in found]
+            found = files.discover(self.flow_dirs) if self.flow_dirs else []
+            self._files = []
+            if found:  # reading them needs the YAML loader; finding none does not
+                from opsflow.yamlflows.catalog import FlowFileEntry
+
+                self._files = [FlowFileEntry.of(path) for path in found]
         return self._files
 
     def _factory(self, path: str, name: str) -> YamlFlowFactory:
@@ -213,6 +219,27 @@ class FlowNamespace(Namespace[FlowFactory]):
         return loaded, broken
 
 
+def yaml_flow_path(factory: object) -> str | None:
+    """The flow file of a YAML flow's factory; None for any other factory."""
+    catalog = sys.modules.get("opsflow.yamlflows.catalog")
+    if catalog is not None and isinstance(factory, catalog.YamlFlowFactory):
+        return str(factory.path)
+    return None  # no YAML flow was made in this process: it is none
+
+
+def _names_its_file(exc: BaseException) -> bool:
+    """True for the errors of a YAML flow, which name the file, line and column.
+
+    Only a YAML flow raises them, and making one imports their module: an
+    entry-point flow's run need not import it to know its error is not one.
+    """
+    errors = sys.modules.get("opsflow.yamlflows.errors")
+    if errors is None:
+        return False
+    kinds = (errors.FlowFileError, errors.TaskPluginBroken, errors.MissingInputs)
+    return isinstance(exc, kinds)
+
+
 def source_of(factory: FlowFactory) -> dict[str, str] | None:
     """Where the flow ``factory`` last built came from, for the run's record.
 
@@ -249,8 +276,8 @@ def check_source(
     """
     if not recorded or recorded.get("kind") != "yaml" or force:
         return
-    from opsflow.yamlflows.catalog import file_sha256
     from opsflow.yamlflows.errors import FlowSourceChanged
+    from opsflow.yamlflows.files import file_sha256
 
     path = str(recorded.get("path"))
     now = file_sha256(path)
@@ -316,13 +343,11 @@ def call_factory(
         about the inputs it was given (exit 64, naming them).
     :raises FlowFactoryFailed: it raised anything else (exit 69).
     """
-    from opsflow.yamlflows.errors import FlowFileError, MissingInputs, TaskPluginBroken
-
     try:
         return factory(**kwargs)
-    except (FlowFileError, TaskPluginBroken, MissingInputs):
-        raise  # already names the file, line and column (YAML flows)
     except Exception as exc:
+        if _names_its_file(exc):
+            raise  # already names the file, line and column (YAML flows)
         error = f"{type(exc).__name__}: {redactor.text(str(exc))}"
         if isinstance(exc, INPUT_ERRORS) and kwargs:
             given = ", ".join(sorted(kwargs))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from opsflow.exceptions import ExitCode, PluginError
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
+    from importlib.metadata import Distribution, EntryPoint
 
 __all__ = ["BrokenPlugin", "EntryPoints", "Namespace", "PluginBroken", "PluginNotFound"]
 
@@ -79,6 +79,15 @@ class EntryPoints:
 
     def __init__(self) -> None:
         self._groups: dict[str, tuple[EntryPoint, ...]] | None = None
+        self._names: dict[int, str] = {}  # id of a Distribution -> its name
+
+    def distribution_name(self, dist: Distribution) -> str:
+        """``dist.name``, read once per distribution (every read of it
+        parses the distribution's metadata file again)."""
+        name = self._names.get(id(dist))
+        if name is None:  # the entry points keep ``dist`` alive, and its id
+            name = self._names[id(dist)] = dist.name
+        return name
 
     def group(self, namespace: str) -> tuple[EntryPoint, ...]:
         """The entry points of ``namespace``, first registered first."""
@@ -163,7 +172,6 @@ class Namespace(Generic[T]):
                 # A missing name is raised as PluginNotFound, not logged.
                 on_missing_entrypoints_callback=None,
             )
-        owners = self._distributions()
         loaded: list[LoadedPlugin[T]] = []
         for extension in manager.extensions:
             why_not = self._check(extension.plugin) if self._check else None
@@ -174,7 +182,7 @@ class Namespace(Generic[T]):
                 LoadedPlugin(
                     name=extension.name,
                     target=extension.entry_point.value,
-                    distribution=owners.get(extension.name),
+                    distribution=self._distribution(extension.name),
                     plugin=extension.plugin,
                 )
             )
@@ -182,14 +190,16 @@ class Namespace(Generic[T]):
         broken.sort(key=lambda item: item.name)
         return loaded, broken
 
-    def _distributions(self) -> dict[str, str]:
-        # stevedore's cached entry points do not say which distribution
-        # registered them; importlib.metadata does.
-        owners: dict[str, str] = {}
+    def _distribution(self, name: str) -> str | None:
+        """The distribution that registered ``name`` first.
+
+        Asked only for the plugins loaded: a distribution's name is read
+        from its metadata file, parsed anew each time it is asked.
+        """
         for ep in self.entry_points():
-            if ep.dist is not None:
-                owners.setdefault(ep.name, ep.dist.name)
-        return owners
+            if ep.name == name and ep.dist is not None:
+                return self._entry_points.distribution_name(ep.dist)
+        return None
 
     def _broken(self, entry_point: Any, error: str) -> BrokenPlugin:
         return BrokenPlugin(

@@ -12,7 +12,8 @@ package, each module one stage:
 ``spec``        the typed records the checks produce
 ``build``       records -> patterns, tasks, retries and link deciders
 ``conditions``  ``when:`` of a link as a picklable decider (no code in YAML)
-``catalog``     the files of ``flow_dirs`` and their flow factories
+``files``       the flow files of ``flow_dirs`` (found without the rest)
+``catalog``     those files' flow names and flow factories
 ``errors``      every error names the file, line and column
 ==============  ===========================================================
 
@@ -22,16 +23,20 @@ named, and conditions compare values.
 
 from __future__ import annotations
 
-from opsflow.yamlflows.build import build as build_flow
-from opsflow.yamlflows.catalog import YamlFlowFactory, discover
-from opsflow.yamlflows.document import SCHEMA_PATH, read
-from opsflow.yamlflows.errors import (
-    FlowFileError,
-    FlowNameClash,
-    FlowSourceChanged,
-    MissingInputs,
-    TaskPluginBroken,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opsflow.yamlflows.build import build as build_flow
+    from opsflow.yamlflows.catalog import YamlFlowFactory, discover
+    from opsflow.yamlflows.document import SCHEMA_PATH, read
+    from opsflow.yamlflows.errors import (
+        FlowFileError,
+        FlowNameClash,
+        FlowSourceChanged,
+        MissingInputs,
+        TaskPluginBroken,
+    )
 
 __all__ = [
     "SCHEMA_PATH",
@@ -45,3 +50,28 @@ __all__ = [
     "discover",
     "read",
 ]
+
+#: Name -> (module, attribute). Imported on first use: importing one stage
+#: (``opsflow.yamlflows.files``, which every run uses) must not load them all.
+_EXPORTS = {
+    "SCHEMA_PATH": ("document", "SCHEMA_PATH"),
+    "FlowFileError": ("errors", "FlowFileError"),
+    "FlowNameClash": ("errors", "FlowNameClash"),
+    "FlowSourceChanged": ("errors", "FlowSourceChanged"),
+    "MissingInputs": ("errors", "MissingInputs"),
+    "TaskPluginBroken": ("errors", "TaskPluginBroken"),
+    "YamlFlowFactory": ("catalog", "YamlFlowFactory"),
+    "build_flow": ("build", "build"),
+    "discover": ("files", "discover"),
+    "read": ("document", "read"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value
+    return value

@@ -10,9 +10,6 @@ builds the flow.
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,56 +17,17 @@ from opsflow.plugins.loader import Namespace
 from opsflow.yamlflows import document
 from opsflow.yamlflows.build import build, missing_inputs
 from opsflow.yamlflows.errors import FlowFileError
+from opsflow.yamlflows.files import SUFFIXES, dirs_stamp, discover, file_sha256
 from opsflow.yamlflows.spec import FlowFile
 
-__all__ = ["FlowFileEntry", "YamlFlowFactory", "discover", "file_sha256"]
-
-SUFFIXES = (".yaml", ".yml")
-
-
-def discover(flow_dirs: Iterable[str]) -> list[str]:
-    """The flow files of ``flow_dirs``, directory by directory, sorted by name.
-
-    A directory that does not exist is skipped (the defaults often do not).
-    """
-    found: list[str] = []
-    for directory in flow_dirs:
-        directory = os.path.abspath(os.path.expanduser(directory))
-        try:
-            names = sorted(os.listdir(directory))
-        except OSError:
-            continue
-        for name in names:
-            path = os.path.join(directory, name)
-            if name.endswith(SUFFIXES) and os.path.isfile(path):
-                found.append(path)
-    return found
-
-
-def dirs_stamp(flow_dirs: Iterable[str]) -> tuple[tuple[str, int], ...]:
-    """What changes when a flow file of ``flow_dirs`` is added, removed,
-    renamed or written: each directory's and flow file's modification time."""
-    stamp: list[tuple[str, int]] = []
-    for directory in flow_dirs:
-        directory = os.path.abspath(os.path.expanduser(directory))
-        try:
-            stamp.append((directory, os.stat(directory).st_mtime_ns))
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    if entry.name.endswith(SUFFIXES):
-                        stamp.append((entry.path, entry.stat().st_mtime_ns))
-        except OSError:
-            continue
-    return tuple(sorted(stamp))
-
-
-def file_sha256(path: str) -> str | None:
-    """The sha256 of ``path``'s bytes; None when it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
+__all__ = [
+    "SUFFIXES",
+    "FlowFileEntry",
+    "YamlFlowFactory",
+    "dirs_stamp",
+    "discover",
+    "file_sha256",
+]
 
 
 @dataclass(frozen=True)

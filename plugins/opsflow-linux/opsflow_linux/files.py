@@ -29,8 +29,6 @@ import stat
 import tempfile
 from typing import Any
 
-import jinja2
-
 from opsflow import task
 from opsflow_linux.fill import fill
 
@@ -189,6 +187,10 @@ class Template(File):
         self.variables = dict(variables or {})
 
     def render(self, values: dict[str, Any]) -> bytes:
+        # Imported here: listing the plugins (opsflow-run --list) imports
+        # this module, and jinja2 costs more than the rest of it put together.
+        import jinja2
+
         environment = jinja2.Environment(
             undefined=jinja2.StrictUndefined, keep_trailing_newline=True
         )
