@@ -174,13 +174,14 @@ def process_over_thread_row(
         )
 
     extra = process["warm_us_per_task"] - thread["warm_us_per_task"]
-    cold = process["cold_us_per_task"] - thread["cold_us_per_task"]
     return Row(
         "process executor overhead over thread",
         "<= 120 us a task",
         f"{extra:.0f} us wall a task warm (process "
         f"{process['warm_us_per_task']:.0f}, thread "
-        f"{thread['warm_us_per_task']:.0f}); cold {cold:.0f}; CPU over thread "
+        f"{thread['warm_us_per_task']:.0f}); cold process "
+        f"{process['cold_us_per_task']:.0f}, thread "
+        f"{thread['cold_us_per_task']:.0f}; CPU over thread "
         f"{cpu(process, 'warm') - cpu(thread, 'warm'):.0f} warm (engine "
         f"{process['warm_cpu_us_per_task']:.0f} + workers "
         f"{process.get('warm_worker_cpu_us_per_task', 0.0):.0f}), cold "
