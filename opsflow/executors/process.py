@@ -34,6 +34,7 @@ import contextlib
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -89,14 +90,34 @@ class _Board:
     call's id (0 when idle). The parent only reads it.
     """
 
-    __slots__ = ("pids", "calls", "processes", "_claimed")
+    __slots__ = ("pids", "calls", "processes", "dead", "_claimed")
 
     def __init__(self, context: Any, size: int) -> None:
         self.pids = context.RawArray("q", size)
         self.calls = context.RawArray("q", size)
         #: pid -> the pool's process object, to read a dead worker's exit code.
         self.processes: dict[int, Any] = {}
+        #: Set when the pool broke: the pids of the workers that had died.
+        self.dead: frozenset[int] | None = None
         self._claimed = 0
+
+    def stop_after_death(self) -> frozenset[int]:
+        """The workers that died; every other worker is killed (SIGKILL).
+
+        When a worker dies the pool breaks and fails every call; it asks the
+        other workers to stop with SIGTERM, which they leave to the parent,
+        so without this their tasks would go on running unseen.
+        """
+        if self.dead is None:
+            # A worker's sentinel is ready as soon as it exits, a moment
+            # before it can be reaped (is_alive() may still say True).
+            by_sentinel = {p.sentinel: pid for pid, p in self.processes.items()}
+            ready = multiprocessing.connection.wait(list(by_sentinel), timeout=0)
+            self.dead = frozenset(by_sentinel[s] for s in ready)
+            for pid in self.processes.keys() - self.dead:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        return self.dead
 
     def claim(self) -> int:
         """In the parent, about to fork a worker: its slot (-1 when none is left)."""
@@ -430,6 +451,13 @@ class ProcessDriver(TaskExecutor):
     def _worker_died(self, flight: _InFlight) -> exceptions.WorkerDied:
         # A killed worker never cleared its slot: it still names the call.
         pid = flight.board.pid_running(flight.call_id)
+        dead = flight.board.stop_after_death()
+        if pid is not None and pid not in dead:
+            named = ", ".join(str(p) for p in sorted(dead)) or "unknown"
+            return exceptions.WorkerDied(
+                f"the worker process (pid {pid}) running this task was stopped:"
+                f" another worker of its pool (pid {named}) died"
+            )
         process = flight.board.processes.get(pid) if pid is not None else None
         code = None
         if process is not None:
