@@ -235,13 +235,22 @@ BUILDERS: dict[str, Callable[[Library, Tasks, int], Prepared]] = {
 }
 
 
-def run_once(lib: Library, prepared: Prepared) -> tuple[float, float]:
-    """Load and run one engine; return its wall and CPU time in seconds.
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have exited and been reaped."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(lib: Library, prepared: Prepared) -> tuple[float, float, float]:
+    """Load and run one engine; return its wall, CPU and workers' CPU seconds.
 
     The CPU time is this process's (every thread), so it is only a fair
     stand-in for the wall time of serial runs that do not wait on I/O; it is
     recorded because it hardly moves when other programs load the machine.
+    The workers' CPU time is that of the child processes the run started
+    and reaped (the process driver's workers, joined when the run ends).
     """
+    children_started = _children_cpu()
     cpu_started = time.process_time()
     started = time.perf_counter()
     engine = lib.engines.load(prepared.flow, store=prepared.store, **prepared.options)
@@ -254,12 +263,13 @@ def run_once(lib: Library, prepared: Prepared) -> tuple[float, float]:
             raise BenchmarkError(f"unexpected error {exc!r}") from exc
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    children = _children_cpu() - children_started
     state = engine.storage.get_flow_state()
     if state != prepared.expected_state:
         raise BenchmarkError(f"flow ended {state}, expected {prepared.expected_state}")
     if prepared.check is not None:
         prepared.check(engine)
-    return elapsed, cpu
+    return elapsed, cpu, children
 
 
 def peak_rss_bytes() -> int:
@@ -289,19 +299,22 @@ def measure(library: str, kind: str, size: int, repeat: int) -> dict[str, Any]:
     baseline_rss = peak_rss_bytes()
     times: list[float] = []
     cpu_times: list[float] = []
+    worker_cpu_times: list[float] = []
     for _ in range(repeat):
         prepared = builder(lib, tasks, size)
         gc.collect()
         try:
-            wall, cpu = run_once(lib, prepared)
+            wall, cpu, workers_cpu = run_once(lib, prepared)
             times.append(wall)
             cpu_times.append(cpu)
+            worker_cpu_times.append(workers_cpu)
         finally:
             if prepared.cleanup is not None:
                 prepared.cleanup()
         del prepared
     best = min(times)
     warm, warm_cpu = times[1:] or times, cpu_times[1:] or cpu_times
+    warm_workers_cpu = worker_cpu_times[1:] or worker_cpu_times
     return {
         "library": library,
         "workload": kind,
@@ -318,6 +331,10 @@ def measure(library: str, kind: str, size: int, repeat: int) -> dict[str, Any]:
         "warm_us_per_task": statistics.median(warm) / size * 1e6,
         "cold_cpu_us_per_task": cpu_times[0] / size * 1e6,
         "warm_cpu_us_per_task": statistics.median(warm_cpu) / size * 1e6,
+        # Child processes' CPU (the process driver's workers; 0 elsewhere).
+        "worker_cpu_times_s": worker_cpu_times,
+        "cold_worker_cpu_us_per_task": worker_cpu_times[0] / size * 1e6,
+        "warm_worker_cpu_us_per_task": statistics.median(warm_workers_cpu) / size * 1e6,
         "warm_spread_us_per_task": (max(warm) - min(warm)) / size * 1e6,
         "baseline_rss_bytes": baseline_rss,
         "peak_rss_bytes": peak_rss_bytes(),

@@ -5,8 +5,10 @@ comes back as a ``Failure`` carrying the worker's traceback text and the
 exception's type names. Progress a task reports in its worker is relayed to
 the engine in order, before the task's outcome.
 
-Workers are forked (Linux), and each call tells the parent which process
-runs it, so that:
+Workers are forked (Linux). Each writes the call it is running into a slot
+of a table the pool's workers share with the parent (a memory write, no
+message), so the parent knows, without a message per call, which worker runs
+which call, and that:
 
 * a task past its timeout is stopped by killing its worker (SIGKILL);
 * a worker killed by anything (SIGKILL, the OOM killer) fails its task with
@@ -18,14 +20,21 @@ runs it, so that:
   resume of the run starts that step again. On Linux the kernel sends the
   worker SIGKILL when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a
   watchdog thread in the worker notices that it was orphaned.
+
+A call costs the parent one submit to the pool and one result back: nothing
+else crosses unless the task reports progress. Each progress value is one
+message on a channel of its own, and the result says how many the task sent,
+so the outcome waits until those are relayed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -56,17 +65,80 @@ futurist = pools.futurist()
 LOG = logging.getLogger(__name__)
 
 # Set in the parent before a pool forks its workers, which inherit it: the
-# channel each worker reports "started", progress and "done" on.
+# channel each worker reports progress on.
 _EVENTS: Any = None
 _FORK_LOCK = threading.Lock()
-#: ``parent`` is set (to this process's pid) in the thread that submits to a
-#: pool, while it submits: the pool forks its workers then, from that thread,
-#: and only those forks are made to die with their parent.
+#: ``parent`` is set (to this process's pid) and ``board`` to the pool's
+#: table in the thread that submits to a pool, while it submits: the pool
+#: forks its workers then, from that thread, and only those forks are made
+#: to die with their parent and given a slot of the table.
 _FORKING = threading.local()
+#: In a worker: its pool's table and the slot it writes its call into.
+_BOARD: _Board | None = None
+_SLOT = -1
 #: ``prctl`` option: the signal this process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 #: Seconds between two looks of the watchdog used where prctl is missing.
 _ORPHAN_POLL = 0.2
+
+
+class _Board:
+    """Which call each worker of one pool is running, in memory they share.
+
+    Made in the parent before the pool forks; each worker gets a slot when
+    it is forked, writes its pid there once and, around each call, the
+    call's id (0 when idle). The parent only reads it.
+    """
+
+    __slots__ = ("pids", "calls", "processes", "dead", "_claimed")
+
+    def __init__(self, context: Any, size: int) -> None:
+        self.pids = context.RawArray("q", size)
+        self.calls = context.RawArray("q", size)
+        #: pid -> the pool's process object, to read a dead worker's exit code.
+        self.processes: dict[int, Any] = {}
+        #: Set when the pool broke: the pids of the workers that had died.
+        self.dead: frozenset[int] | None = None
+        self._claimed = 0
+
+    def stop_after_death(self) -> frozenset[int]:
+        """The workers that died; every other worker is killed (SIGKILL).
+
+        When a worker dies the pool breaks and fails every call; it asks the
+        other workers to stop with SIGTERM, which they leave to the parent,
+        so without this their tasks would go on running unseen.
+        """
+        if self.dead is None:
+            # A worker's sentinel is ready as soon as it exits, a moment
+            # before it can be reaped (is_alive() may still say True).
+            by_sentinel = {p.sentinel: pid for pid, p in self.processes.items()}
+            ready = multiprocessing.connection.wait(list(by_sentinel), timeout=0)
+            self.dead = frozenset(by_sentinel[s] for s in ready)
+            for pid in self.processes.keys() - self.dead:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        return self.dead
+
+    def claim(self) -> int:
+        """In the parent, about to fork a worker: its slot (-1 when none is left)."""
+        if self._claimed >= len(self.pids):
+            return -1
+        self._claimed += 1
+        return self._claimed - 1
+
+    def pid_running(self, call_id: int) -> int | None:
+        """The pid of the worker running ``call_id`` now, else None."""
+        calls = self.calls
+        for slot in range(len(calls)):
+            if calls[slot] == call_id:
+                return self.pids[slot] or None
+        return None
+
+
+def _before_fork_in_parent() -> None:
+    board = getattr(_FORKING, "board", None)
+    if board is not None:
+        _FORKING.slot = board.claim()
 
 
 def _on_fork_in_child() -> None:
@@ -75,6 +147,11 @@ def _on_fork_in_child() -> None:
     if parent is None:  # a fork by other code of this process: not ours
         return
     _FORKING.parent = None
+    global _BOARD, _SLOT
+    _BOARD, _SLOT = _FORKING.board, _FORKING.slot
+    _FORKING.board = None
+    if _BOARD is not None and _SLOT >= 0:
+        _BOARD.pids[_SLOT] = os.getpid()
     # Ctrl-C reaches the whole process group, and a service manager's stop
     # often every process of the service: the parent suspends the run and
     # lets running steps finish, so a worker must not stop on its own (nor
@@ -130,34 +207,84 @@ def _watch_parent(parent: int) -> None:
 # Looked up here, in the parent: a child forked from a threaded process must
 # not take the dynamic loader's lock (another thread may have held it).
 _PRCTL = _prctl()
-os.register_at_fork(after_in_child=_on_fork_in_child)
+os.register_at_fork(before=_before_fork_in_parent, after_in_child=_on_fork_in_child)
 
 
-def _run_in_worker(call: TaskCall, call_id: int) -> tuple[str, Any]:
+def _run_in_worker(call: TaskCall, call_id: int) -> tuple[tuple[str, Any], int]:
+    """Run ``call``; returns its outcome and how many progress values it sent."""
     events = _EVENTS
-    events.put(("started", call_id, os.getpid()))
+    board, slot = _BOARD, _SLOT
+    sent = 0
+
+    def relay(progress: float, details: Mapping[str, Any] | None = None) -> None:
+        # Progress details stay in the worker: only the value travels.
+        nonlocal sent
+        events.put((call_id, progress))
+        sent += 1
+
+    if board is not None and slot >= 0:
+        board.calls[slot] = call_id
     try:
-        return run_task(
-            call,
-            # Progress details stay in the worker: only the value travels.
-            lambda progress, details=None: events.put(("progress", call_id, progress)),
-        )
+        return run_task(call, relay), sent
     finally:
-        events.put(("done", call_id, None))
+        if board is not None and slot >= 0:
+            board.calls[slot] = 0
+
+
+class _CallFuture(concurrent.futures.Future[tuple[str, Any]]):
+    """A call's future as the engine sees it: RUNNING once a worker took it.
+
+    Nothing tells the parent when a worker takes a call; the pool's table
+    does, and this future reads it when asked (the engine starts the clock
+    of a task's timeout then).
+    """
+
+    def __init__(self, board: _Board, call_id: int) -> None:
+        super().__init__()
+        self._board = board
+        self._call_id = call_id
+
+    def running(self) -> bool:
+        if (
+            not super().running()
+            and not self.done()
+            and self._board.pid_running(self._call_id) is not None
+        ):
+            with contextlib.suppress(RuntimeError):  # it finished meanwhile
+                self.set_running_or_notify_cancel()
+        return super().running()
 
 
 class _InFlight:
-    """One call under way: its outer future and what the relay learned of it."""
+    """One call under way: its outer future and what came back of it so far."""
 
-    __slots__ = ("outer", "call", "progress", "pid", "process", "relayed", "value")
+    __slots__ = (
+        "outer",
+        "call",
+        "call_id",
+        "board",
+        "progress",
+        "relayed",
+        "expected",
+        "value",
+    )
 
-    def __init__(self, call: TaskCall, progress: ProgressCallback | None) -> None:
-        self.outer: Outcome = concurrent.futures.Future()
+    def __init__(
+        self,
+        call: TaskCall,
+        call_id: int,
+        board: _Board,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.outer: Outcome = _CallFuture(board, call_id)
         self.call = call
+        self.call_id = call_id
+        self.board = board
         self.progress = progress
-        self.pid: int | None = None
-        self.process: Any = None
-        self.relayed = False
+        #: Progress values relayed so far, and how many the task sent (known
+        #: with its result).
+        self.relayed = 0
+        self.expected: int | None = None
         self.value: Any = None
 
 
@@ -168,6 +295,7 @@ class ProcessDriver(TaskExecutor):
         self._max_workers = max_workers
         self._context = multiprocessing.get_context("fork")
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._board: _Board | None = None
         self._events: Any = None
         self._relay: threading.Thread | None = None
         self._calls: dict[int, _InFlight] = {}
@@ -184,14 +312,18 @@ class ProcessDriver(TaskExecutor):
             )
             self._relay.start()
         if self._pool is None:
-            self._pool = futurist.ProcessPoolExecutor(
+            pool = futurist.ProcessPoolExecutor(
                 max_workers=self._max_workers, mp_context=self._context
             )
+            size = getattr(pool, "_max_workers", None) or self._max_workers
+            self._board = _Board(self._context, size or os.cpu_count() or 1)
+            self._pool = pool
 
     def stop(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+            self._board = None
         if self._events is not None:
             self._events.put(None)
             assert self._relay is not None
@@ -204,22 +336,28 @@ class ProcessDriver(TaskExecutor):
         self, call: TaskCall, progress_callback: ProgressCallback | None = None
     ) -> Outcome:
         self.start()
-        assert self._pool is not None
-        flight = _InFlight(call, progress_callback)
+        pool, board = self._pool, self._board
+        assert pool is not None and board is not None
         with self._lock:
             call_id = self._next_id = self._next_id + 1
+            flight = _InFlight(call, call_id, board, progress_callback)
             self._calls[call_id] = flight
             self._by_future[flight.outer] = call_id
         global _EVENTS
         try:
             with _FORK_LOCK:
-                # Workers forked by this submit must inherit this driver's channel.
+                # Workers forked by this submit must inherit this driver's
+                # channel and their pool's table.
                 _EVENTS = self._events
                 _FORKING.parent = os.getpid()
+                _FORKING.board = board
                 try:
-                    inner = self._pool.submit(_run_in_worker, call, call_id)
+                    inner = pool.submit(_run_in_worker, call, call_id)
                 finally:
                     _FORKING.parent = None
+                    _FORKING.board = None
+            if len(board.processes) < len(board.pids):
+                board.processes.update(getattr(pool, "_processes", None) or {})
         except BrokenProcessPool:
             with self._lock:
                 del self._calls[call_id]
@@ -233,10 +371,11 @@ class ProcessDriver(TaskExecutor):
         """Stop the worker running ``future``'s task (SIGKILL)."""
         with self._lock:
             flight = self._calls.get(self._by_future.get(future, -1))
-        if flight is None or flight.pid is None:
+        pid = None if flight is None else flight.board.pid_running(flight.call_id)
+        if pid is None:
             return False
         try:
-            os.kill(flight.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return False
         return True
@@ -245,6 +384,12 @@ class ProcessDriver(TaskExecutor):
         self, tasks: Iterable[Task], values: Mapping[str, Any]
     ) -> None:
         """Raise ``NotTransferable`` naming a task or value that does not pickle."""
+        tasks = list(tasks)
+        with contextlib.suppress(Exception):
+            # One pickle of them all costs a quarter of one per task: only
+            # when it fails is each tried alone, to name what does not pickle.
+            pickle.dumps((tasks, dict(values)))
+            return
         for task in tasks:
             _check_pickle(f"task {task.name!r}", task)
         for name, value in values.items():
@@ -257,27 +402,17 @@ class ProcessDriver(TaskExecutor):
             message = events.get()
             if message is None:
                 return
-            kind, call_id, payload = message
+            call_id, progress = message
             with self._lock:
                 flight = self._calls.get(call_id)
             if flight is None:
                 continue
-            if kind == "started":
-                flight.pid = payload
-                flight.process = self._process_of(payload)
-                # Timeouts run from here, not from submission.
-                flight.outer.set_running_or_notify_cancel()
-            elif kind == "progress" and flight.progress is not None:
+            if flight.progress is not None:
                 try:
-                    flight.progress(payload)
+                    flight.progress(progress)
                 except Exception:
                     LOG.warning("Progress callback failed", exc_info=True)
-            elif kind == "done":
-                self._finish(call_id, relayed=True)
-
-    def _process_of(self, pid: int) -> Any:
-        processes = getattr(self._pool, "_processes", None) or {}
-        return processes.get(pid)
+            self._finish(call_id, relayed=1)
 
     def _on_done(self, call_id: int, inner: concurrent.futures.Future[Any]) -> None:
         flight = self._calls.get(call_id)
@@ -285,50 +420,63 @@ class ProcessDriver(TaskExecutor):
             return
         error = inner.exception()
         if error is None:
-            flight.value = inner.result()
-            self._finish(call_id, relayed=False)
+            outcome, sent = inner.result()
+            self._finish(call_id, value=outcome, expected=sent)
             return
         if isinstance(error, BrokenProcessPool):
             self._pool = None
             error = self._worker_died(flight)
-        flight.value = (flight.call.action, Failure.from_exception(error))
-        # A dead worker never says "done": do not wait for it.
-        self._finish(call_id, relayed=True)
+        # Whatever progress it sent is not waited for: a dead worker's may
+        # never come.
+        failure = Failure.from_exception(error)
+        self._finish(call_id, value=(flight.call.action, failure), expected=0)
 
-    def _finish(self, call_id: int, relayed: bool) -> None:
-        """Resolve the outer future once the result and the last progress are in."""
+    def _finish(
+        self, call_id: int, relayed: int = 0, value: Any = None, expected: int = 0
+    ) -> None:
+        """Resolve the outer future once the result and all its progress are in."""
         with self._lock:
             flight = self._calls.get(call_id)
             if flight is None:
                 return
-            if relayed:
-                flight.relayed = True
-            if not flight.relayed or flight.value is None:
+            flight.relayed += relayed
+            if value is not None:
+                flight.value, flight.expected = value, expected
+            if flight.expected is None or flight.relayed < flight.expected:
                 return
             del self._calls[call_id]
             self._by_future.pop(flight.outer, None)
         flight.outer.set_result(flight.value)
 
     def _worker_died(self, flight: _InFlight) -> exceptions.WorkerDied:
+        # A killed worker never cleared its slot: it still names the call.
+        pid = flight.board.pid_running(flight.call_id)
+        dead = flight.board.stop_after_death()
+        if pid is not None and pid not in dead:
+            named = ", ".join(str(p) for p in sorted(dead)) or "unknown"
+            return exceptions.WorkerDied(
+                f"the worker process (pid {pid}) running this task was stopped:"
+                f" another worker of its pool (pid {named}) died"
+            )
+        process = flight.board.processes.get(pid) if pid is not None else None
         code = None
-        if flight.process is not None:
-            flight.process.join(timeout=1.0)
-            code = flight.process.exitcode
+        if process is not None:
+            process.join(timeout=1.0)
+            code = process.exitcode
         if code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
             return exceptions.WorkerDied(
-                f"the worker process (pid {flight.pid}) running this task was killed"
-                f" by {name}"
+                f"the worker process (pid {pid}) running this task was killed by {name}"
             )
-        if flight.pid is None:
+        if pid is None:
             return exceptions.WorkerDied(
                 "the process pool broke before this task started (another worker died)"
             )
         return exceptions.WorkerDied(
-            f"the worker process (pid {flight.pid}) running this task stopped"
+            f"the worker process (pid {pid}) running this task stopped"
             f" abruptly (exit code {code}); its pool was replaced"
         )
 

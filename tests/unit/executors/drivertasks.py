@@ -238,6 +238,15 @@ class HoldsFirstRun(task.Task):
         self.journal.add("revert", self.name, result=describe(result))
 
 
+class ReturnsLock(task.Task):
+    """Returns what no pickle can carry back from a worker: a lock."""
+
+    def execute(self):
+        import threading
+
+        return threading.Lock()
+
+
 def skip_without_eventlet(driver: str) -> None:
     if driver == "greenthread" and importlib.util.find_spec("eventlet") is None:
         pytest.skip(

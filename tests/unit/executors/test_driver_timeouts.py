@@ -82,6 +82,24 @@ def test_the_process_driver_kills_the_task_at_its_deadline(journal):
     assert engine.storage.get_flow_state() == states.REVERTED
 
 
+def test_the_process_driver_starts_a_task_clock_when_a_worker_takes_the_task(journal):
+    # Given three tasks on one worker, each well within its timeout but
+    # together past it: the last waits for the worker longer than it runs
+    flow = unordered_flow.Flow("f").add(
+        *(Step(f"s{i}", journal, sleep=0.5, timeout=1.2) for i in range(3))
+    )
+    engine = loader_for("process")(flow, max_workers=1)
+
+    # When the flow runs
+    started = time.monotonic()
+    engine.run()
+
+    # Then no task timed out: the wait for the worker did not count
+    assert time.monotonic() - started > 1.2
+    assert engine.storage.get_flow_state() == states.SUCCESS
+    assert sorted(journal.names("executed")) == ["s0", "s1", "s2"]
+
+
 @pytest.mark.parametrize("driver", ["synchronous", "thread", "greenthread"])
 def test_drivers_that_cannot_kill_revert_the_task_only_after_its_execute_returned(
     driver, load, journal

@@ -4,17 +4,25 @@ when a worker dies (issue 4).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
 import time
 
 import pytest
-from drivertasks import EVENTLET_WARNINGS, Boom, HoldsFirstRun, Progressing, Step
+from drivertasks import (
+    EVENTLET_WARNINGS,
+    Boom,
+    HoldsFirstRun,
+    Progressing,
+    ReturnsLock,
+    Step,
+)
 
 from opsflow import engines, exceptions, states, task
 from opsflow.executors.process import ProcessDriver
-from opsflow.patterns import linear_flow
+from opsflow.patterns import linear_flow, unordered_flow
 
 pytestmark = [pytest.mark.filterwarnings(f) for f in EVENTLET_WARNINGS]
 
@@ -105,6 +113,88 @@ def test_a_killed_worker_fails_its_task_naming_the_signal_and_the_flow_reverts(
     assert engine.storage.get_flow_state() == states.SUCCESS
     assert int(_wait_for_file(pid_file)) != worker_pid
     assert journal.count("executed", "victim") == 1
+
+
+def _wait_for_entry(journal, kind, name, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in journal.entries() if (e.event, e.name) == (kind, name)]
+        if found:
+            return found[0]
+        time.sleep(0.01)
+    raise AssertionError(f"no {kind} of {name} in the journal")
+
+
+def test_a_dead_worker_takes_its_pool_down_stopping_the_other_workers(
+    tmp_path, journal
+):
+    # Given two tasks running side by side on two workers
+    pid_file = str(tmp_path / "worker.pid")
+    flow = unordered_flow.Flow("f").add(
+        HoldsFirstRun(journal, pid_file, name="victim"),
+        Step("sibling", journal, sleep=20.0),
+    )
+    engine = _load(flow)
+    thread, outcome = _run_in_background(engine)
+    victim_pid = int(_wait_for_file(pid_file))
+    sibling_pid = _wait_for_entry(journal, "execute", "sibling").pid
+
+    # When one worker is killed
+    os.kill(victim_pid, signal.SIGKILL)
+    thread.join(timeout=10)
+
+    # Then the other task fails too, naming the dead worker, and its worker
+    # is gone: it does not go on running the task unseen
+    assert not thread.is_alive(), "the run hung after its worker was killed"
+    failures = engine.storage.get_execute_failures()
+    assert "killed by SIGKILL" in str(failures["victim"])
+    sibling = str(failures["sibling"])
+    assert "another worker of its pool" in sibling
+    assert str(victim_pid) in sibling
+    with pytest.raises(ProcessLookupError):
+        os.kill(sibling_pid, 0)
+    assert journal.names("executed") == []
+    assert engine.storage.get_flow_state() == states.REVERTED
+
+
+def test_calls_queued_in_a_pool_that_broke_fail_without_running(tmp_path, journal):
+    # Given one worker, busy, and a task queued behind it
+    pid_file = str(tmp_path / "worker.pid")
+    flow = unordered_flow.Flow("f").add(
+        HoldsFirstRun(journal, pid_file, name="victim"), Step("queued", journal)
+    )
+    engine = _load(flow, max_workers=1)
+    thread, outcome = _run_in_background(engine)
+    victim_pid = int(_wait_for_file(pid_file))
+
+    # When the worker is killed
+    os.kill(victim_pid, signal.SIGKILL)
+    thread.join(timeout=10)
+
+    # Then the queued task fails, never started (unless it ran first)
+    assert not thread.is_alive()
+    failures = engine.storage.get_execute_failures()
+    if "queued" in failures:
+        assert "broke before this task started" in str(failures["queued"])
+        assert journal.names("execute") == ["victim"]
+    else:
+        assert journal.names("execute") == ["queued", "victim"]
+    assert engine.storage.get_flow_state() == states.REVERTED
+
+
+def test_a_result_that_does_not_pickle_fails_its_task_saying_why(journal):
+    engine = _load(ReturnsLock(name="locked"))
+
+    with pytest.raises(Exception, match="pickle"):
+        engine.run()
+
+    assert "pickle" in str(engine.storage.get_execute_failures()["locked"])
+
+
+def test_no_worker_process_outlives_the_run(journal):
+    _load(linear_flow.Flow("f").add(Step("a", journal), Step("b", journal))).run()
+
+    assert multiprocessing.active_children() == []
 
 
 def test_progress_from_a_worker_arrives_in_order_before_success(journal):
