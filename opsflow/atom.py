@@ -24,6 +24,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, TypeAlias
 
 from opsflow.types import notifier
+from opsflow.types.empty import EMPTY_MAPPING, or_empty
 
 __all__ = ["Atom", "Provides", "Rebind", "Requires"]
 
@@ -100,7 +101,7 @@ def _names(names: Iterable[str]) -> NameSet:
 def save_as_mapping(provides: Provides) -> dict[str, Any]:
     """``{stored name: index or key or WHOLE_RESULT}`` for a ``provides`` value."""
     if provides is None:
-        return {}
+        return EMPTY_MAPPING
     if isinstance(provides, str):
         return {provides: WHOLE_RESULT}
     if isinstance(provides, Mapping):
@@ -195,10 +196,10 @@ class Atom:
         self.save_as = save_as_mapping(provides)
         self.provides = _names(self.save_as)
         ignore = list(ignore_list or ())
-        required, self.optional_mapping = build_arg_mapping(
+        required, optional_mapping = build_arg_mapping(
             name, self._signature_of("execute"), requires, rebind, auto_extract, ignore
         )
-        revert_required, self.revert_optional_mapping = build_arg_mapping(
+        revert_required, revert_optional_mapping = build_arg_mapping(
             name,
             self._signature_of("revert"),
             revert_requires or requires,
@@ -206,8 +207,10 @@ class Atom:
             auto_extract,
             ignore + list(_ENGINE_REVERT_ARGS),
         )
-        self.rebind = {**required, **self.optional_mapping}
-        self.revert_rebind = {**revert_required, **self.revert_optional_mapping}
+        self.optional_mapping = or_empty(optional_mapping)
+        self.revert_optional_mapping = or_empty(revert_optional_mapping)
+        self.rebind = or_empty({**required, **optional_mapping})
+        self.revert_rebind = or_empty({**revert_required, **revert_optional_mapping})
         self.execute_requires = _names(required.values())
         revert_only = [
             n for n in revert_required.values() if n not in required.values()
@@ -220,12 +223,17 @@ class Atom:
         self.optional = _names(self.optional_mapping.values())
         self.revert_optional = _names(self.revert_optional_mapping.values())
 
+    #: The atom's own notifier once made. A class default until then, so
+    #: that reading it needs no ``self.__dict__``: asking for that makes
+    #: CPython build a dict for the instance (64 bytes an atom in a run).
+    _notifier: notifier.Notifier | None = None
+
     @property
     def notifier(self) -> notifier.Notifier:
         """This atom's own notifier (progress events), made on first use."""
-        own = self.__dict__.get("_notifier")
+        own = self._notifier
         if own is None:
-            own = self.__dict__["_notifier"] = notifier.Notifier()
+            own = self._notifier = notifier.Notifier()
         return own
 
     def _signature_of(self, method: str) -> Callable[..., Any]:
