@@ -276,3 +276,28 @@ def test_a_task_notifier_is_its_own_and_not_pickled():
     assert clone._notifier is None and len(clone.notifier) == 0
     kept = one.copy()
     assert kept.notifier is not one.notifier and len(kept.notifier) == 1
+
+
+def test_an_atom_holds_only_the_values_it_has_of_its_own():
+    assert vars(NoArgs("a")) == {"name": "a"}
+    resize = Resize("r", provides="size", inject={"force": True})
+    own = vars(resize)
+    assert own["save_as"] == {"size": None} and own["inject"] == {"force": True}
+    assert "revert_optional" not in own  # revert takes nothing optional
+    assert resize.revert_optional == frozenset() and resize.version == (1, 0)
+
+
+def test_the_constructor_overrides_class_attributes_of_the_same_names():
+    class Declares(task.Task):
+        version = (2, 0)
+        inject = {"x": 1}
+        rebind = {"a": "b"}
+
+        def execute(self):
+            return None
+
+    declared = Declares("d")
+    assert declared.version == (1, 0)
+    assert declared.inject is None
+    assert declared.rebind == {}
+    assert Declares("e", inject={"y": 2}).inject == {"y": 2}
