@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 from collections.abc import Iterator
 
@@ -84,3 +85,16 @@ def _leave_freeze() -> None:
     _runs_in_freeze -= 1
     if not _runs_in_freeze:
         gc.unfreeze()
+
+
+def _forget_runs_in_child() -> None:
+    # A process forked during a run (a worker of the process executor) has
+    # none of the parent's runs in it: what it inherited frozen stays frozen,
+    # as for any fork of a frozen heap, and its own runs leave it alone.
+    global _runs_in_freeze, _lock
+    _runs_in_freeze = 0
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_runs_in_child)

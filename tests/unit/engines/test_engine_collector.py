@@ -5,6 +5,7 @@ froze (or a disabled collector) is left as it is."""
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 
 import pytest
@@ -189,3 +190,39 @@ def test_objects_built_while_paused_outside_a_run_stay_collectable():
         built = [Cycle()]
     assert gc.get_freeze_count() == 0
     assert tracked(built)
+
+
+# eventlet, when something imported it (futurist does), warns on every fork.
+@pytest.mark.filterwarnings(r"ignore:Using fork\(\) is a bad idea:DeprecationWarning")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_process_forked_during_a_run_runs_flows_of_its_own_unfrozen():
+    def look():
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: a run of its own, then the freeze count
+            try:
+                frozen = gc.get_freeze_count()
+                inner = engines.load(
+                    linear_flow.Flow("child").add(Look("c", lambda: 1))
+                )
+                inner.run()
+                nodes_tracked = all(map(tracked, inner.compilation))
+                report = (
+                    f"{int(frozen > 0)},{int(nodes_tracked)},{gc.get_freeze_count()}"
+                )
+                os.write(write, report.encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            report = pipe.read()
+        os.waitpid(pid, 0)
+        return report
+
+    inherited, nodes_tracked, frozen_after = run_looking(engines.load, look).split(",")
+    # The child inherited the parent's frozen heap and keeps it (its own
+    # run does not thaw what it did not freeze), and its run's objects are
+    # collectable: the child's runs leave a heap frozen by another alone.
+    assert inherited == "1"
+    assert nodes_tracked == "1"
+    assert int(frozen_after) > 0

@@ -38,6 +38,8 @@ def test_threads_never_get_the_same_uuid():
     assert len(set(every)) == len(every) == 8000
 
 
+# eventlet, when something imported it (futurist does), warns on every fork.
+@pytest.mark.filterwarnings(r"ignore:Using fork\(\) is a bad idea:DeprecationWarning")
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_does_not_reuse_the_parents_spare_uuids():
     models.new_uuid()  # the parent now holds spare uuids
