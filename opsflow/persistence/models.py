@@ -18,6 +18,7 @@ import copy as copy_mod
 import datetime
 import functools
 import os
+import uuid as uuid_mod
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -40,44 +41,8 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-#: Random uuids made ahead, taken one at a time (``list.pop`` is atomic, so
-#: threads share them safely; a forked child drops its copy, see below).
-_spare_uuids: list[str] = []
-#: How many uuids one read of the system's random source makes.
-UUIDS_A_BATCH = 256
-
-
 def new_uuid() -> str:
-    """A random (version 4) UUID, as text.
-
-    Every atom of a run gets one; ``str(uuid.uuid4())`` costs 2-3 us each
-    (a system call, a ``UUID`` object, its formatting), so they are made
-    :data:`UUIDS_A_BATCH` at a time from one read of :func:`os.urandom`.
-    """
-    while True:
-        try:
-            return _spare_uuids.pop()
-        except IndexError:
-            _spare_uuids.extend(_random_uuids(UUIDS_A_BATCH))
-
-
-def _random_uuids(count: int) -> list[str]:
-    raw = bytearray(os.urandom(16 * count))
-    # Version 4 in the high nibble of byte 6, the RFC 4122 variant in the
-    # two high bits of byte 8 (as uuid.UUID(version=4) sets them).
-    raw[6::16] = bytes((byte & 0x0F) | 0x40 for byte in raw[6::16])
-    raw[8::16] = bytes((byte & 0x3F) | 0x80 for byte in raw[8::16])
-    text = raw.hex()
-    return [
-        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
-        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
-        for i in range(0, 32 * count, 32)
-    ]
-
-
-if hasattr(os, "register_at_fork"):
-    # A child made by fork() must not hand out the parent's spare uuids.
-    os.register_at_fork(after_in_child=_spare_uuids.clear)
+    return str(uuid_mod.uuid4())
 
 
 def version_string(version: Any) -> str | None:
