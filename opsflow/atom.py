@@ -24,6 +24,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, TypeAlias
 
 from opsflow.types import notifier
+from opsflow.types.empty import EMPTY_MAPPING, or_empty
 
 __all__ = ["Atom", "Provides", "Rebind", "Requires"]
 
@@ -90,6 +91,8 @@ class NameSet(frozenset):  # type: ignore[type-arg]
 #: Shared empty set: most atoms need or give nothing, and every set is an
 #: object the garbage collector walks (100,000-task flows feel it).
 _NO_NAMES = NameSet()
+#: An atom's version unless it says otherwise.
+_DEFAULT_VERSION = (1, 0)
 
 
 def _names(names: Iterable[str]) -> NameSet:
@@ -100,7 +103,7 @@ def _names(names: Iterable[str]) -> NameSet:
 def save_as_mapping(provides: Provides) -> dict[str, Any]:
     """``{stored name: index or key or WHOLE_RESULT}`` for a ``provides`` value."""
     if provides is None:
-        return {}
+        return EMPTY_MAPPING
     if isinstance(provides, str):
         return {provides: WHOLE_RESULT}
     if isinstance(provides, Mapping):
@@ -175,6 +178,23 @@ class Atom:
     #: What the atom provides when ``provides=`` is not given.
     default_provides: Provides = None
 
+    # What an atom reads from its class until it has a value of its own: most
+    # atoms inject, provide, rebind and require nothing, and every attribute
+    # an instance holds costs 8 bytes in each (CPython keeps them in a
+    # per-instance array sized by the attributes set).
+    version: tuple[int, ...] = _DEFAULT_VERSION
+    inject: dict[str, Any] | None = None
+    save_as: dict[str, Any] = EMPTY_MAPPING
+    provides: NameSet = _NO_NAMES
+    optional_mapping: dict[str, str] = EMPTY_MAPPING
+    revert_optional_mapping: dict[str, str] = EMPTY_MAPPING
+    rebind: dict[str, str] = EMPTY_MAPPING
+    revert_rebind: dict[str, str] = EMPTY_MAPPING
+    execute_requires: NameSet = _NO_NAMES
+    requires: NameSet = _NO_NAMES
+    optional: NameSet = _NO_NAMES
+    revert_optional: NameSet = _NO_NAMES
+
     def __init__(
         self,
         name: str | None = None,
@@ -190,15 +210,17 @@ class Atom:
         if provides is None:
             provides = self.default_provides
         self.name = name
-        self.version: tuple[int, ...] = (1, 0)
-        self.inject = dict(inject) if inject else None
-        self.save_as = save_as_mapping(provides)
-        self.provides = _names(self.save_as)
+        hold = self._hold
+        hold("version", _DEFAULT_VERSION)
+        hold("inject", dict(inject) if inject else None)
+        save_as = save_as_mapping(provides)
+        hold("save_as", save_as)
+        hold("provides", _names(save_as))
         ignore = list(ignore_list or ())
-        required, self.optional_mapping = build_arg_mapping(
+        required, optional_mapping = build_arg_mapping(
             name, self._signature_of("execute"), requires, rebind, auto_extract, ignore
         )
-        revert_required, self.revert_optional_mapping = build_arg_mapping(
+        revert_required, revert_optional_mapping = build_arg_mapping(
             name,
             self._signature_of("revert"),
             revert_requires or requires,
@@ -206,26 +228,45 @@ class Atom:
             auto_extract,
             ignore + list(_ENGINE_REVERT_ARGS),
         )
-        self.rebind = {**required, **self.optional_mapping}
-        self.revert_rebind = {**revert_required, **self.revert_optional_mapping}
-        self.execute_requires = _names(required.values())
+        hold("optional_mapping", or_empty(optional_mapping))
+        hold("revert_optional_mapping", or_empty(revert_optional_mapping))
+        hold("rebind", or_empty({**required, **optional_mapping}))
+        hold("revert_rebind", or_empty({**revert_required, **revert_optional_mapping}))
+        execute_requires = _names(required.values())
+        hold("execute_requires", execute_requires)
         revert_only = [
             n for n in revert_required.values() if n not in required.values()
         ]
-        self.requires = (
-            _names([*self.execute_requires, *revert_only])
+        hold(
+            "requires",
+            _names([*execute_requires, *revert_only])
             if revert_only
-            else self.execute_requires
+            else execute_requires,
         )
-        self.optional = _names(self.optional_mapping.values())
-        self.revert_optional = _names(self.revert_optional_mapping.values())
+        hold("optional", _names(optional_mapping.values()))
+        hold("revert_optional", _names(revert_optional_mapping.values()))
+
+    def _hold(self, attribute: str, value: object) -> None:
+        """Give the atom ``value`` as ``attribute``, unless it is the very
+        object its class already gives (the shared defaults above; a class
+        that overrides one always gets the instance's own value, as the
+        atom's constructor always set it)."""
+        if value is not Atom.__dict__[attribute] or (
+            getattr(type(self), attribute, None) is not value
+        ):
+            setattr(self, attribute, value)
+
+    #: The atom's own notifier once made. A class default until then, so
+    #: that reading it needs no ``self.__dict__``: asking for that makes
+    #: CPython build a dict for the instance (64 bytes an atom in a run).
+    _notifier: notifier.Notifier | None = None
 
     @property
     def notifier(self) -> notifier.Notifier:
         """This atom's own notifier (progress events), made on first use."""
-        own = self.__dict__.get("_notifier")
+        own = self._notifier
         if own is None:
-            own = self.__dict__["_notifier"] = notifier.Notifier()
+            own = self._notifier = notifier.Notifier()
         return own
 
     def _signature_of(self, method: str) -> Callable[..., Any]:

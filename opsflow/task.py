@@ -110,7 +110,7 @@ class Task(atom.Atom):
     def copy(self, retain_listeners: bool = True) -> Task:
         """A shallow copy; its progress listeners are copied too unless told not."""
         clone = copy.copy(self)
-        own = self.__dict__.get("_notifier")
+        own = self._notifier
         clone.__dict__.pop("_notifier", None)
         if own is not None and retain_listeners:
             clone.__dict__["_notifier"] = own.copy()
@@ -132,9 +132,9 @@ class Task(atom.Atom):
         details) also reaches the engine, which records the progress and
         its details.
         """
-        own = self.__dict__.get("_notifier")
+        own = self._notifier
         if own is None:
-            own = self.__dict__["_notifier"] = _ProgressNotifier()
+            own = self._notifier = _ProgressNotifier()
         return own
 
     def update_progress(self, progress: float) -> None:
@@ -145,8 +145,8 @@ class Task(atom.Atom):
         elif progress < 0.0:
             LOG.warning("Progress must be >= 0.0, clamping %s to 0.0", progress)
             progress = 0.0
-        if "_notifier" in self.__dict__:
-            self.notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
+        if self._notifier is not None:
+            self._notifier.notify(EVENT_UPDATE_PROGRESS, {"progress": progress})
         else:
             sink = PROGRESS_SINK.get()
             if sink is not None:
@@ -157,7 +157,7 @@ class Task(atom.Atom):
 
         The engine announces its own 0.0 and 1.0 this way.
         """
-        own = self.__dict__.get("_notifier")
+        own = self._notifier
         if own is not None:
             notifier_mod.Notifier.notify(
                 own, EVENT_UPDATE_PROGRESS, {"progress": progress}

@@ -21,6 +21,7 @@ from opsflow import exceptions, flow, retry
 from opsflow.atom import Atom
 from opsflow.deciders import Depth
 from opsflow.patterns import graph_flow, linear_flow
+from opsflow.types.empty import EMPTY_MAPPING
 
 __all__ = ["Compilation", "Compiler", "Decider", "Node", "Scope"]
 
@@ -32,6 +33,9 @@ class Scope:
     flow: flow.Flow
     kind: str  # "linear", "unordered" or "graph"
     parent: Scope | None
+    #: Where this flow sits: (scope, item position) from the root flow down
+    #: to the item this flow is (empty for the root flow).
+    path: tuple[tuple[Scope, int], ...] = ()
     #: For graph flows: item position -> positions of the items it depends on.
     item_preds: dict[int, list[int]] = dataclasses.field(default_factory=dict)
     #: Every node inside this flow (filled in as the compiler goes).
@@ -77,24 +81,39 @@ class Decider:
 
 @dataclasses.dataclass(eq=False, slots=True)
 class Node:
-    """One atom in the execution graph."""
+    """One atom in the execution graph.
+
+    A flow of 100,000 atoms has 100,000 nodes, so a node holds no container
+    of its own it does not need: links are tuples once compiled (an empty
+    one shared), and an atom that reads nothing shares one empty
+    ``providers`` mapping.
+    """
 
     atom: Atom
     name: str
     index: int
     is_retry: bool
-    #: (scope, item position) from the root flow down; position -1 is a scope's retry.
-    path: tuple[tuple[Scope, int], ...]
-    predecessors: list[Node] = dataclasses.field(default_factory=list)
-    successors: list[Node] = dataclasses.field(default_factory=list)
+    #: The flow this atom is an item of (for a retry controller: the flow it controls).
+    scope: Scope
+    #: The atom's position among the items of ``scope``; -1 for the scope's retry.
+    position: int
+    predecessors: list[Node] | tuple[Node, ...] = ()
+    successors: list[Node] | tuple[Node, ...] = ()
     #: The retry controller this atom's failures are reported to.
     retry: Node | None = None
     #: For a retry controller: every atom of the subflow it controls.
-    subflow: list[Node] | tuple[()] = ()
+    subflow: list[Node] | tuple[Node, ...] = ()
     #: Deciders of the graph-flow links into this atom (a shared empty tuple if none).
     deciders: list[Decider] | tuple[()] = ()
     #: value name -> nodes that provide it and are visible here, nearest first.
-    providers: dict[str, tuple[Node, ...]] = dataclasses.field(default_factory=dict)
+    providers: dict[str, tuple[Node, ...]] = dataclasses.field(
+        default_factory=lambda: EMPTY_MAPPING
+    )
+
+    @property
+    def path(self) -> tuple[tuple[Scope, int], ...]:
+        """(scope, item position) from the root flow down to this atom."""
+        return (*self.scope.path, (self.scope, self.position))
 
     def __repr__(self) -> str:
         return f"<Node {self.name}>"
@@ -182,6 +201,13 @@ class Compiler:
             raise TypeError(f"Unknown object '{root!r}' requested to compile")
         self._compile_flow(pattern, parent=None, path=(), retry_node=None)
         self._resolve_providers()
+        for node in self._nodes:
+            if isinstance(node.predecessors, list):
+                node.predecessors = tuple(node.predecessors)
+            if isinstance(node.successors, list):
+                node.successors = tuple(node.successors)
+            if node.is_retry:
+                node.subflow = tuple(node.subflow)
         roots = tuple(node for node in self._nodes if not node.predecessors)
         return Compilation(
             flow=pattern,
@@ -192,7 +218,7 @@ class Compiler:
 
     # -- flattening ----------------------------------------------------
     def _add_node(
-        self, atom: Atom, path: tuple[tuple[Scope, int], ...], retry_node: Node | None
+        self, atom: Atom, scope: Scope, position: int, retry_node: Node | None
     ) -> Node:
         if not isinstance(atom, Atom):
             raise TypeError(f"Unknown item '{atom!r}' in flow: not an atom nor a flow")
@@ -202,19 +228,25 @@ class Compiler:
             raise exceptions.Duplicate(
                 f"Atoms with duplicate names found: ['{atom.name}']"
             )
+        index = len(self._nodes)
         node = Node(
             atom=atom,
             name=atom.name,
-            index=len(self._nodes),
+            index=index,
             is_retry=isinstance(atom, retry.Retry),
-            path=path,
+            scope=scope,
+            # The same int object when equal (items of a top-level linear
+            # flow): 28 bytes a node less.
+            position=index if position == index else position,
             retry=retry_node,
             subflow=[] if isinstance(atom, retry.Retry) else (),
         )
         self._nodes.append(node)
         self._by_name[node.name] = node
-        for scope, _position in path:
-            scope.nodes.append(node)
+        enclosing: Scope | None = scope
+        while enclosing is not None:
+            enclosing.nodes.append(node)
+            enclosing = enclosing.parent
         node_retry = retry_node
         while node_retry is not None:
             assert isinstance(node_retry.subflow, list)  # a controller's, never ()
@@ -231,15 +263,16 @@ class Compiler:
         retry_node: Node | None,
     ) -> tuple[list[Node], list[Node]]:
         """Compile one item of ``scope``; returns its (entry nodes, exit nodes)."""
-        item_path = (*path, (scope, position))
         if isinstance(item, retry.Retry):
             raise TypeError(
                 f"Retry controller {item} is an item of flow {scope.flow.name!r}: "
                 "a retry controls a flow (Flow(name, retry=...)), it is not a task"
             )
         if isinstance(item, flow.Flow):
-            return self._compile_flow(item, scope, item_path, retry_node)
-        node = self._add_node(item, item_path, retry_node)
+            return self._compile_flow(
+                item, scope, (*path, (scope, position)), retry_node
+            )
+        node = self._add_node(item, scope, position, retry_node)
         return [node], [node]
 
     def _compile_flow(
@@ -249,10 +282,10 @@ class Compiler:
         path: tuple[tuple[Scope, int], ...],
         retry_node: Node | None,
     ) -> tuple[list[Node], list[Node]]:
-        scope = Scope(flow=pattern, kind=_kind_of(pattern), parent=parent)
+        scope = Scope(flow=pattern, kind=_kind_of(pattern), parent=parent, path=path)
         own_retry = None
         if pattern.retry is not None:
-            own_retry = self._add_node(pattern.retry, (*path, (scope, -1)), retry_node)
+            own_retry = self._add_node(pattern.retry, scope, -1, retry_node)
             retry_node = own_retry
         items = list(pattern)
         compiled = [
@@ -326,6 +359,8 @@ class Compiler:
         for node in self._nodes:
             atom = node.atom
             wanted = set(atom.rebind.values()) | set(atom.revert_rebind.values())
+            if wanted:
+                node.providers = {}
             for name in wanted:
                 visible = [
                     (nearness, provider)
@@ -340,8 +375,22 @@ class Compiler:
 
 def _link(u: Node, v: Node) -> None:
     if v not in u.successors:
-        u.successors.append(v)
-        v.predecessors.append(u)
+        u.successors = _appended(u.successors, v)
+        v.predecessors = _appended(v.predecessors, u)
+
+
+def _appended(
+    links: list[Node] | tuple[Node, ...], node: Node
+) -> list[Node] | tuple[Node, ...]:
+    # Most nodes have a link or two: a tuple holds them in less memory than a
+    # list, and building it never leaves a list behind. Past a few links a
+    # list, since a tuple is copied to grow (compile() turns it into a tuple).
+    if isinstance(links, list):
+        links.append(node)
+        return links
+    if len(links) < 8:
+        return (*links, node)
+    return [*links, node]
 
 
 def _item_nodes(scope: Scope, position: int) -> list[Node]:

@@ -8,13 +8,12 @@ parallel engine hands them to a thread pool (or any executor given).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any, cast
 
 from opsflow import exceptions, states
+from opsflow.engines import collector
 from opsflow.engines.builder import FINAL_STATES, MachineBuilder
 from opsflow.engines.compiler import Compilation, Compiler
 from opsflow.engines.runtime import Runtime
@@ -94,7 +93,7 @@ class ActionEngine:
         """Turn the flow into an execution graph; ``Duplicate`` etc. raise here."""
         if self._compilation is None:
             started = time.perf_counter()
-            with _collector_paused():
+            with collector.paused():
                 self._compilation = Compiler(self._flow).compile()
             self.statistics["compilation"] = {"seconds": time.perf_counter() - started}
 
@@ -109,7 +108,7 @@ class ActionEngine:
             return
         started = time.perf_counter()
         compilation = self.compilation
-        with _collector_paused():
+        with collector.paused():
             self.storage.ensure_atoms(node.atom for node in compilation)
         self._executor = self._task_executor()
         if not self._executor.in_line:
@@ -168,8 +167,9 @@ class ActionEngine:
         recorded. The store keeps the run as it was at its last write, from
         where it resumes.
         """
-        for _state in self.run_iter(timeout=timeout):
-            pass
+        with collector.frozen_for_run():
+            for _state in self.run_iter(timeout=timeout):
+                pass
 
     def run_iter(self, timeout: float | None = None) -> Generator[str, Any, None]:
         """Run, yielding each state the engine machine enters.
@@ -202,8 +202,9 @@ class ActionEngine:
                 detail.intention = states.REVERT
             storage.save_atom_detail(detail)
         self._runtime = None
-        for _state in self._drive(timeout, reraise=self._reraise_revert_failures):
-            pass
+        with collector.frozen_for_run():
+            for _state in self._drive(timeout, reraise=self._reraise_revert_failures):
+                pass
 
     def _drive(self, timeout: float | None, reraise: Any) -> Generator[str, Any, None]:
         self.prepare()
@@ -323,23 +324,6 @@ class ParallelActionEngine(ActionEngine):
     """Runs independent tasks at the same time (threads unless told otherwise)."""
 
     default_executor = "thread"
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while building per-atom records.
-
-    Compiling and preparing allocate a few long-lived objects per atom and no
-    garbage cycles; left on, the collector rescans every live object each time
-    the heap grows by a quarter, which makes a 100,000-atom flow quadratic-ish.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _option(options: dict[str, Any], name: str, default: bool) -> bool:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 from opsflow import atom, task
+from opsflow.types.empty import EMPTY_MAPPING
 
 
 class Resize(task.Task):
@@ -215,3 +219,85 @@ def test_reduce_functor_task_folds_its_inputs():
 def test_reduce_functor_task_needs_two_inputs():
     with pytest.raises(ValueError):
         task.ReduceFunctorTask(lambda x, y: x + y, requires=["a"])
+
+
+def test_atoms_that_rebind_and_provide_nothing_share_one_read_only_mapping():
+    first, second = NoArgs("a"), NoArgs("b")
+    shared = (
+        first.rebind,
+        first.revert_rebind,
+        first.optional_mapping,
+        first.revert_optional_mapping,
+        first.save_as,
+    )
+    assert all(mapping is EMPTY_MAPPING for mapping in shared)
+    assert second.rebind is first.rebind
+    assert first.rebind == {} and isinstance(first.rebind, dict)
+    with pytest.raises(TypeError, match="shared"):
+        first.rebind["volume"] = "vol"
+    with pytest.raises(TypeError, match="shared"):
+        first.save_as.update(x=None)
+    assert second.rebind == {}
+
+
+def test_the_shared_mapping_survives_copies_and_pickles_as_itself():
+    original = NoArgs("a")
+    for clone in (
+        copy.copy(original),
+        copy.deepcopy(original),
+        pickle.loads(pickle.dumps(original)),
+    ):
+        assert clone.rebind is EMPTY_MAPPING
+        assert clone.save_as is EMPTY_MAPPING
+    assert dict(EMPTY_MAPPING) == {} and type(dict(EMPTY_MAPPING)) is dict
+
+
+def test_an_atom_with_mappings_gets_its_own_changeable_dicts():
+    resize = Resize("r", rebind={"size": "new_size"}, provides="size")
+    assert resize.rebind is not EMPTY_MAPPING
+    assert resize.rebind == {"volume": "volume", "size": "new_size", "force": "force"}
+    assert resize.save_as == {"size": None}
+    resize.save_as["other"] = None  # a mapping of its own: nobody else sees it
+    assert Resize("s", provides="size").save_as == {"size": None}
+
+
+def test_a_task_notifier_is_its_own_and_not_pickled():
+    one, other = NoArgs("a"), NoArgs("b")
+    heard = []
+    one.notifier.register(
+        task.EVENT_UPDATE_PROGRESS, lambda event, details: heard.append(details)
+    )
+    assert one.notifier is one.notifier
+    assert other.notifier is not one.notifier
+    one.notify_progress(0.5)
+    other.notify_progress(0.7)
+    assert heard == [{"progress": 0.5}]
+    clone = pickle.loads(pickle.dumps(one))
+    assert clone._notifier is None and len(clone.notifier) == 0
+    kept = one.copy()
+    assert kept.notifier is not one.notifier and len(kept.notifier) == 1
+
+
+def test_an_atom_holds_only_the_values_it_has_of_its_own():
+    assert vars(NoArgs("a")) == {"name": "a"}
+    resize = Resize("r", provides="size", inject={"force": True})
+    own = vars(resize)
+    assert own["save_as"] == {"size": None} and own["inject"] == {"force": True}
+    assert "revert_optional" not in own  # revert takes nothing optional
+    assert resize.revert_optional == frozenset() and resize.version == (1, 0)
+
+
+def test_the_constructor_overrides_class_attributes_of_the_same_names():
+    class Declares(task.Task):
+        version = (2, 0)
+        inject = {"x": 1}
+        rebind = {"a": "b"}
+
+        def execute(self):
+            return None
+
+    declared = Declares("d")
+    assert declared.version == (1, 0)
+    assert declared.inject is None
+    assert declared.rebind == {}
+    assert Declares("e", inject={"y": 2}).inject == {"y": 2}

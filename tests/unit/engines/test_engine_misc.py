@@ -11,8 +11,9 @@ import threading
 import pytest
 from enginekit import Boom, Needs, Step
 
-from opsflow import engines, states, task
+from opsflow import engines, retry, states, task
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
+from opsflow.types.empty import EMPTY_MAPPING
 
 
 def test_unordered_flow_runs_in_declaration_order_under_the_serial_engine(rec):
@@ -49,6 +50,41 @@ def test_compilation_order_follows_nested_linear_flows(load, rec):
     compilation = engine.compilation
     assert list(compilation.order) == ["a", "b", "c", "d"]
     assert set(compilation.nodes) >= {"a", "b", "c", "d"}
+
+
+def test_compiled_links_paths_and_providers(rec):
+    many = [Step(f"u{i}", rec) for i in range(10)]  # more links than a tuple grows by
+    inner = unordered_flow.Flow("inner", retry=retry.Times(2, name="again"))
+    outer = linear_flow.Flow("outer").add(
+        Step("a", rec, provides="x", value=1),
+        inner.add(*many),
+        Needs("z", rec, requires=("x",)),
+    )
+    engine = engines.load(outer)
+    engine.compile()
+    nodes = engine.compilation.nodes
+
+    def names(links):
+        assert type(links) is tuple
+        return [node.name for node in links]
+
+    assert names(nodes["a"].predecessors) == []
+    assert names(nodes["a"].successors) == ["again"]
+    assert names(nodes["again"].successors) == [f"u{i}" for i in range(10)]
+    assert names(nodes["z"].predecessors) == [f"u{i}" for i in range(10)]
+    assert names(nodes["again"].subflow) == [f"u{i}" for i in range(10)]
+    assert names(nodes["u3"].predecessors) == ["again"]
+    assert [(s.flow.name, p) for s, p in nodes["u3"].path] == [
+        ("outer", 1),
+        ("inner", 3),
+    ]
+    assert [(s.flow.name, p) for s, p in nodes["again"].path] == [
+        ("outer", 1),
+        ("inner", -1),
+    ]
+    assert [(s.flow.name, p) for s, p in nodes["z"].path] == [("outer", 2)]
+    assert names(nodes["z"].providers["x"]) == ["a"]
+    assert nodes["u3"].providers == {} and nodes["u3"].providers is EMPTY_MAPPING
 
 
 def test_engines_run_returns_every_stored_value(engine_kind, rec):
@@ -199,6 +235,7 @@ def test_max_workers_bounds_the_parallel_engine(rec):
 _ORDER_SCRIPT = """
 from opsflow import engines, task
 from opsflow.patterns import graph_flow, linear_flow, unordered_flow
+from opsflow.types.empty import EMPTY_MAPPING
 
 order = []
 
