@@ -64,17 +64,11 @@ class Completer:
         runtime = self._runtime
         storage = runtime.storage
         to_resolve = []
+        running = []
         for node in runtime.nodes:
             detail = runtime.details[node.index]
             if detail.state == states.RUNNING:
-                if detail.intention == states.EXECUTE:
-                    # It may have done some or all of its work: it runs again.
-                    detail.state = states.PENDING
-                else:
-                    # The flow was being undone meanwhile: undo what it may
-                    # have done (reverts are idempotent; its result is unknown).
-                    detail.state = states.SUCCESS
-                storage.save_atom_detail(detail)
+                running.append(detail)
             elif (
                 detail.state == states.REVERTING and detail.intention == states.EXECUTE
             ):
@@ -92,6 +86,17 @@ class Completer:
             failure = runtime.details[node.index].failure
             assert failure is not None  # it is in FAILURE
             self._resolve(node, failure)
+        # Decided after the failures above were resolved, which may have
+        # set out to undo an atom that was still running beside them.
+        for detail in running:
+            if detail.intention == states.EXECUTE:
+                # It may have done some or all of its work: it runs again.
+                detail.state = states.PENDING
+            else:
+                # The flow is being undone: undo what it may have done
+                # (reverts are idempotent; its result is unknown).
+                detail.state = states.SUCCESS
+            storage.save_atom_detail(detail)
         return runtime.selector.scan()
 
     # -- resolution ---------------------------------------------------------

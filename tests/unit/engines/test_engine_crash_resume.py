@@ -10,8 +10,12 @@ from opsflow.patterns import unordered_flow
 from opsflow.types.failure import Failure
 
 
-def _crashed_while_reverting(rec):
-    """A run that died with one branch failed and the other still running."""
+def _crashed_while_reverting(rec, decided=True):
+    """A run that died with one branch failed and the other still running.
+
+    ``decided``: the flow had already set out to revert when it died (else
+    the failure was recorded but not yet acted on).
+    """
     flow = unordered_flow.Flow("f").add(Step("slow", rec), Step("bad", rec, fail=True))
     engine = engines.load(flow)
     engine.prepare()
@@ -19,18 +23,21 @@ def _crashed_while_reverting(rec):
     slow, bad = storage.atom_detail("slow"), storage.atom_detail("bad")
     # "bad" failed and the flow decided to revert everything, while "slow"
     # was still executing when the process was killed.
-    slow.state, slow.intention = states.RUNNING, states.REVERT
-    bad.state, bad.intention = states.FAILURE, states.REVERT
+    intention = states.REVERT if decided else states.EXECUTE
+    slow.state, slow.intention = states.RUNNING, intention
+    bad.state, bad.intention = states.FAILURE, intention
     bad.failure = Failure.from_exception(Boom("bad failed"))
     storage.set_flow_state(states.RUNNING)
     return flow, storage.flow_detail
 
 
+@pytest.mark.parametrize("decided", [True, False], ids=["reverting", "failed"])
 def test_a_task_caught_running_while_the_flow_reverted_is_reverted_on_resume(
-    engine_kind, rec
+    engine_kind, rec, decided
 ):
-    # Given a run killed while it was reverting, one task still in flight
-    flow, detail = _crashed_while_reverting(rec)
+    # Given a run killed while it was reverting (or just after a failure was
+    # recorded, before it was acted on), one task still in flight
+    flow, detail = _crashed_while_reverting(rec, decided)
 
     # When a new engine resumes it
     engine = engines.load(flow, flow_detail=detail, engine=engine_kind)
