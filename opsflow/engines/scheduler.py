@@ -126,6 +126,8 @@ class Scheduler:
 
     def _start_clocks(self) -> None:
         """Start the deadline of queued futures a worker has picked up."""
+        if not self._queued:
+            return
         now = time.monotonic()
         for future, (timeout, node) in list(self._queued.items()):
             if future.running() or future.done():
@@ -134,12 +136,16 @@ class Scheduler:
 
     def finished(self, future: Future[tuple[str, Any]]) -> None:
         """Forget the deadline of a future that completed."""
+        if not self._deadlines and not self._queued:
+            return
         self._deadlines.pop(future, None)
         self._queued.pop(future, None)
         self._overran.discard(future)
 
     def expired(self) -> list[tuple[Future[tuple[str, Any]], Node]]:
         """Execute futures past their deadline (their deadlines are dropped)."""
+        if not self._deadlines and not self._queued:
+            return []  # no task under way has a timeout (the usual case)
         self._start_clocks()
         now = time.monotonic()
         late = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
@@ -112,11 +113,47 @@ def run_task(
             PROGRESS_SINK.reset(token)
 
 
+class _Resolved(concurrent.futures.Future[tuple[str, Any]]):
+    """A future born resolved: what an in-line driver hands the engine.
+
+    A plain ``Future`` builds a ``Condition`` (and its lock) per instance so
+    that threads can wait for it; one that is finished before anybody sees
+    it never changes again, so the few calls that still take the lock
+    (``add_done_callback``, ``concurrent.futures.wait``) share one, and
+    ``done()``/``result()`` answer without it.
+    """
+
+    _shared_condition = threading.Condition()
+
+    def __init__(self, result: tuple[str, Any]) -> None:
+        # Every attribute Future.__init__ sets, in their finished form.
+        self._condition = self._shared_condition
+        self._state = concurrent.futures._base.FINISHED
+        self._value = result
+        self._result = result
+        self._exception = None
+        self._waiters: list[Any] = []
+        self._done_callbacks: list[Any] = []
+
+    def done(self) -> bool:
+        return True
+
+    def running(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> tuple[str, Any]:
+        return self._value
+
+    def exception(self, timeout: float | None = None) -> None:
+        return None
+
+
 def completed(outcome: str, value: Any) -> Outcome:
     """A future that has already resolved to ``(outcome, value)``."""
-    future: Outcome = concurrent.futures.Future()
-    future.set_result((outcome, value))
-    return future
+    return _Resolved((outcome, value))
 
 
 class TaskExecutor(abc.ABC):
