@@ -258,7 +258,7 @@ class MachineBuilder:
         for future in self._done:
             node = self._not_done.pop(future)
             runtime.scheduler.finished(future)
-            if self._late.pop(future, None) is not None:
+            if self._late and self._late.pop(future, None) is not None:
                 # Already failed by its deadline: what it did now is only
                 # that its revert may start.
                 runtime.running_late.discard(node.index)

@@ -75,6 +75,8 @@ class Runtime:
         Sources, first found wins: the atom's own ``inject``, values injected
         for this atom in storage, the flow's store, then its providers.
         """
+        if not mapping:
+            return {}
         inject = node.atom.inject
         storage = self.storage
         details = self.details
