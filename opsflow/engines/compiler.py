@@ -323,17 +323,23 @@ class Compiler:
                 providers_of.setdefault(name, []).append(node)
         for node in self._nodes:
             atom = node.atom
-            wanted = set(atom.rebind.values()) | set(atom.revert_rebind.values())
-            for name in wanted:
-                visible = [
-                    (nearness, provider)
-                    for provider in providers_of.get(name, ())
-                    if provider is not node
-                    and (nearness := _nearness(provider, node)) is not None
-                ]
-                # Nearest first; of equally near ones, the last declared.
-                visible.sort(key=lambda pair: (pair[0], pair[1].index), reverse=True)
-                node.providers[name] = tuple(provider for _, provider in visible)
+            providers = node.providers
+            for wanted in (atom.rebind.values(), atom.revert_rebind.values()):
+                for name in wanted:
+                    if name in providers:
+                        continue
+                    visible = [
+                        (nearness, provider)
+                        for provider in providers_of.get(name, ())
+                        if provider is not node
+                        and (nearness := _nearness(provider, node)) is not None
+                    ]
+                    if len(visible) > 1:
+                        # Nearest first; of equally near ones, the last declared.
+                        visible.sort(
+                            key=lambda pair: (pair[0], pair[1].index), reverse=True
+                        )
+                    providers[name] = tuple(provider for _, provider in visible)
 
 
 def _link(u: Node, v: Node) -> None:

@@ -121,6 +121,8 @@ class Runtime:
         missing: dict[str, set[str]] = {}
         for node in self.nodes:
             atom = node.atom
+            if not atom.rebind and not atom.revert_rebind:
+                continue  # needs nothing
             needed = [
                 name
                 for param, name in (*atom.rebind.items(), *atom.revert_rebind.items())
