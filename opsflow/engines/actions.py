@@ -87,7 +87,8 @@ class TaskAction(_Action):
     def _progress(self, node: Node, value: float) -> None:
         """Announce the engine's own 0.0 or 1.0, recorded with the state
         change just saved (see ``Storage.note_task_progress``)."""
-        cast(Task, node.atom).notify_progress(value)
+        task: Task = node.atom  # type: ignore[assignment]  # a TaskAction's atom
+        task.notify_progress(value)
         if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
             self._announce_progress(node, value)
 

@@ -19,7 +19,7 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from automaton import machines
 
@@ -170,7 +170,7 @@ class MachineBuilder:
         old: str = states.UNDEFINED
         while True:
             _reaction, terminal = machine.process_event(event)
-            new = cast(str, machine.current_state)  # set by process_event
+            new: str = machine.current_state  # type: ignore[assignment]  # set just now
             now = clock()
             key = keys[old]
             seconds[key] = seconds.get(key, 0.0) + (now - entered)
@@ -194,7 +194,7 @@ class MachineBuilder:
 
     # -- reactions -------------------------------------------------------
     def _suspending(self) -> bool:
-        return self._runtime.storage.get_flow_state() == states.SUSPENDING
+        return self._runtime.storage.flow_detail.state == states.SUSPENDING
 
     def resume(self) -> str:
         for node in self._runtime.completer.resume():
