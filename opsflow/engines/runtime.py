@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opsflow import exceptions, states
+from opsflow.atom import WHOLE_RESULT
 from opsflow.engines.actions import RetryAction, TaskAction
 from opsflow.engines.compiler import Compilation, Node
 from opsflow.engines.completer import Completer
@@ -103,8 +104,11 @@ class Runtime:
                         if provider.is_retry
                         else detail.results
                     )
-                    arguments[param] = extract(
-                        result, provider.atom.save_as[name], provider.name, name
+                    key = provider.atom.save_as[name]
+                    arguments[param] = (
+                        result
+                        if key is WHOLE_RESULT
+                        else extract(result, key, provider.name, name)
                     )
                     break
             else:
