@@ -43,6 +43,9 @@ class Scope:
             return before < after
         if self.kind == "unordered":
             return False
+        preds = self.item_preds.get(after, ())
+        if before in preds:
+            return True  # linked directly (a chain of provides/requires)
         stack, seen = [after], {after}
         while stack:
             for pred in self.item_preds.get(stack.pop(), ()):
@@ -328,17 +331,23 @@ class Compiler:
                 for name in wanted:
                     if name in providers:
                         continue
+                    candidates = providers_of.get(name)
+                    if not candidates:
+                        providers[name] = ()
+                        continue
                     visible = [
                         (nearness, provider)
-                        for provider in providers_of.get(name, ())
+                        for provider in candidates
                         if provider is not node
                         and (nearness := _nearness(provider, node)) is not None
                     ]
-                    if len(visible) > 1:
-                        # Nearest first; of equally near ones, the last declared.
-                        visible.sort(
-                            key=lambda pair: (pair[0], pair[1].index), reverse=True
-                        )
+                    if len(visible) == 1:
+                        providers[name] = (visible[0][1],)
+                        continue
+                    # Nearest first; of equally near ones, the last declared.
+                    visible.sort(
+                        key=lambda pair: (pair[0], pair[1].index), reverse=True
+                    )
                     providers[name] = tuple(provider for _, provider in visible)
 
 
