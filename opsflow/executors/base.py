@@ -118,22 +118,30 @@ class _Resolved(concurrent.futures.Future[tuple[str, Any]]):
 
     A plain ``Future`` builds a ``Condition`` (and its lock) per instance so
     that threads can wait for it; one that is finished before anybody sees
-    it never changes again, so the few calls that still take the lock
-    (``add_done_callback``, ``concurrent.futures.wait``) share one, and
-    ``done()``/``result()`` answer without it.
+    it never changes again, so ``done()``/``result()`` answer without a lock
+    and the ``Condition`` is only built for the rare caller that takes it
+    (``add_done_callback``, ``concurrent.futures.wait`` and futurist's
+    waiters). Each future keeps a lock of its own: those waits take the
+    locks of all their futures in one global order, which a lock shared
+    between futures would break (two overlapping waits could deadlock).
     """
 
-    _shared_condition = threading.Condition()
-
     def __init__(self, result: tuple[str, Any]) -> None:
-        # Every attribute Future.__init__ sets, in their finished form.
-        self._condition = self._shared_condition
+        # What Future.__init__ sets, in its finished form (but the Condition).
         self._state = concurrent.futures._base.FINISHED
         self._value = result
         self._result = result
         self._exception = None
         self._waiters: list[Any] = []
         self._done_callbacks: list[Any] = []
+
+    @property
+    def _condition(self) -> threading.Condition:  # type: ignore[override]
+        condition: threading.Condition | None = self.__dict__.get("_lock")
+        if condition is None:
+            # setdefault: two threads asking at once still share one.
+            condition = self.__dict__.setdefault("_lock", threading.Condition())
+        return condition
 
     def done(self) -> bool:
         return True

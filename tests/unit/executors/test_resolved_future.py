@@ -55,3 +55,11 @@ def test_waiting_on_it_with_pending_futures_returns_it() -> None:
     threading.Timer(0.05, pending.set_result, args=(7,)).start()
     done, not_done = concurrent.futures.wait([*resolved, pending], timeout=5)
     assert not not_done and pending.result() == 7
+
+
+def test_each_keeps_a_lock_of_its_own() -> None:
+    # Waits take their futures' locks in one global order (by id); a lock
+    # shared between futures would break it and two waits could deadlock.
+    first, second = completed(EXECUTED, 1), completed(EXECUTED, 2)
+    assert first._condition is first._condition
+    assert first._condition is not second._condition
