@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from opsflow import exceptions, states
 from opsflow.atom import WHOLE_RESULT, Atom
 from opsflow.persistence import models
+from opsflow.persistence.uuids import random_uuids
 from opsflow.redaction import NO_SECRETS, Redactor
 from opsflow.retry import History, Retry
 from opsflow.types.failure import Failure
@@ -183,18 +184,26 @@ class Storage:
     def ensure_atoms(self, atoms: Iterable[Atom]) -> list[str]:
         """A detail record for each atom (kept as is when resuming); their uuids."""
         uuids = []
+        fresh = random_uuids()
+        by_name = self._by_name
+        save_as = self._save_as
+        add = self._flow_detail.add
+        # A flow's atoms are of a handful of classes: each is looked at once.
+        kinds: dict[type, type[models.AtomDetail]] = {}
         with self.lock:
             for atom in atoms:
-                kind = _detail_class(atom)
+                kind = kinds.get(type(atom))
+                if kind is None:
+                    kind = kinds[type(atom)] = _detail_class(atom)
                 name = atom.name
                 if not name:
                     raise ValueError(f"{kind.kind.capitalize()} name must be non-empty")
-                self._save_as[name] = atom.save_as
-                detail = self._by_name.get(name)
+                save_as[name] = atom.save_as
+                detail = by_name.get(name)
                 if detail is None:
-                    detail = kind(name, version=atom.version)
-                    self._flow_detail.add(detail)
-                    self._by_name[name] = detail
+                    detail = kind(name, next(fresh), version=atom.version)
+                    add(detail)
+                    by_name[name] = detail
                     self._save_atom(detail)
                 elif not isinstance(detail, kind):
                     raise exceptions.Duplicate(
@@ -305,8 +314,12 @@ class Storage:
             self._store.update(result or {})
             self._save_flow()
             return result
+        return self.record(self.atom_detail(name), result, state)
+
+    def record(self, detail: models.AtomDetail, result: Any, state: str) -> Any:
+        """:meth:`save` (or :meth:`save_revert`) of an outcome, given the
+        detail itself (as the engine holds it) rather than its name."""
         result = self._redactor.outcome(result)
-        detail = self.atom_detail(name)
         detail.put(state, result)
         self._save_atom(detail)
         return result

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from opsflow import states
 from opsflow.executors.base import EXECUTED, REVERTED, completed
 from opsflow.retry import Retry
+from opsflow.storage import META_PROGRESS
 from opsflow.task import EVENT_UPDATE_PROGRESS, Task
 from opsflow.types.failure import Failure
 
@@ -86,8 +87,10 @@ class TaskAction(_Action):
     def _progress(self, node: Node, value: float) -> None:
         """Announce the engine's own 0.0 or 1.0, recorded with the state
         change just saved (see ``Storage.note_task_progress``)."""
-        cast(Task, node.atom).notify_progress(value)
-        self._announce_progress(node, value)
+        task: Task = node.atom  # type: ignore[assignment]  # a TaskAction's atom
+        task.notify_progress(value)
+        if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
+            self._announce_progress(node, value)
 
     def on_progress(
         self, node: Node, progress: float, details: Mapping[str, Any] | None = None
@@ -101,13 +104,12 @@ class TaskAction(_Action):
         self._announce_progress(node, progress)
 
     def _announce_progress(self, node: Node, progress: float) -> None:
-        detail = self._runtime.details[node.index]
         if self._notifier.has_listeners(EVENT_UPDATE_PROGRESS):
             self._notifier.notify(
                 EVENT_UPDATE_PROGRESS,
                 {
                     "task_name": node.name,
-                    "task_uuid": detail.uuid,
+                    "task_uuid": self._runtime.details[node.index].uuid,
                     "progress": progress,
                 },
             )
@@ -118,7 +120,9 @@ class TaskAction(_Action):
         runtime = self._runtime
         detail = runtime.details[node.index]
         detail.failure = None
-        self._storage.note_task_progress(node.name, 0.0)
+        # The engine's own 0.0 is written with the RUNNING it goes with (as
+        # ``Storage.note_task_progress`` does, without looking the name up).
+        detail.meta[META_PROGRESS] = 0.0
         self.change_state(node, states.RUNNING)
         self._progress(node, 0.0)
         try:
@@ -138,12 +142,13 @@ class TaskAction(_Action):
         """Record and announce an execute outcome; returns what was recorded
         (secrets scrubbed), which is all anyone sees of it from then on."""
         storage = self._storage
+        detail = self._runtime.details[node.index]
         if isinstance(result, Failure):
-            result = storage.save(node.name, result, states.FAILURE)
+            result = storage.record(detail, result, states.FAILURE)
             self._announce(node, states.FAILURE, states.RUNNING, result)
         else:
-            storage.note_task_progress(node.name, 1.0)
-            result = storage.save(node.name, result, states.SUCCESS)
+            detail.meta[META_PROGRESS] = 1.0
+            result = storage.record(detail, result, states.SUCCESS)
             self._announce(node, states.SUCCESS, states.RUNNING, result)
             self._progress(node, 1.0)
         return result
@@ -153,7 +158,7 @@ class TaskAction(_Action):
     ) -> concurrent.futures.Future[tuple[str, Any]]:
         runtime = self._runtime
         detail = runtime.details[node.index]
-        self._storage.note_task_progress(node.name, 0.0)
+        detail.meta[META_PROGRESS] = 0.0
         self.change_state(node, states.REVERTING)
         self._progress(node, 0.0)
         try:
@@ -174,12 +179,14 @@ class TaskAction(_Action):
 
     def complete_reversion(self, node: Node, result: Any) -> Any:
         """Record and announce a revert outcome; returns what was recorded."""
+        storage = self._storage
+        detail = self._runtime.details[node.index]
         if isinstance(result, Failure):
-            result = self._storage.save_revert(node.name, result, states.REVERT_FAILURE)
+            result = storage.record(detail, result, states.REVERT_FAILURE)
             self._announce(node, states.REVERT_FAILURE, states.REVERTING, result)
         else:
-            self._storage.note_task_progress(node.name, 1.0)
-            result = self._storage.save_revert(node.name, result, states.REVERTED)
+            detail.meta[META_PROGRESS] = 1.0
+            result = storage.record(detail, result, states.REVERTED)
             self._announce(node, states.REVERTED, states.REVERTING, result)
             self._progress(node, 1.0)
         return result

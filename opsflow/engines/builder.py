@@ -19,7 +19,7 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from automaton import machines
 
@@ -65,9 +65,34 @@ TRANSITIONS = (
 FINAL_STATES = tuple(t for _s, _e, t in TRANSITIONS if t in states.FINAL_STATES)
 
 
+class _EngineMachine(machines.FiniteMachine):
+    """automaton's finite machine, taking an event in one table lookup.
+
+    automaton's own ``process_event`` checks the machine, calls the enter
+    and exit callbacks and builds a new ``Effect`` for every event. The
+    engine's machine is frozen, has no callbacks, and takes three events
+    per task: a valid event moves the state here, through the same tables;
+    anything else goes to automaton, which refuses it with its own error.
+    """
+
+    #: (target state, event) -> its effect; the table is frozen, so is this.
+    _effects: dict[tuple[str, str], machines.FiniteMachine.Effect] = {}
+
+    def process_event(self, event: str) -> machines.FiniteMachine.Effect:
+        current = self._current
+        if current is not None:
+            jump = self._transitions[current.name].get(event)
+            if jump is not None:
+                effect = self._effects.get((jump.name, event))
+                if effect is not None:
+                    self._current = jump
+                    return effect
+        return super().process_event(event)
+
+
 def _machine() -> machines.FiniteMachine:
     """The engine machine, built and checked by automaton once per process."""
-    machine = machines.FiniteMachine()
+    machine = _EngineMachine()
     for state in (
         states.UNDEFINED,
         states.RESUMING,
@@ -83,11 +108,20 @@ def _machine() -> machines.FiniteMachine:
         machine.add_transition(source, target, event)
     machine.default_start_state = states.UNDEFINED
     machine.freeze()
+    # Only events without callbacks take the short way (there are none today).
+    _EngineMachine._effects = {
+        (target, event): machine._effect_builder(machine._states[target], event)
+        for source, event, target in TRANSITIONS
+        if machine._states[source]["on_exit"] is None
+        and machine._states[target]["on_enter"] is None
+    }
     return machine
 
 
 #: Each run drives a shallow copy: its own current state, the shared table.
 _MACHINE = _machine()
+#: State -> its key in ``seconds_per_state``.
+_STATE_KEYS = {state: state.lower() for state in _MACHINE.states}
 
 
 class MachineBuilder:
@@ -128,6 +162,7 @@ class MachineBuilder:
             states.GAME_OVER: self.game_over,
         }
         seconds = self.seconds_per_state
+        keys = _STATE_KEYS
         clock = time.perf_counter
         game_over = states.GAME_OVER
         entered = clock()
@@ -135,9 +170,9 @@ class MachineBuilder:
         old: str = states.UNDEFINED
         while True:
             _reaction, terminal = machine.process_event(event)
-            new = cast(str, machine.current_state)  # set by process_event
+            new: str = machine.current_state  # type: ignore[assignment]  # set just now
             now = clock()
-            key = old.lower()
+            key = keys[old]
             seconds[key] = seconds.get(key, 0.0) + (now - entered)
             entered = now
             if new != game_over:
@@ -159,7 +194,7 @@ class MachineBuilder:
 
     # -- reactions -------------------------------------------------------
     def _suspending(self) -> bool:
-        return self._runtime.storage.get_flow_state() == states.SUSPENDING
+        return self._runtime.storage.flow_detail.state == states.SUSPENDING
 
     def resume(self) -> str:
         for node in self._runtime.completer.resume():
@@ -175,9 +210,10 @@ class MachineBuilder:
 
     def wait(self) -> str:
         scheduler = self._runtime.scheduler
-        if self._not_done:
-            pending = [f for f in self._not_done if not f.done()]
-            if len(pending) == len(self._not_done):
+        not_done = self._not_done
+        if not_done:
+            done = [f for f in not_done if f.done()]
+            if not done:
                 bounds = (
                     self._wait_timeout,
                     scheduler.next_wake_in(),
@@ -186,9 +222,12 @@ class MachineBuilder:
                 timeout = min((b for b in bounds if b is not None), default=None)
                 # futurist's waiter also handles green futures. Only pool
                 # drivers leave futures pending, and they imported futurist.
-                pools.waiters().wait_for_any(pending, timeout=timeout)
-            self._done = [f for f in self._not_done if f.done()]
-            self._time_out(scheduler.expired())
+                pools.waiters().wait_for_any(list(not_done), timeout=timeout)
+                done = [f for f in not_done if f.done()]
+            self._done = done
+            late = scheduler.expired()
+            if late:
+                self._time_out(late)
         elif scheduler.has_parked and not self._suspending():
             # Only delayed retries are left: sleep until the first is due.
             time.sleep(scheduler.next_wake_in() or 0.0)
@@ -219,7 +258,7 @@ class MachineBuilder:
         for future in self._done:
             node = self._not_done.pop(future)
             runtime.scheduler.finished(future)
-            if self._late.pop(future, None) is not None:
+            if self._late and self._late.pop(future, None) is not None:
                 # Already failed by its deadline: what it did now is only
                 # that its revert may start.
                 runtime.running_late.discard(node.index)

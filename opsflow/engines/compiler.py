@@ -47,6 +47,9 @@ class Scope:
             return before < after
         if self.kind == "unordered":
             return False
+        preds = self.item_preds.get(after, ())
+        if before in preds:
+            return True  # linked directly (a chain of provides/requires)
         stack, seen = [after], {after}
         while stack:
             for pred in self.item_preds.get(stack.pop(), ()):
@@ -358,19 +361,31 @@ class Compiler:
                 providers_of.setdefault(name, []).append(node)
         for node in self._nodes:
             atom = node.atom
-            wanted = set(atom.rebind.values()) | set(atom.revert_rebind.values())
-            if wanted:
-                node.providers = {}
-            for name in wanted:
-                visible = [
-                    (nearness, provider)
-                    for provider in providers_of.get(name, ())
-                    if provider is not node
-                    and (nearness := _nearness(provider, node)) is not None
-                ]
-                # Nearest first; of equally near ones, the last declared.
-                visible.sort(key=lambda pair: (pair[0], pair[1].index), reverse=True)
-                node.providers[name] = tuple(provider for _, provider in visible)
+            if not (atom.rebind or atom.revert_rebind):
+                continue
+            providers = node.providers = {}
+            for wanted in (atom.rebind.values(), atom.revert_rebind.values()):
+                for name in wanted:
+                    if name in providers:
+                        continue
+                    candidates = providers_of.get(name)
+                    if not candidates:
+                        providers[name] = ()
+                        continue
+                    visible = [
+                        (nearness, provider)
+                        for provider in candidates
+                        if provider is not node
+                        and (nearness := _nearness(provider, node)) is not None
+                    ]
+                    if len(visible) == 1:
+                        providers[name] = (visible[0][1],)
+                        continue
+                    # Nearest first; of equally near ones, the last declared.
+                    visible.sort(
+                        key=lambda pair: (pair[0], pair[1].index), reverse=True
+                    )
+                    providers[name] = tuple(provider for _, provider in visible)
 
 
 def _link(u: Node, v: Node) -> None:

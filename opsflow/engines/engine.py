@@ -27,6 +27,8 @@ from opsflow.types.notifier import Notifier
 
 __all__ = ["ActionEngine", "ParallelActionEngine", "SerialActionEngine"]
 
+#: The machine's final states, for a membership test per state entered.
+_FINAL = frozenset(FINAL_STATES)
 #: Final states in which ``run()`` does not raise.
 NO_RERAISING_STATES = frozenset({states.SUCCESS, states.SUSPENDED})
 
@@ -168,8 +170,7 @@ class ActionEngine:
         where it resumes.
         """
         with collector.frozen_for_run():
-            for _state in self.run_iter(timeout=timeout):
-                pass
+            self._run(timeout, reraise=self._reraise)
 
     def run_iter(self, timeout: float | None = None) -> Generator[str, Any, None]:
         """Run, yielding each state the engine machine enters.
@@ -203,10 +204,51 @@ class ActionEngine:
             storage.save_atom_detail(detail)
         self._runtime = None
         with collector.frozen_for_run():
-            for _state in self._drive(timeout, reraise=self._reraise_revert_failures):
-                pass
+            self._run(timeout, reraise=self._reraise_revert_failures)
+
+    def _run(self, timeout: float | None, reraise: Any) -> None:
+        """:meth:`_drive` with nobody to hand the states to: the same run,
+        without a generator resumed for every state the machine enters."""
+        runtime, builder = self._begin(timeout)
+        started = time.perf_counter()
+        final = None
+        try:
+            for state in builder.run_iter():
+                if state in _FINAL:
+                    final = state
+                    self._change_flow_state(state)
+        finally:
+            self._end(runtime, builder, started)
+        if final not in NO_RERAISING_STATES:
+            reraise(runtime)
 
     def _drive(self, timeout: float | None, reraise: Any) -> Generator[str, Any, None]:
+        runtime, builder = self._begin(timeout)
+        started = time.perf_counter()
+        final = None
+        closed = False
+        try:
+            for state in builder.run_iter():
+                if state in _FINAL:
+                    final = state
+                    self._change_flow_state(state)
+                if not closed:
+                    try:
+                        if (yield state):
+                            self.suspend()
+                    except GeneratorExit:
+                        closed = True
+                        self.suspend()
+                    except BaseException:
+                        self._change_flow_state(states.FAILURE)
+                        raise
+        finally:
+            self._end(runtime, builder, started)
+        if final not in NO_RERAISING_STATES and not closed:
+            reraise(runtime)
+
+    def _begin(self, timeout: float | None) -> tuple[Runtime, MachineBuilder]:
+        """Validate, start the executor, record RUNNING: a run's first steps."""
         self.prepare()
         if self._validated is not self._runtime:
             self.validate()
@@ -221,39 +263,22 @@ class ActionEngine:
         except BaseException:
             self._executor.stop()
             raise
-        builder = MachineBuilder(runtime, wait_timeout=timeout)
-        started = time.perf_counter()
-        final = None
-        closed = False
-        try:
-            for state in builder.run_iter():
-                if state in FINAL_STATES:
-                    final = state
-                    self._change_flow_state(state)
-                if not closed:
-                    try:
-                        if (yield state):
-                            self.suspend()
-                    except GeneratorExit:
-                        closed = True
-                        self.suspend()
-                    except BaseException:
-                        self._change_flow_state(states.FAILURE)
-                        raise
-        finally:
-            self._executor.stop()
-            # The next run prepares a fresh runtime from what storage holds.
-            self._runtime = None
-            self.statistics.update(
-                active_for=time.perf_counter() - started,
-                completed=builder.completed,
-                incomplete=builder.incomplete,
-                awaiting=builder.awaiting,
-                discarded_failures=runtime.completer.discarded,
-                seconds_per_state=dict(builder.seconds_per_state),
-            )
-        if final not in NO_RERAISING_STATES and not closed:
-            reraise(runtime)
+        return runtime, MachineBuilder(runtime, wait_timeout=timeout)
+
+    def _end(self, runtime: Runtime, builder: MachineBuilder, started: float) -> None:
+        """Stop the executor and keep the run's statistics, however it ended."""
+        assert self._executor is not None
+        self._executor.stop()
+        # The next run prepares a fresh runtime from what storage holds.
+        self._runtime = None
+        self.statistics.update(
+            active_for=time.perf_counter() - started,
+            completed=builder.completed,
+            incomplete=builder.incomplete,
+            awaiting=builder.awaiting,
+            discarded_failures=runtime.completer.discarded,
+            seconds_per_state=dict(builder.seconds_per_state),
+        )
 
     def _reraise(self, runtime: Runtime) -> None:
         self._reraise_revert_failures(runtime)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opsflow import exceptions, states
+from opsflow.atom import WHOLE_RESULT
 from opsflow.engines.actions import RetryAction, TaskAction
 from opsflow.engines.compiler import Compilation, Node
 from opsflow.engines.completer import Completer
@@ -75,6 +76,8 @@ class Runtime:
         Sources, first found wins: the atom's own ``inject``, values injected
         for this atom in storage, the flow's store, then its providers.
         """
+        if not mapping:
+            return {}
         inject = node.atom.inject
         storage = self.storage
         details = self.details
@@ -101,8 +104,11 @@ class Runtime:
                         if provider.is_retry
                         else detail.results
                     )
-                    arguments[param] = extract(
-                        result, provider.atom.save_as[name], provider.name, name
+                    key = provider.atom.save_as[name]
+                    arguments[param] = (
+                        result
+                        if key is WHOLE_RESULT
+                        else extract(result, key, provider.name, name)
                     )
                     break
             else:
@@ -119,6 +125,8 @@ class Runtime:
         missing: dict[str, set[str]] = {}
         for node in self.nodes:
             atom = node.atom
+            if not atom.rebind and not atom.revert_rebind:
+                continue  # needs nothing
             needed = [
                 name
                 for param, name in (*atom.rebind.items(), *atom.revert_rebind.items())

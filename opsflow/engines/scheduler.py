@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import heapq
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from opsflow import exceptions, states
@@ -43,12 +43,14 @@ class Scheduler:
         #: Futures that ran in-line and finished after their deadline.
         self._overran: set[Future[tuple[str, Any]]] = set()
 
-    def schedule(self, nodes: Iterable[Node]) -> dict[Future[tuple[str, Any]], Node]:
+    def schedule(self, nodes: Sequence[Node]) -> dict[Future[tuple[str, Any]], Node]:
         """Start each node; returns ``{future: node}`` for what is now under way."""
         runtime = self._runtime
         started: dict[Future[tuple[str, Any]], Node] = {}
         selector = runtime.selector
-        for node in sorted(nodes, key=_run_order):
+        if len(nodes) > 1:
+            nodes = sorted(nodes, key=_run_order)
+        for node in nodes:
             intention = runtime.details[node.index].intention
             # A failure analysed after this atom was found ready may have
             # changed what is to be done with it: check again.
@@ -64,7 +66,7 @@ class Scheduler:
             action = runtime.action_for(node)
             if intention == states.EXECUTE:
                 timeout = self.timeout_of(node)
-                began = time.monotonic()
+                began = time.monotonic() if timeout else 0.0
                 try:
                     future = action.schedule_execution(node)
                 except exceptions.StorageFailure:
@@ -126,6 +128,8 @@ class Scheduler:
 
     def _start_clocks(self) -> None:
         """Start the deadline of queued futures a worker has picked up."""
+        if not self._queued:
+            return
         now = time.monotonic()
         for future, (timeout, node) in list(self._queued.items()):
             if future.running() or future.done():
@@ -134,12 +138,16 @@ class Scheduler:
 
     def finished(self, future: Future[tuple[str, Any]]) -> None:
         """Forget the deadline of a future that completed."""
+        if not self._deadlines and not self._queued:
+            return
         self._deadlines.pop(future, None)
         self._queued.pop(future, None)
         self._overran.discard(future)
 
     def expired(self) -> list[tuple[Future[tuple[str, Any]], Node]]:
         """Execute futures past their deadline (their deadlines are dropped)."""
+        if not self._deadlines and not self._queued:
+            return []  # no task under way has a timeout (the usual case)
         self._start_clocks()
         now = time.monotonic()
         late = [
@@ -165,6 +173,8 @@ class Scheduler:
 
     def due(self) -> list[Node]:
         """Parked retries whose time has come (removed from the parking)."""
+        if not self._parked:
+            return []
         now = time.monotonic()
         woken = []
         while self._parked and self._parked[0][0] <= now:

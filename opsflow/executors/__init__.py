@@ -62,11 +62,16 @@ def load(
 def driver(name: str, catalog: Catalog | None = None) -> Any:
     """The driver class registered as ``name`` (looked up once per catalog)."""
     from opsflow.plugins.executors import load_driver
-    from opsflow.plugins.loader import PluginNotFound
 
     try:
         return load_driver(name, catalog)
-    except PluginNotFound as exc:
+    except exceptions.PluginError as exc:
+        # Only names that are not built in reach the plugin loader (which
+        # raised this): a built-in driver never imports it.
+        from opsflow.plugins.loader import PluginNotFound
+
+        if not isinstance(exc, PluginNotFound):
+            raise
         raise exceptions.ConfigurationError(
             f"unknown executor {name!r} (available: "
             f"{', '.join(exc.available) or 'none installed'})"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
@@ -112,11 +113,55 @@ def run_task(
             PROGRESS_SINK.reset(token)
 
 
+class _Resolved(concurrent.futures.Future[tuple[str, Any]]):
+    """A future born resolved: what an in-line driver hands the engine.
+
+    A plain ``Future`` builds a ``Condition`` (and its lock) per instance so
+    that threads can wait for it; one that is finished before anybody sees
+    it never changes again, so ``done()``/``result()`` answer without a lock
+    and the ``Condition`` is only built for the rare caller that takes it
+    (``add_done_callback``, ``concurrent.futures.wait`` and futurist's
+    waiters). Each future keeps a lock of its own: those waits take the
+    locks of all their futures in one global order, which a lock shared
+    between futures would break (two overlapping waits could deadlock).
+    """
+
+    def __init__(self, result: tuple[str, Any]) -> None:
+        # What Future.__init__ sets, in its finished form (but the Condition).
+        self._state = concurrent.futures._base.FINISHED
+        self._value = result
+        self._result = result
+        self._exception = None
+        self._waiters: list[Any] = []
+        self._done_callbacks: list[Any] = []
+
+    @property
+    def _condition(self) -> threading.Condition:  # type: ignore[override]
+        condition: threading.Condition | None = self.__dict__.get("_lock")
+        if condition is None:
+            # setdefault: two threads asking at once still share one.
+            condition = self.__dict__.setdefault("_lock", threading.Condition())
+        return condition
+
+    def done(self) -> bool:
+        return True
+
+    def running(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> tuple[str, Any]:
+        return self._value
+
+    def exception(self, timeout: float | None = None) -> None:
+        return None
+
+
 def completed(outcome: str, value: Any) -> Outcome:
     """A future that has already resolved to ``(outcome, value)``."""
-    future: Outcome = concurrent.futures.Future()
-    future.set_result((outcome, value))
-    return future
+    return _Resolved((outcome, value))
 
 
 class TaskExecutor(abc.ABC):

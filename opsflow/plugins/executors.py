@@ -16,10 +16,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from opsflow.plugins.loader import EntryPoints, Namespace
-
 if TYPE_CHECKING:
     from opsflow.plugins.catalog import Catalog
+    from opsflow.plugins.loader import EntryPoints, Namespace
 
 __all__ = ["BUILT_IN", "NAMESPACE", "load_driver", "namespace", "resolve_executor"]
 
@@ -43,6 +42,10 @@ BUILT_IN: dict[str, str] = {
 
 def namespace(entry_points: EntryPoints | None = None) -> Namespace[object]:
     """The executor namespace over ``entry_points`` (a fresh table if None)."""
+    # Imported here: a built-in driver, the engine's usual pick, needs none of
+    # the entry-point machinery (its dataclasses alone cost a first run ~2 ms).
+    from opsflow.plugins.loader import Namespace
+
     return Namespace(NAMESPACE, entry_points=entry_points)
 
 

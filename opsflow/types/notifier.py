@@ -88,7 +88,10 @@ class Notifier:
 
     def has_listeners(self, event_type: Hashable) -> bool:
         """Whether a notify for ``event_type`` would reach anybody."""
-        return bool(self._topics.get(event_type) or self._topics.get(self.ANY))
+        # Asked for every state change of every atom, mostly of a notifier
+        # nobody listens to; a topic is dropped with its last listener.
+        topics = self._topics
+        return bool(topics) and (event_type in topics or self.ANY in topics)
 
     def register(
         self,
