@@ -15,8 +15,11 @@ each state entered.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import logging
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -135,6 +138,17 @@ class MachineBuilder:
         self._done: list[concurrent.futures.Future[tuple[str, Any]]] = []
         #: Futures whose task was failed by its deadline before it stopped.
         self._late: dict[concurrent.futures.Future[tuple[str, Any]], Node] = {}
+        #: Futures of pool drivers, in the order they finished: their done
+        #: callbacks append here and set the event, so a wait costs the same
+        #: however many tasks are under way (no scan, no waiter on each).
+        self._finished: collections.deque[concurrent.futures.Future[Any]] = (
+            collections.deque()
+        )
+        self._wakeup = threading.Event()
+        #: Futures already done when they were handed over (in-line drivers).
+        self._resolved: list[concurrent.futures.Future[Any]] = []
+        #: Green futures pending: waited on with futurist's waiters instead.
+        self._green_pending = False
         self.completed = 0
         self.seconds_per_state: dict[str, float] = {}
 
@@ -205,14 +219,43 @@ class MachineBuilder:
         if self._next_up and not self._suspending():
             nodes = list(self._next_up)
             self._next_up.clear()
-            self._not_done.update(self._runtime.scheduler.schedule(nodes))
+            started = self._runtime.scheduler.schedule(nodes)
+            self._not_done.update(started)
+            for future in started:
+                if future.done():
+                    self._resolved.append(future)
+                elif _is_green(future):
+                    self._green_pending = True
+                else:
+                    future.add_done_callback(self._on_finished)
         return WAIT
+
+    def _on_finished(self, future: concurrent.futures.Future[Any]) -> None:
+        self._finished.append(future)
+        self._wakeup.set()
+
+    def _take_finished(self) -> list[concurrent.futures.Future[Any]]:
+        done, self._resolved = self._resolved, []
+        finished = self._finished
+        while finished:
+            done.append(finished.popleft())
+        if self._green_pending:  # scanned, as futurist's waiter does anyway
+            seen = set(done)
+            done.extend(
+                f for f in self._not_done if f not in seen and f.done() and _is_green(f)
+            )
+            seen.update(done)
+            self._green_pending = any(
+                _is_green(f) for f in self._not_done if f not in seen
+            )
+        return done
 
     def wait(self) -> str:
         scheduler = self._runtime.scheduler
         not_done = self._not_done
         if not_done:
-            done = [f for f in not_done if f.done()]
+            self._wakeup.clear()  # a callback after this sets it again
+            done = self._take_finished()
             if not done:
                 bounds = (
                     self._wait_timeout,
@@ -220,10 +263,15 @@ class MachineBuilder:
                     scheduler.next_deadline_in(),
                 )
                 timeout = min((b for b in bounds if b is not None), default=None)
-                # futurist's waiter also handles green futures. Only pool
-                # drivers leave futures pending, and they imported futurist.
-                pools.waiters().wait_for_any(list(not_done), timeout=timeout)
-                done = [f for f in not_done if f.done()]
+                if self._green_pending:
+                    # A green thread must yield to the hub, which a thread's
+                    # event would not; futurist's waiter does (green pools
+                    # imported futurist).
+                    green = [f for f in not_done if _is_green(f)]
+                    pools.waiters().wait_for_any(green, timeout=timeout)
+                else:
+                    self._wakeup.wait(timeout)
+                done = self._take_finished()
             self._done = done
             late = scheduler.expired()
             if late:
@@ -324,3 +372,9 @@ def mermaid() -> str:
     ]
     lines += [f"    {state} --> [*]" for state in FINAL_STATES]
     return "\n".join(lines)
+
+
+def _is_green(future: concurrent.futures.Future[Any]) -> bool:
+    """Whether ``future`` is one of futurist's green futures."""
+    package = sys.modules.get("futurist")  # imported by any pool that makes them
+    return package is not None and isinstance(future, package.GreenFuture)
