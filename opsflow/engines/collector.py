@@ -35,9 +35,13 @@ from collections.abc import Iterator
 
 __all__ = ["frozen_for_run", "paused"]
 
-#: How many runs (this thread's and others') are inside the freeze this
-#: module made; the last to end thaws.
-_runs_in_freeze = 0
+#: Whether a run holds a freeze this module made. Only the run that froze
+#: the heap thaws it, when it ends: runs that overlap it (nested, or in other
+#: threads) run inside it but do not extend it, so in a service whose runs
+#: overlap without end a freeze still never outlives the run that made it
+#: (held from one run to the next, it would keep every cyclic garbage that
+#: later runs froze, forever).
+_run_holds_freeze = False
 _lock = threading.Lock()
 
 
@@ -52,7 +56,7 @@ def paused() -> Iterator[None]:
     finally:
         if was_enabled:
             with _lock:  # a run ending in another thread thaws under it
-                if _runs_in_freeze:
+                if _run_holds_freeze:
                     gc.freeze()
             gc.enable()
 
@@ -71,28 +75,27 @@ def frozen_for_run() -> Iterator[None]:
 
 
 def _join_freeze() -> bool:
-    global _runs_in_freeze
-    if not _runs_in_freeze:
-        if not gc.isenabled() or gc.get_freeze_count():
-            return False
-        gc.freeze()
-    _runs_in_freeze += 1
+    """Freeze the heap for this run unless another run or the program did."""
+    global _run_holds_freeze
+    if _run_holds_freeze or not gc.isenabled() or gc.get_freeze_count():
+        return False
+    gc.freeze()
+    _run_holds_freeze = True
     return True
 
 
 def _leave_freeze() -> None:
-    global _runs_in_freeze
-    _runs_in_freeze -= 1
-    if not _runs_in_freeze:
-        gc.unfreeze()
+    global _run_holds_freeze
+    _run_holds_freeze = False
+    gc.unfreeze()
 
 
 def _forget_runs_in_child() -> None:
     # A process forked during a run (a worker of the process executor) has
     # none of the parent's runs in it: what it inherited frozen stays frozen,
     # as for any fork of a frozen heap, and its own runs leave it alone.
-    global _runs_in_freeze, _lock
-    _runs_in_freeze = 0
+    global _run_holds_freeze, _lock
+    _run_holds_freeze = False
     _lock = threading.Lock()
 
 

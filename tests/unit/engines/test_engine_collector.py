@@ -226,3 +226,19 @@ def test_a_process_forked_during_a_run_runs_flows_of_its_own_unfrozen():
     assert inherited == "1"
     assert nodes_tracked == "1"
     assert int(frozen_after) > 0
+
+
+def test_a_freeze_ends_with_the_run_that_made_it():
+    # Given a second run that starts while the first holds the freeze
+    second = collector.frozen_for_run()
+    with collector.frozen_for_run():
+        assert gc.get_freeze_count() > 0
+        second.__enter__()
+
+    # Then the first one's end thaws the heap although the second still
+    # runs (runs overlapping without end never keep a freeze forever)
+    try:
+        assert gc.get_freeze_count() == 0
+    finally:
+        second.__exit__(None, None, None)
+    assert gc.get_freeze_count() == 0
