@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from opsflow.yamlflows.build import build as build_flow
-    from opsflow.yamlflows.catalog import YamlFlowFactory, discover
+    from opsflow.yamlflows.catalog import YamlFlowFactory
     from opsflow.yamlflows.document import SCHEMA_PATH, read
     from opsflow.yamlflows.errors import (
         FlowFileError,
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         MissingInputs,
         TaskPluginBroken,
     )
+    from opsflow.yamlflows.files import discover
 
 __all__ = [
     "SCHEMA_PATH",
