@@ -156,8 +156,8 @@ def _within_linear(row: Row, rows: dict[str, Row]) -> tuple[str, bool]:
     us = row.us("opsflow")
     base = rows["linear"].us("opsflow") if "linear" in rows else None
     if us is None or base is None:
-        return "<= 1.5x linear (needs linear)", us is not None and base is not None
-    return f"<= 1.5x linear ({us / base:.2f}x)", us <= 1.5 * base
+        return "<= 1.3x linear (needs linear)", us is not None and base is not None
+    return f"<= 1.3x linear ({us / base:.2f}x)", us <= 1.3 * base
 
 
 def _near_ideal(row: Row, rows: dict[str, Row]) -> tuple[str, bool]:
@@ -173,13 +173,15 @@ def _near_ideal(row: Row, rows: dict[str, Row]) -> tuple[str, bool]:
 
 
 TARGETS: dict[str, Callable[[Row, dict[str, Row]], tuple[str, bool]]] = {
-    "linear": _at_most(30),
+    # The targets of docs/performance.md's target table, which judges them
+    # by warm medians (benchmarks/targets.py); this table shows best runs.
+    "linear": _at_most(12),
     "linear-memory": _flat_and_small,
-    "revert": _at_most(50),
-    "graph-chain": _at_most(40),
+    "revert": _at_most(22),
+    "graph-chain": _at_most(15),
     "linear-huge": _within_linear,
     "parallel": _near_ideal,
-    "persistence": _at_most(500),
+    "persistence": _at_most(150),
 }
 
 
