@@ -360,7 +360,7 @@ class WorkerMisconfigured(ExecutionFailure):
 
 
 class AtomCancelled(ExecutionFailure):
-    """A remote task was revoked before it finished."""
+    """A task was cancelled before it finished: revoked, or its executor stopped."""
 
 
 class NotTransferable(ExecutionFailure):

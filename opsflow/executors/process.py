@@ -7,40 +7,46 @@ the engine in order, before the task's outcome.
 
 Workers are forked (Linux). Each writes the call it is running into a slot
 of a table the pool's workers share with the parent (a memory write, no
-message), so the parent knows, without a message per call, which worker runs
-which call, and that:
+message; see :mod:`opsflow.executors.process_worker`), so the parent knows,
+without a message per call, which worker runs which call, and that:
 
 * a task past its timeout is stopped by killing its worker (SIGKILL);
 * a worker killed by anything (SIGKILL, the OOM killer) fails its task with
   a :class:`~opsflow.exceptions.WorkerDied` naming the signal, the broken
-  pool is replaced, and tasks that were running in the same pool fail too
-  (their workers were stopped with it);
+  pool is replaced, and tasks that were running or waiting in the same pool
+  fail too (their workers were stopped with it);
 * a worker dies with the process that forked it: killed with it (``kill
   -9``), a worker would otherwise go on running its step unseen while a
   resume of the run starts that step again. On Linux the kernel sends the
   worker SIGKILL when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a
   watchdog thread in the worker notices that it was orphaned.
 
-A call costs the parent one submit to the pool and one result back: nothing
-else crosses unless the task reports progress. Each progress value is one
-message on a channel of its own, and the result says how many the task sent,
-so the outcome waits until those are relayed.
+A call costs the parent one submit to the pool and one result back while a
+worker is free. When every worker is busy, calls wait in the driver, and
+a submission that frees up takes several of them at once: as many as fit
+in about two milliseconds of a worker's time at the pace calls have been
+taking, so a batch only forms of short calls (a call that has taken more
+than that goes alone). The worker hands back the calls it has not started
+once that time is spent, for whichever worker is free. The price: calls
+sent behind one that runs unexpectedly long wait for it, where alone they
+could have gone to another worker. Nothing else crosses unless the task
+reports progress: each progress value is one message on a channel of its
+own, and the result says how many the task sent, so the outcome waits until
+those are relayed.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
-import ctypes
+import functools
 import logging
 import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
 import signal
-import sys
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -52,8 +58,8 @@ from opsflow.executors.base import (
     ProgressCallback,
     TaskCall,
     TaskExecutor,
-    run_task,
 )
+from opsflow.executors.process_worker import BATCH_BUDGET, Board, forking, run_batch
 from opsflow.task import Task
 from opsflow.types.failure import Failure
 
@@ -64,171 +70,13 @@ futurist = pools.futurist()
 
 LOG = logging.getLogger(__name__)
 
-# Set in the parent before a pool forks its workers, which inherit it: the
-# channel each worker reports progress on.
-_EVENTS: Any = None
-_FORK_LOCK = threading.Lock()
-#: ``parent`` is set (to this process's pid) and ``board`` to the pool's
-#: table in the thread that submits to a pool, while it submits: the pool
-#: forks its workers then, from that thread, and only those forks are made
-#: to die with their parent and given a slot of the table.
-_FORKING = threading.local()
-#: In a worker: its pool's table and the slot it writes its call into.
-_BOARD: _Board | None = None
-_SLOT = -1
-#: ``prctl`` option: the signal this process gets when its parent dies.
-_PR_SET_PDEATHSIG = 1
-#: Seconds between two looks of the watchdog used where prctl is missing.
-_ORPHAN_POLL = 0.2
-
-
-class _Board:
-    """Which call each worker of one pool is running, in memory they share.
-
-    Made in the parent before the pool forks; each worker gets a slot when
-    it is forked, writes its pid there once and, around each call, the
-    call's id (0 when idle). The parent only reads it.
-    """
-
-    __slots__ = ("pids", "calls", "processes", "dead", "_claimed")
-
-    def __init__(self, context: Any, size: int) -> None:
-        self.pids = context.RawArray("q", size)
-        self.calls = context.RawArray("q", size)
-        #: pid -> the pool's process object, to read a dead worker's exit code.
-        self.processes: dict[int, Any] = {}
-        #: Set when the pool broke: the pids of the workers that had died.
-        self.dead: frozenset[int] | None = None
-        self._claimed = 0
-
-    def stop_after_death(self) -> frozenset[int]:
-        """The workers that died; every other worker is killed (SIGKILL).
-
-        When a worker dies the pool breaks and fails every call; it asks the
-        other workers to stop with SIGTERM, which they leave to the parent,
-        so without this their tasks would go on running unseen.
-        """
-        if self.dead is None:
-            # A worker's sentinel is ready as soon as it exits, a moment
-            # before it can be reaped (is_alive() may still say True).
-            by_sentinel = {p.sentinel: pid for pid, p in self.processes.items()}
-            ready = multiprocessing.connection.wait(list(by_sentinel), timeout=0)
-            self.dead = frozenset(by_sentinel[s] for s in ready)
-            for pid in self.processes.keys() - self.dead:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        return self.dead
-
-    def claim(self) -> int:
-        """In the parent, about to fork a worker: its slot (-1 when none is left)."""
-        if self._claimed >= len(self.pids):
-            return -1
-        self._claimed += 1
-        return self._claimed - 1
-
-    def pid_running(self, call_id: int) -> int | None:
-        """The pid of the worker running ``call_id`` now, else None."""
-        calls = self.calls
-        for slot in range(len(calls)):
-            if calls[slot] == call_id:
-                return self.pids[slot] or None
-        return None
-
-
-def _before_fork_in_parent() -> None:
-    board = getattr(_FORKING, "board", None)
-    if board is not None:
-        _FORKING.slot = board.claim()
-
-
-def _on_fork_in_child() -> None:
-    """In a freshly forked pool worker: leave signals to the parent, die with it."""
-    parent = getattr(_FORKING, "parent", None)
-    if parent is None:  # a fork by other code of this process: not ours
-        return
-    _FORKING.parent = None
-    global _BOARD, _SLOT
-    _BOARD, _SLOT = _FORKING.board, _FORKING.slot
-    _FORKING.board = None
-    if _BOARD is not None and _SLOT >= 0:
-        _BOARD.pids[_SLOT] = os.getpid()
-    # Ctrl-C reaches the whole process group, and a service manager's stop
-    # often every process of the service: the parent suspends the run and
-    # lets running steps finish, so a worker must not stop on its own (nor
-    # run the parent's handlers, inherited by the fork). A handler that does
-    # nothing, rather than SIG_IGN, so that programs a task executes get the
-    # default dispositions back.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _leave_to_parent)
-    _die_with_parent(parent)
-
-
-def _leave_to_parent(signum: int, frame: Any) -> None:
-    """A worker's SIGINT/SIGTERM handler: the parent decides what to do."""
-
-
-def _die_with_parent(parent: int) -> None:
-    if not _set_parent_death_signal(signal.SIGKILL):
-        threading.Thread(
-            target=_watch_parent, args=(parent,), name="opsflow-orphan", daemon=True
-        ).start()
-    # The parent may have died before the line above took effect.
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _set_parent_death_signal(signum: int) -> bool:
-    """Ask the kernel for ``signum`` when the parent dies; False where unsupported.
-
-    The kernel sends it when the *thread* that forked this process ends:
-    pools fork their workers from the engine's thread, which outlives the
-    pool (``stop()`` shuts it down from there).
-    """
-    return _PRCTL is not None and _PRCTL(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
-
-
-def _prctl() -> Any:
-    """libc's ``prctl`` (Linux), looked up in the running program; else None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-def _watch_parent(parent: int) -> None:
-    """Kill this process once it is orphaned (its parent pid changes)."""
-    while os.getppid() == parent:
-        time.sleep(_ORPHAN_POLL)
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-# Looked up here, in the parent: a child forked from a threaded process must
-# not take the dynamic loader's lock (another thread may have held it).
-_PRCTL = _prctl()
-os.register_at_fork(before=_before_fork_in_parent, after_in_child=_on_fork_in_child)
-
-
-def _run_in_worker(call: TaskCall, call_id: int) -> tuple[tuple[str, Any], int]:
-    """Run ``call``; returns its outcome and how many progress values it sent."""
-    events = _EVENTS
-    board, slot = _BOARD, _SLOT
-    sent = 0
-
-    def relay(progress: float, details: Mapping[str, Any] | None = None) -> None:
-        # Progress details stay in the worker: only the value travels.
-        nonlocal sent
-        events.put((call_id, progress))
-        sent += 1
-
-    if board is not None and slot >= 0:
-        board.calls[slot] = call_id
-    try:
-        return run_task(call, relay), sent
-    finally:
-        if board is not None and slot >= 0:
-            board.calls[slot] = 0
+#: Submissions under way per worker: one running, one queued behind it, so
+#: that a worker never waits for the parent between two.
+_SUBMISSIONS_PER_WORKER = 2
+#: The most calls one submission carries.
+_MAX_BATCH = 64
+#: Weight of the newest batch in the moving average of a call's duration.
+_PACE_WEIGHT = 0.2
 
 
 class _CallFuture(concurrent.futures.Future[tuple[str, Any]]):
@@ -239,20 +87,21 @@ class _CallFuture(concurrent.futures.Future[tuple[str, Any]]):
     of a task's timeout then).
     """
 
-    def __init__(self, board: _Board, call_id: int) -> None:
+    def __init__(self, board: Board, call_id: int) -> None:
         super().__init__()
-        self._board = board
-        self._call_id = call_id
+        #: The table of the pool the call was given to.
+        self.board = board
+        self.call_id = call_id
 
     def running(self) -> bool:
-        if (
-            not super().running()
-            and not self.done()
-            and self._board.pid_running(self._call_id) is not None
-        ):
+        if not super().running() and not self.done() and self.worker_pid() is not None:
             with contextlib.suppress(RuntimeError):  # it finished meanwhile
                 self.set_running_or_notify_cancel()
         return super().running()
+
+    def worker_pid(self) -> int | None:
+        """The pid of the worker running this call now, else None."""
+        return self.board.pid_running(self.call_id)
 
 
 class _InFlight:
@@ -262,7 +111,6 @@ class _InFlight:
         "outer",
         "call",
         "call_id",
-        "board",
         "progress",
         "relayed",
         "expected",
@@ -273,19 +121,43 @@ class _InFlight:
         self,
         call: TaskCall,
         call_id: int,
-        board: _Board,
+        board: Board,
         progress: ProgressCallback | None,
     ) -> None:
-        self.outer: Outcome = _CallFuture(board, call_id)
+        self.outer = _CallFuture(board, call_id)
         self.call = call
         self.call_id = call_id
-        self.board = board
         self.progress = progress
         #: Progress values relayed so far, and how many the task sent (known
         #: with its result).
         self.relayed = 0
         self.expected: int | None = None
         self.value: Any = None
+
+    def move_to(self, board: Board) -> None:
+        """The call goes to another pool, whose table ``board`` is."""
+        self.outer.board = board
+
+
+class _Pool:
+    """One futurist process pool, its table, and the calls waiting for it."""
+
+    __slots__ = ("executor", "board", "backlog", "outstanding", "forked", "closed")
+
+    def __init__(self, context: Any, max_workers: int | None) -> None:
+        self.executor = futurist.ProcessPoolExecutor(
+            max_workers=max_workers, mp_context=context
+        )
+        size = getattr(self.executor, "_max_workers", None) or max_workers
+        self.board = Board(context, size or os.cpu_count() or 1)
+        #: Calls submitted to the driver, not yet to the pool, in order.
+        self.backlog: collections.deque[_InFlight] = collections.deque()
+        #: Submissions to the pool whose results have not come back.
+        self.outstanding = 0
+        #: True once its first submission forked its workers.
+        self.forked = False
+        #: True once it broke or was stopped: nothing more is handed to it.
+        self.closed = False
 
 
 class ProcessDriver(TaskExecutor):
@@ -294,13 +166,14 @@ class ProcessDriver(TaskExecutor):
     def __init__(self, max_workers: int | None = None) -> None:
         self._max_workers = max_workers
         self._context = multiprocessing.get_context("fork")
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._board: _Board | None = None
+        self._pool: _Pool | None = None
         self._events: Any = None
         self._relay: threading.Thread | None = None
         self._calls: dict[int, _InFlight] = {}
-        self._by_future: dict[Outcome, int] = {}
         self._next_id = 0
+        #: Seconds a call has been taking in a worker (a moving average):
+        #: how many calls fit in one submission.
+        self._call_seconds = 0.0
         self._lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------
@@ -311,19 +184,21 @@ class ProcessDriver(TaskExecutor):
                 target=self._relay_events, name="opsflow-process-relay", daemon=True
             )
             self._relay.start()
-        if self._pool is None:
-            pool = futurist.ProcessPoolExecutor(
-                max_workers=self._max_workers, mp_context=self._context
-            )
-            size = getattr(pool, "_max_workers", None) or self._max_workers
-            self._board = _Board(self._context, size or os.cpu_count() or 1)
-            self._pool = pool
+        with self._lock:
+            if self._pool is None:
+                self._pool = _Pool(self._context, self._max_workers)
 
     def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-            self._board = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.closed = True
+        if pool is not None:
+            # Waits for the submissions under way (and their callbacks, which
+            # may hand calls back): the calls left never started.
+            pool.executor.shutdown(wait=True)
+            for flight in self._retire(pool):
+                self._fail(flight, _stopped())
         if self._events is not None:
             self._events.put(None)
             assert self._relay is not None
@@ -336,42 +211,100 @@ class ProcessDriver(TaskExecutor):
         self, call: TaskCall, progress_callback: ProgressCallback | None = None
     ) -> Outcome:
         self.start()
-        pool, board = self._pool, self._board
-        assert pool is not None and board is not None
         with self._lock:
             call_id = self._next_id = self._next_id + 1
-            flight = _InFlight(call, call_id, board, progress_callback)
+            # A pool is only ever made here, in the engine's thread, which
+            # its workers are forked from (they die with that thread).
+            pool = self._pool
+            if pool is None:
+                pool = self._pool = _Pool(self._context, self._max_workers)
+            flight = _InFlight(call, call_id, pool.board, progress_callback)
             self._calls[call_id] = flight
-            self._by_future[flight.outer] = call_id
-        global _EVENTS
-        try:
-            with _FORK_LOCK:
-                # Workers forked by this submit must inherit this driver's
-                # channel and their pool's table.
-                _EVENTS = self._events
-                _FORKING.parent = os.getpid()
-                _FORKING.board = board
-                try:
-                    inner = pool.submit(_run_in_worker, call, call_id)
-                finally:
-                    _FORKING.parent = None
-                    _FORKING.board = None
-            if len(board.processes) < len(board.pids):
-                board.processes.update(getattr(pool, "_processes", None) or {})
-        except BrokenProcessPool:
-            with self._lock:
-                del self._calls[call_id]
-                self._by_future.pop(flight.outer, None)
-            self._pool = None
-            return self.submit(call, progress_callback)
-        inner.add_done_callback(lambda done: self._on_done(call_id, done))
+            pool.backlog.append(flight)
+        self._dispatch(pool, engine_thread=True)
         return flight.outer
+
+    def _dispatch(self, pool: _Pool, engine_thread: bool) -> None:
+        """Hand waiting calls to ``pool`` while it has room for a submission."""
+        while True:
+            with self._lock:
+                window = _SUBMISSIONS_PER_WORKER * len(pool.board.pids)
+                if (
+                    pool.closed
+                    or not pool.backlog
+                    or pool.outstanding >= window
+                    or not (pool.forked or engine_thread)
+                ):
+                    return
+                batch = self._take_batch(pool, window - pool.outstanding)
+                pool.outstanding += 1
+            self._send(pool, batch, engine_thread)
+
+    def _take_batch(self, pool: _Pool, free: int) -> list[_InFlight]:
+        backlog, size = pool.backlog, 1
+        # Only calls that would wait for a worker anyway are grouped.
+        if len(backlog) > free and self._call_seconds > 0:
+            fit = int(BATCH_BUDGET / self._call_seconds) or 1
+            size = min(_MAX_BATCH, fit, -(-len(backlog) // free))
+        return [backlog.popleft() for _ in range(size)]
+
+    def _send(self, pool: _Pool, batch: list[_InFlight], engine_thread: bool) -> None:
+        payloads, sent = [], []
+        for flight in batch:
+            try:
+                payload = pickle.dumps(flight.call, pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                self._fail(flight, exc)
+                continue
+            payloads.append((payload, flight.call_id, flight.call.action))
+            sent.append(flight)
+        if not sent:
+            with self._lock:
+                pool.outstanding -= 1
+            return
+        try:
+            if pool.forked:
+                inner = pool.executor.submit(run_batch, payloads)
+            else:
+                # The pool forks its workers now, from this (the engine's)
+                # thread: they must inherit the progress channel and the table.
+                with forking(pool.board, self._events):
+                    inner = pool.executor.submit(run_batch, payloads)
+                pool.board.processes.update(
+                    getattr(pool.executor, "_processes", None) or {}
+                )
+                pool.forked = True
+        except BrokenProcessPool:
+            # It broke since the last result came back: none of these calls
+            # reached a worker.
+            stranded = [*sent, *self._retire(pool)]
+            if engine_thread:
+                self._move_to_fresh_pool(stranded)
+            else:
+                for flight in stranded:
+                    self._fail(flight, _broke_before_start())
+            return
+        except RuntimeError:  # stop() shut the pool down meanwhile
+            for flight in sent:
+                self._fail(flight, _stopped())
+            return
+        inner.add_done_callback(functools.partial(self._on_done, pool, sent))
+
+    def _move_to_fresh_pool(self, flights: list[_InFlight]) -> None:
+        with self._lock:
+            pool = self._pool
+            if pool is None:
+                pool = self._pool = _Pool(self._context, self._max_workers)
+            for flight in flights:
+                flight.move_to(pool.board)
+            pool.backlog.extend(flights)
+        self._dispatch(pool, engine_thread=True)
 
     def kill(self, future: concurrent.futures.Future[Any]) -> bool:
         """Stop the worker running ``future``'s task (SIGKILL)."""
-        with self._lock:
-            flight = self._calls.get(self._by_future.get(future, -1))
-        pid = None if flight is None else flight.board.pid_running(flight.call_id)
+        if not isinstance(future, _CallFuture):
+            return False
+        pid = future.worker_pid()
         if pid is None:
             return False
         try:
@@ -414,22 +347,64 @@ class ProcessDriver(TaskExecutor):
                     LOG.warning("Progress callback failed", exc_info=True)
             self._finish(call_id, relayed=1)
 
-    def _on_done(self, call_id: int, inner: concurrent.futures.Future[Any]) -> None:
-        flight = self._calls.get(call_id)
-        if flight is None:
-            return
+    def _on_done(
+        self,
+        pool: _Pool,
+        batch: list[_InFlight],
+        inner: concurrent.futures.Future[tuple[list[tuple[bytes, int]], float]],
+    ) -> None:
         error = inner.exception()
         if error is None:
-            outcome, sent = inner.result()
-            self._finish(call_id, value=outcome, expected=sent)
+            outcomes, seconds = inner.result()
+            with self._lock:
+                pool.outstanding -= 1
+                pace = seconds / len(outcomes)
+                self._call_seconds += (
+                    _PACE_WEIGHT * (pace - self._call_seconds)
+                    if self._call_seconds
+                    else pace
+                )
+                # Those it had no time for go first to the next free worker.
+                pool.backlog.extendleft(reversed(batch[len(outcomes) :]))
+            self._dispatch(pool, engine_thread=False)
+            for flight, (payload, sent) in zip(
+                batch[: len(outcomes)], outcomes, strict=True
+            ):
+                try:
+                    value = pickle.loads(payload)
+                except Exception as exc:
+                    self._fail(flight, exc)
+                else:
+                    self._finish(flight.call_id, value=value, expected=sent)
             return
-        if isinstance(error, BrokenProcessPool):
-            self._pool = None
-            error = self._worker_died(flight)
+        if not isinstance(error, BrokenProcessPool):
+            for flight in batch:
+                self._fail(flight, error)
+            with self._lock:
+                pool.outstanding -= 1
+            self._dispatch(pool, engine_thread=False)
+            return
+        waiting = self._retire(pool)
+        for flight in batch:
+            self._fail(flight, self._worker_died(flight))
+        for flight in waiting:
+            self._fail(flight, _broke_before_start())
+
+    def _retire(self, pool: _Pool) -> list[_InFlight]:
+        """``pool`` broke: forget it; returns the calls that were waiting for it."""
+        with self._lock:
+            pool.closed = True
+            if self._pool is pool:
+                self._pool = None
+            waiting = list(pool.backlog)
+            pool.backlog.clear()
+        return waiting
+
+    def _fail(self, flight: _InFlight, error: BaseException) -> None:
         # Whatever progress it sent is not waited for: a dead worker's may
         # never come.
         failure = Failure.from_exception(error)
-        self._finish(call_id, value=(flight.call.action, failure), expected=0)
+        self._finish(flight.call_id, value=(flight.call.action, failure), expected=0)
 
     def _finish(
         self, call_id: int, relayed: int = 0, value: Any = None, expected: int = 0
@@ -445,20 +420,20 @@ class ProcessDriver(TaskExecutor):
             if flight.expected is None or flight.relayed < flight.expected:
                 return
             del self._calls[call_id]
-            self._by_future.pop(flight.outer, None)
         flight.outer.set_result(flight.value)
 
     def _worker_died(self, flight: _InFlight) -> exceptions.WorkerDied:
         # A killed worker never cleared its slot: it still names the call.
-        pid = flight.board.pid_running(flight.call_id)
-        dead = flight.board.stop_after_death()
+        board = flight.outer.board
+        pid = board.pid_running(flight.call_id)
+        dead = board.stop_after_death()
         if pid is not None and pid not in dead:
             named = ", ".join(str(p) for p in sorted(dead)) or "unknown"
             return exceptions.WorkerDied(
                 f"the worker process (pid {pid}) running this task was stopped:"
                 f" another worker of its pool (pid {named}) died"
             )
-        process = flight.board.processes.get(pid) if pid is not None else None
+        process = board.processes.get(pid) if pid is not None else None
         code = None
         if process is not None:
             process.join(timeout=1.0)
@@ -472,13 +447,21 @@ class ProcessDriver(TaskExecutor):
                 f"the worker process (pid {pid}) running this task was killed by {name}"
             )
         if pid is None:
-            return exceptions.WorkerDied(
-                "the process pool broke before this task started (another worker died)"
-            )
+            return _broke_before_start()
         return exceptions.WorkerDied(
             f"the worker process (pid {pid}) running this task stopped"
             f" abruptly (exit code {code}); its pool was replaced"
         )
+
+
+def _broke_before_start() -> exceptions.WorkerDied:
+    return exceptions.WorkerDied(
+        "the process pool broke before this task started (another worker died)"
+    )
+
+
+def _stopped() -> exceptions.AtomCancelled:
+    return exceptions.AtomCancelled("the executor stopped before this task started")
 
 
 def _check_pickle(what: str, value: Any) -> None:

@@ -284,3 +284,18 @@ class UsesSecret(task.Task):
             result=describe(result),
             flow_failures={k: v.exception_str for k, v in flow_failures.items()},
         )
+
+
+class Paced(task.Task):
+    """Takes ``seconds`` and returns ``(x, the pid of the process it ran in)``."""
+
+    def __init__(self, journal: Journal | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.journal = journal
+
+    def execute(self, x, seconds):
+        if self.journal is not None:
+            self.journal.add("execute", self.name)
+        if seconds:
+            time.sleep(seconds)
+        return x, os.getpid()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
@@ -15,14 +16,18 @@ from drivertasks import (
     EVENTLET_WARNINGS,
     Boom,
     HoldsFirstRun,
+    Paced,
     Progressing,
     ReturnsLock,
     Step,
 )
 
 from opsflow import engines, exceptions, states, task
+from opsflow.executors import process_worker
+from opsflow.executors.base import EXECUTED, TaskCall
 from opsflow.executors.process import ProcessDriver
 from opsflow.patterns import linear_flow, unordered_flow
+from opsflow.types.failure import Failure
 
 pytestmark = [pytest.mark.filterwarnings(f) for f in EVENTLET_WARNINGS]
 
@@ -266,3 +271,123 @@ def test_other_drivers_accept_values_that_do_not_pickle(journal):
     engine.run()
 
     assert engine.storage.get_flow_state() == states.SUCCESS
+
+
+# -- calls that wait for a busy pool ----------------------------------------
+def _paced(x, seconds=0.0, journal=None):
+    paced = Paced(journal, name=f"paced-{x}")
+    return TaskCall(paced, EXECUTED, {"x": x, "seconds": seconds})
+
+
+def _run_on_driver(driver, calls):
+    """Submit ``calls`` at once; their outcomes, and how many pool submissions."""
+    driver.start()
+    try:
+        futures = [driver.submit(call) for call in calls]
+        outcomes = [future.result(timeout=60) for future in futures]
+        submissions = driver._pool.executor.statistics.executed
+    finally:
+        driver.stop()
+    return outcomes, submissions
+
+
+def test_short_calls_waiting_for_a_busy_pool_share_submissions_each_its_own_outcome():
+    # Given many short calls, two of which return what cannot be pickled
+    calls = [_paced(x) for x in range(300)]
+    calls[40] = calls[250] = TaskCall(ReturnsLock(name="locked"), EXECUTED, {})
+
+    outcomes, submissions = _run_on_driver(ProcessDriver(max_workers=2), calls)
+
+    # Then fewer submissions than calls carried them, every call got its own
+    # outcome, and only the calls whose results do not pickle failed
+    assert submissions < len(calls) / 3
+    for x, (action, value) in enumerate(outcomes):
+        assert action == EXECUTED
+        if x in (40, 250):
+            assert "pickle" in str(value)
+        else:
+            assert value[0] == x
+    assert (
+        len({value[1] for x, (_, value) in enumerate(outcomes) if x != 40 and x != 250})
+        == 2
+    )
+
+
+def test_calls_longer_than_a_batch_budget_go_one_per_submission():
+    calls = [_paced(x, seconds=0.005) for x in range(30)]
+
+    outcomes, submissions = _run_on_driver(ProcessDriver(max_workers=2), calls)
+
+    assert [value[0] for _, value in outcomes] == list(range(30))
+    assert submissions == len(calls)
+
+
+def test_a_worker_hands_back_the_calls_of_a_batch_it_has_no_time_left_for():
+    calls = [_paced(x, seconds=0.001) for x in range(20)]
+    batch = [(pickle.dumps(call), x + 1, call.action) for x, call in enumerate(calls)]
+
+    done, seconds = process_worker.run_batch(batch)
+
+    assert 1 <= len(done) < len(calls)
+    assert seconds >= process_worker.BATCH_BUDGET
+    assert [pickle.loads(payload)[1][0] for payload, _ in done] == list(
+        range(len(done))
+    )
+
+
+def test_calls_behind_one_that_runs_long_in_a_batch_are_handed_back_and_run_once(
+    journal,
+):
+    # Given short calls sharing submissions, one of which takes 50 ms
+    calls = [_paced(x, journal=journal) for x in range(200)]
+    calls[120] = _paced(120, seconds=0.05, journal=journal)
+
+    outcomes, submissions = _run_on_driver(ProcessDriver(max_workers=2), calls)
+
+    # Then every call ran exactly once and came back to its own future
+    assert submissions < len(calls)
+    assert [value[0] for _, value in outcomes] == list(range(200))
+    executed = journal.names("execute")
+    assert sorted(executed) == sorted(f"paced-{x}" for x in range(200))
+
+
+def test_stopping_with_calls_waiting_cancels_those_that_never_started(journal):
+    driver = ProcessDriver(max_workers=2)
+    driver.start()
+    futures = [driver.submit(_paced(x, journal=journal)) for x in range(300)]
+
+    driver.stop()
+
+    ran, cancelled = set(), set()
+    for x, future in enumerate(futures):
+        action, value = future.result(timeout=0)
+        if isinstance(value, Failure):
+            assert value.check(exceptions.AtomCancelled)
+            cancelled.add(f"paced-{x}")
+        else:
+            ran.add(f"paced-{x}")
+    assert cancelled
+    assert sorted(journal.names("execute")) == sorted(ran)
+
+
+def test_a_pool_that_broke_while_idle_is_replaced_on_the_next_submit():
+    # Given a pool whose workers all died while it had nothing to do
+    driver = ProcessDriver(max_workers=2)
+    driver.start()
+    try:
+        _, (_, first_pid) = driver.submit(_paced(1)).result(timeout=30)
+        broken = driver._pool.executor
+        for pid in list(broken._processes):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not broken._broken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert broken._broken
+
+        # When a call is submitted, it runs on a fresh pool
+        action, (x, pid) = driver.submit(_paced(2)).result(timeout=30)
+    finally:
+        driver.stop()
+
+    assert (action, x) == (EXECUTED, 2)
+    assert pid != first_pid
