@@ -378,6 +378,8 @@ class ProcessDriver(TaskExecutor):
                     self._finish(flight.call_id, value=value, expected=sent)
             return
         if not isinstance(error, BrokenProcessPool):
+            # The pool itself failed the submission (a worker's own failures
+            # come back as outcomes).
             for flight in batch:
                 self._fail(flight, error)
             with self._lock:
@@ -385,8 +387,12 @@ class ProcessDriver(TaskExecutor):
             self._dispatch(pool, engine_thread=False)
             return
         waiting = self._retire(pool)
+        # Calls its worker had finished are in the table, their outcomes lost
+        # with the worker.
+        ran_by, finished = pool.board.finished_of([f.call_id for f in batch])
         for flight in batch:
-            self._fail(flight, self._worker_died(flight))
+            worker = ran_by if flight.call_id in finished else None
+            self._fail(flight, self._worker_died(flight, worker))
         for flight in waiting:
             self._fail(flight, _broke_before_start())
 
@@ -422,18 +428,29 @@ class ProcessDriver(TaskExecutor):
             del self._calls[call_id]
         flight.outer.set_result(flight.value)
 
-    def _worker_died(self, flight: _InFlight) -> exceptions.WorkerDied:
+    def _worker_died(
+        self, flight: _InFlight, finished_by: int | None
+    ) -> exceptions.WorkerDied:
+        """Why ``flight`` failed with its pool; ``finished_by``: the pid of
+        the worker that had run it to the end, if one had."""
         # A killed worker never cleared its slot: it still names the call.
         board = flight.outer.board
-        pid = board.pid_running(flight.call_id)
+        running = board.pid_running(flight.call_id)
         dead = board.stop_after_death()
-        if pid is not None and pid not in dead:
+        pid = running if running is not None else finished_by
+        if pid is None:
+            return _broke_before_start()
+        worker = f"the worker process (pid {pid}) " + (
+            "running this task"
+            if running is not None
+            else "that had run this task, before its outcome came back,"
+        )
+        if pid not in dead:
             named = ", ".join(str(p) for p in sorted(dead)) or "unknown"
             return exceptions.WorkerDied(
-                f"the worker process (pid {pid}) running this task was stopped:"
-                f" another worker of its pool (pid {named}) died"
+                f"{worker} was stopped: another worker of its pool (pid {named}) died"
             )
-        process = board.processes.get(pid) if pid is not None else None
+        process = board.processes.get(pid)
         code = None
         if process is not None:
             process.join(timeout=1.0)
@@ -443,14 +460,9 @@ class ProcessDriver(TaskExecutor):
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return exceptions.WorkerDied(
-                f"the worker process (pid {pid}) running this task was killed by {name}"
-            )
-        if pid is None:
-            return _broke_before_start()
+            return exceptions.WorkerDied(f"{worker} was killed by {name}")
         return exceptions.WorkerDied(
-            f"the worker process (pid {pid}) running this task stopped"
-            f" abruptly (exit code {code}); its pool was replaced"
+            f"{worker} stopped abruptly (exit code {code}); its pool was replaced"
         )
 
 

@@ -54,15 +54,18 @@ class Board:
 
     Made in the parent before the pool forks; each worker gets a slot when
     it is forked, writes its pid there once and, around each call, the
-    call's id (0 when idle). The parent only reads it: a memory read tells
-    it which worker runs which call, with no message per call.
+    call's id (0 when idle); once a call has run, its id also goes to the
+    slot's ``finished`` entry. The parent only reads it: a memory read tells
+    it which worker runs which call, and how far a worker that died had got
+    through its batch, with no message per call.
     """
 
-    __slots__ = ("pids", "calls", "processes", "dead", "_claimed")
+    __slots__ = ("pids", "calls", "finished", "processes", "dead", "_claimed")
 
     def __init__(self, context: Any, size: int) -> None:
         self.pids = context.RawArray("q", size)
         self.calls = context.RawArray("q", size)
+        self.finished = context.RawArray("q", size)
         #: pid -> the pool's process object, to read a dead worker's exit code.
         self.processes: dict[int, Any] = {}
         #: Set when the pool broke: the pids of the workers that had died.
@@ -93,6 +96,16 @@ class Board:
             return -1
         self._claimed += 1
         return self._claimed - 1
+
+    def finished_of(self, call_ids: Sequence[int]) -> tuple[int | None, list[int]]:
+        """Of one batch's ``call_ids`` (in order), those its worker ran to the
+        end, and that worker's pid (None when it finished none)."""
+        position = {call_id: i for i, call_id in enumerate(call_ids)}
+        for slot in range(len(self.finished)):
+            last = position.get(self.finished[slot])
+            if last is not None:
+                return self.pids[slot] or None, list(call_ids[: last + 1])
+        return None, []
 
     def pid_running(self, call_id: int) -> int | None:
         """The pid of the worker running ``call_id`` now, else None."""
@@ -236,9 +249,13 @@ def _run_one(call: TaskCall, call_id: int) -> tuple[bytes, int]:
         board.calls[slot] = call_id
     try:
         outcome = run_task(call, relay)
-    finally:
-        if board is not None and slot >= 0:
-            board.calls[slot] = 0
+    except BaseException as exc:
+        # What run_task leaves to its caller (a task's pre_/post_ hooks) is
+        # this call's failure, not its batch's.
+        outcome = (call.action, Failure.from_exception(exc))
+    if board is not None and slot >= 0:
+        board.finished[slot] = call_id
+        board.calls[slot] = 0
     try:
         return _dump(outcome), sent
     except Exception as exc:

@@ -299,3 +299,13 @@ class Paced(task.Task):
         if seconds:
             time.sleep(seconds)
         return x, os.getpid()
+
+
+class FailsAfterwards(task.Task):
+    """Its execute returns; its ``post_execute`` hook raises."""
+
+    def execute(self):
+        return "done"
+
+    def post_execute(self):
+        raise RuntimeError(f"post_execute of {self.name} failed")

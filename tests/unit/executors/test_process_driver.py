@@ -15,6 +15,7 @@ import pytest
 from drivertasks import (
     EVENTLET_WARNINGS,
     Boom,
+    FailsAfterwards,
     HoldsFirstRun,
     Paced,
     Progressing,
@@ -311,6 +312,56 @@ def test_short_calls_waiting_for_a_busy_pool_share_submissions_each_its_own_outc
         len({value[1] for x, (_, value) in enumerate(outcomes) if x != 40 and x != 250})
         == 2
     )
+
+
+def test_a_task_hook_that_raises_fails_its_own_call_not_its_batch_mates():
+    calls = [_paced(x) for x in range(300)]
+    calls[150] = TaskCall(FailsAfterwards(name="bad"), EXECUTED, {})
+
+    outcomes, submissions = _run_on_driver(ProcessDriver(max_workers=2), calls)
+
+    assert submissions < len(calls) / 3
+    failed = [x for x, (_, value) in enumerate(outcomes) if isinstance(value, Failure)]
+    assert failed == [150]
+    assert "post_execute of bad failed" in str(outcomes[150][1])
+
+
+def test_a_worker_killed_mid_batch_reports_how_far_each_call_got(journal):
+    # Given batches of short calls under way, one call of which hangs
+    driver = ProcessDriver(max_workers=2)
+    driver.start()
+    try:
+        for warm_up in [driver.submit(_paced(x)) for x in range(200)]:
+            warm_up.result(timeout=60)
+        calls = [_paced(x, journal=journal) for x in range(300)]
+        calls[150] = _paced(150, seconds=30, journal=journal)
+        futures = [driver.submit(call) for call in calls]
+        deadline = time.monotonic() + 30
+        while not futures[150].running() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+        # When its worker is killed
+        assert driver.kill(futures[150])
+        outcomes = [future.result(timeout=30) for future in futures]
+    finally:
+        driver.stop()
+
+    # Then each call says truly whether it had started, had run to its end
+    # (its outcome lost with the worker) or was running
+    started = set(journal.names("execute"))
+    assert "killed by SIGKILL" in str(outcomes[150][1])
+    for x, (_, value) in enumerate(outcomes):
+        name = f"paced-{x}"
+        if not isinstance(value, Failure):
+            assert name in started
+            continue
+        assert value.check(exceptions.WorkerDied), value
+        if "before this task started" in str(value):
+            assert name not in started, value
+        elif "had run this task" in str(value):
+            assert name in started, value
+        else:
+            assert "running this task" in str(value), value
 
 
 def test_calls_longer_than_a_batch_budget_go_one_per_submission():
