@@ -254,7 +254,8 @@ class MachineBuilder:
         scheduler = self._runtime.scheduler
         not_done = self._not_done
         if not_done:
-            self._wakeup.clear()  # a callback after this sets it again
+            if self._wakeup.is_set():  # not at all with in-line drivers
+                self._wakeup.clear()  # a callback after this sets it again
             done = self._take_finished()
             if not done:
                 bounds = (

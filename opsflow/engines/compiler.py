@@ -422,6 +422,16 @@ def _position_in(node: Node, scope: Scope) -> int | None:
 
 def _nearness(provider: Node, consumer: Node) -> tuple[int, int] | None:
     """How near ``provider`` is to ``consumer`` (larger is nearer), None if unseen."""
+    scope = provider.scope
+    if scope is consumer.scope:
+        # Items of one flow (most providers): their paths differ only in the
+        # last step, so the walk below comes down to these lines.
+        p_pos, c_pos = provider.position, consumer.position
+        if p_pos == c_pos or c_pos == -1:
+            return None
+        if p_pos == -1 or scope.item_is_before(p_pos, c_pos):
+            return (len(scope.path), p_pos)
+        return None
     for level, ((p_scope, p_pos), (c_scope, c_pos)) in enumerate(
         zip(provider.path, consumer.path, strict=False)
     ):
