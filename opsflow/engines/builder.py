@@ -158,14 +158,16 @@ class MachineBuilder:
         machine.initialize()
         return machine
 
-    def run_iter(self) -> Iterator[str]:
-        """Drive the machine; yields every state it enters (GAME_OVER excluded).
+    def run_iter(self, every_state: bool = True) -> Iterator[str]:
+        """Drive the machine; yields every state it enters (GAME_OVER excluded),
+        or with ``every_state`` False only the terminal one.
 
         Each state's reaction returns the next event, which the machine
         processes (and refuses when the table has no such transition). The
         loop is here rather than in automaton's runner so that a run costs
         one call per event, not a generator resumption per event and one
-        more frame under every task.
+        more frame under every task (nor, for a caller that only wants the
+        outcome, a resumption of this one).
         """
         machine = self.build()
         reactions: dict[str, Callable[[], str]] = {
@@ -189,10 +191,11 @@ class MachineBuilder:
             key = keys[old]
             seconds[key] = seconds.get(key, 0.0) + (now - entered)
             entered = now
-            if new != game_over:
-                yield new
             if terminal:
+                yield new
                 return
+            if every_state and new != game_over:
+                yield new
             old = new
             event = reactions[new]()
 

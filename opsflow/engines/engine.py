@@ -213,10 +213,8 @@ class ActionEngine:
         started = time.perf_counter()
         final = None
         try:
-            for state in builder.run_iter():
-                if state in _FINAL:
-                    final = state
-                    self._change_flow_state(state)
+            for final in builder.run_iter(every_state=False):
+                self._change_flow_state(final)
         finally:
             self._end(runtime, builder, started)
         if final not in NO_RERAISING_STATES:
