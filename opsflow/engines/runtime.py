@@ -123,23 +123,30 @@ class Runtime:
     def missing_requirements(self) -> dict[str, set[str]]:
         """``{atom: names}`` that neither inject, store nor a visible provider gives."""
         missing: dict[str, set[str]] = {}
+        storage = self.storage
         for node in self.nodes:
             atom = node.atom
             if not atom.rebind and not atom.revert_rebind:
                 continue  # needs nothing
-            needed = [
-                name
-                for param, name in (*atom.rebind.items(), *atom.revert_rebind.items())
-                if param not in atom.optional_mapping
-                and param not in atom.revert_optional_mapping
-            ]
-            atom_injected = self.storage.atom_injected(node.name)
-            for name in needed:
-                if atom.inject and name in atom.inject or name in atom_injected:
-                    continue
-                if node.providers.get(name) or self.storage.injected(name)[0]:
-                    continue
-                missing.setdefault(node.name, set()).add(name)
+            optional, revert_optional = (
+                atom.optional_mapping,
+                atom.revert_optional_mapping,
+            )
+            providers = node.providers
+            atom_injected = None
+            for mapping in (atom.rebind, atom.revert_rebind):
+                for param, name in mapping.items():
+                    # A provider is what most names have: looked at first.
+                    if providers.get(name) or param in optional:
+                        continue
+                    if param in revert_optional:
+                        continue
+                    if atom_injected is None:
+                        atom_injected = storage.atom_injected(node.name)
+                    if atom.inject and name in atom.inject or name in atom_injected:
+                        continue
+                    if not storage.injected(name)[0]:
+                        missing.setdefault(node.name, set()).add(name)
         return missing
 
     def reset(self, nodes: Iterable[Node]) -> None:
