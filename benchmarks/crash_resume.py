@@ -18,7 +18,7 @@ that the trial is *consistent*:
   a process that was running a step of a killed owner is gone within 2 s
   of the kill (the ``process`` executor's workers die with their parent);
 * a failed run reverted every step that ran, the failed one included, and
-  started no step after it.
+  started no step after it (after its block, when steps run in blocks).
 
 Cases, each printing ``N/N consistent`` (and why any trial was not):
 
@@ -28,13 +28,17 @@ Cases, each printing ``N/N consistent`` (and why any trial was not):
   kills are aimed at the first-use migration (within 60 ms of its first
   table), and the kills that left a half-made schema are counted;
 * ``process``: SQLite with ``--executor process``;
+* ``batched``: the same on the parallel engine, 200 steps that only
+  journal, in unordered blocks of 50, so that kills land while a worker
+  runs two waiting steps handed over at once;
 * ``failover``: three procrastinate conductors; one is frozen (SIGSTOP)
   while its reaper holds the pass lock, a run is submitted, the conductor
   running it is killed, and the third must take the run over (its
   takeover time is printed).
 
     python benchmarks/crash_resume.py [--sqlite 100] [--postgresql 30]
-        [--mariadb 30] [--process 30] [--failover 5] [--jobs 2] [--seed S]
+        [--mariadb 30] [--process 30] [--batched 30] [--failover 5]
+        [--jobs 2] [--seed S]
 
 Run it with the virtualenv's python, ``opsflow-run`` beside it, and
 ``tests/fixtures/opsflow-fixture-jobboard`` installed (for ``failover``).
@@ -188,6 +192,8 @@ class Case:
     steps: int = STEPS
     #: Seconds each step's execute (and revert) takes.
     delay: float = DELAY
+    #: Steps per unordered block of the flow (1: a plain line of steps).
+    width: int = 1
 
 
 CASES = {
@@ -202,6 +208,18 @@ CASES = {
         ("--executor", "process", "--max-workers", "2"),
         steps=10,
         delay=1.0,
+    ),
+    # Blocks of steps that do nothing but journal (two fsyncs, about 1 ms),
+    # side by side: the process driver hands a free worker two waiting steps
+    # at once (about 110 submissions for the 200 steps), so kills land
+    # between the two.
+    "batched": Case(
+        "batched",
+        sqlite_store,
+        ("--engine", "parallel", "--executor", "process", "--max-workers", "2"),
+        steps=200,
+        delay=0.0,
+        width=50,
     ),
 }
 
@@ -337,6 +355,8 @@ def _drive(
         f"delay={trial.case.delay}",
         "--store",
         f"fail_at={fail_at}",
+        "--store",
+        f"width={trial.case.width}",
         *trial.case.args,
     ]
     kills_left = 1 + rng.randint(0, EXTRA_KILLS)
@@ -418,9 +438,13 @@ def _check(trial: Trial, store: Store, fail_at: int) -> None:
         ran = set(ends) | {names[fail_at]}
         if set(reverts) != ran:
             problems.append(f"reverted {sorted(reverts)} but ran {sorted(ran)}")
-        late = sorted(name for name in starts if names.index(name) > fail_at)
+        # Steps of the failed one's own block may run beside it.
+        width = trial.case.width
+        late = sorted(
+            name for name in starts if names.index(name) // width > fail_at // width
+        )
         if late:
-            problems.append(f"started after the failed step: {', '.join(late)}")
+            problems.append(f"started after the failed step's block: {', '.join(late)}")
 
 
 # -- conductor failover with a frozen reaper ------------------------------------
@@ -606,7 +630,8 @@ def estimate_run(case: Case, site: str, base: str) -> float:
         subprocess.run(
             [os.path.join(BIN, "opsflow-run"), "--config-file", config, "crash-probe"]
             + ["--store", f"journal={root}/journal", "--store", f"steps={case.steps}"]
-            + ["--store", f"delay={case.delay}", *case.args],
+            + ["--store", f"delay={case.delay}", "--store", f"width={case.width}"]
+            + list(case.args),
             capture_output=True,
             env=_env(site),
             check=True,
@@ -678,6 +703,7 @@ def main() -> int:
         ("postgresql", 30),
         ("mariadb", 30),
         ("process", 30),
+        ("batched", 30),
     ):
         parser.add_argument(f"--{name}", type=int, default=default, metavar="N")
     parser.add_argument("--failover", type=int, default=5, metavar="N")

@@ -111,15 +111,23 @@ class Probe(task.Task):
         _journal(self.journal, "V %s %d" % (self.name, os.getpid()))
 
 
-def probe(journal, steps=3, delay=0.5, helper=0.0, fail_at=-1, build_delay=0.0):
+def probe(journal, steps=3, delay=0.5, helper=0.0, fail_at=-1, build_delay=0.0,
+          width=1):
+    """``steps`` probes in a line or, with ``width`` > 1, in a line of
+    unordered blocks of ``width`` (for the parallel engine)."""
     if build_delay:  # a slow factory: opsflow-run is busy before any step
         _journal(journal, "B factory %d" % os.getpid())
         time.sleep(build_delay)
     flow = linear_flow.Flow("probe")
-    for i in range(steps):
-        flow.add(
-            Probe("step-%02d" % i, journal, delay, helper=helper, fails=i == fail_at)
-        )
+    for first in range(0, steps, width):
+        block = flow if width == 1 else unordered_flow.Flow("block-%02d" % first)
+        for i in range(first, min(first + width, steps)):
+            block.add(
+                Probe("step-%02d" % i, journal, delay, helper=helper,
+                      fails=i == fail_at)
+            )
+        if block is not flow:
+            flow.add(block)
     return flow
 
 
