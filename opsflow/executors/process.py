@@ -185,8 +185,17 @@ class ProcessDriver(TaskExecutor):
             )
             self._relay.start()
         with self._lock:
-            if self._pool is None:
-                self._pool = _Pool(self._context, self._max_workers)
+            self._current_pool()
+
+    def _current_pool(self) -> _Pool:
+        """The pool calls go to, made if there is none (with the lock held).
+
+        Called in the engine's thread only: the pool's workers are forked
+        from the thread that makes its first submission, and die with it.
+        """
+        if self._pool is None:
+            self._pool = _Pool(self._context, self._max_workers)
+        return self._pool
 
     def stop(self) -> None:
         with self._lock:
@@ -213,11 +222,8 @@ class ProcessDriver(TaskExecutor):
         self.start()
         with self._lock:
             call_id = self._next_id = self._next_id + 1
-            # A pool is only ever made here, in the engine's thread, which
-            # its workers are forked from (they die with that thread).
-            pool = self._pool
-            if pool is None:
-                pool = self._pool = _Pool(self._context, self._max_workers)
+            # Made again here if one broke since start() looked.
+            pool = self._current_pool()
             flight = _InFlight(call, call_id, pool.board, progress_callback)
             self._calls[call_id] = flight
             pool.backlog.append(flight)
@@ -292,9 +298,7 @@ class ProcessDriver(TaskExecutor):
 
     def _move_to_fresh_pool(self, flights: list[_InFlight]) -> None:
         with self._lock:
-            pool = self._pool
-            if pool is None:
-                pool = self._pool = _Pool(self._context, self._max_workers)
+            pool = self._current_pool()
             for flight in flights:
                 flight.move_to(pool.board)
             pool.backlog.extend(flights)
