@@ -128,18 +128,14 @@ class Runtime:
             atom = node.atom
             if not atom.rebind and not atom.revert_rebind:
                 continue  # needs nothing
-            optional, revert_optional = (
-                atom.optional_mapping,
-                atom.revert_optional_mapping,
-            )
-            providers = node.providers
             atom_injected = None
             for mapping in (atom.rebind, atom.revert_rebind):
                 for param, name in mapping.items():
                     # A provider is what most names have: looked at first.
-                    if providers.get(name) or param in optional:
-                        continue
-                    if param in revert_optional:
+                    if node.providers.get(name) or (
+                        param in atom.optional_mapping
+                        or param in atom.revert_optional_mapping
+                    ):
                         continue
                     if atom_injected is None:
                         atom_injected = storage.atom_injected(node.name)

@@ -118,16 +118,16 @@ def probe(journal, steps=3, delay=0.5, helper=0.0, fail_at=-1, build_delay=0.0,
     if build_delay:  # a slow factory: opsflow-run is busy before any step
         _journal(journal, "B factory %d" % os.getpid())
         time.sleep(build_delay)
+    probes = [
+        Probe("step-%02d" % i, journal, delay, helper=helper, fails=i == fail_at)
+        for i in range(steps)
+    ]
     flow = linear_flow.Flow("probe")
+    if width == 1:
+        return flow.add(*probes)
     for first in range(0, steps, width):
-        block = flow if width == 1 else unordered_flow.Flow("block-%02d" % first)
-        for i in range(first, min(first + width, steps)):
-            block.add(
-                Probe("step-%02d" % i, journal, delay, helper=helper,
-                      fails=i == fail_at)
-            )
-        if block is not flow:
-            flow.add(block)
+        block = unordered_flow.Flow("block-%02d" % first)
+        flow.add(block.add(*probes[first:first + width]))
     return flow
 
 
