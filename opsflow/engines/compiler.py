@@ -14,7 +14,7 @@ other's results.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from opsflow import exceptions, flow, retry
@@ -131,9 +131,11 @@ class Compilation:
     order: tuple[str, ...]
     #: Nodes with no predecessors: where a fresh run starts.
     roots: tuple[Node, ...]
+    #: Every node, in ``order``.
+    in_order: tuple[Node, ...]
 
     def __iter__(self) -> Iterator[Node]:
-        return (self.nodes[name] for name in self.order)
+        return iter(self.in_order)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -204,19 +206,21 @@ class Compiler:
             raise TypeError(f"Unknown object '{root!r}' requested to compile")
         self._compile_flow(pattern, parent=None, path=(), retry_node=None)
         self._resolve_providers()
-        for node in self._nodes:
-            if isinstance(node.predecessors, list):
+        nodes = tuple(self._nodes)
+        for node in nodes:
+            # Only nodes with many links hold a list (see _appended).
+            if type(node.predecessors) is list:
                 node.predecessors = tuple(node.predecessors)
-            if isinstance(node.successors, list):
+            if type(node.successors) is list:
                 node.successors = tuple(node.successors)
             if node.is_retry:
                 node.subflow = tuple(node.subflow)
-        roots = tuple(node for node in self._nodes if not node.predecessors)
         return Compilation(
             flow=pattern,
             nodes=self._by_name,
-            order=tuple(node.name for node in self._nodes),
-            roots=roots,
+            order=tuple(self._by_name),
+            roots=tuple(node for node in nodes if not node.predecessors),
+            in_order=nodes,
         )
 
     # -- flattening ----------------------------------------------------
@@ -232,17 +236,25 @@ class Compiler:
                 f"Atoms with duplicate names found: ['{atom.name}']"
             )
         index = len(self._nodes)
+        is_retry = isinstance(atom, retry.Retry)
+        # Positional and with every default given: the generated __init__
+        # then neither parses keywords nor calls the providers factory
+        # (a node per atom: 100,000 of them in a large flow).
         node = Node(
-            atom=atom,
-            name=atom.name,
-            index=index,
-            is_retry=isinstance(atom, retry.Retry),
-            scope=scope,
+            atom,
+            atom.name,
+            index,
+            is_retry,
+            scope,
             # The same int object when equal (items of a top-level linear
             # flow): 28 bytes a node less.
-            position=index if position == index else position,
-            retry=retry_node,
-            subflow=[] if isinstance(atom, retry.Retry) else (),
+            index if position == index else position,
+            (),
+            (),
+            retry_node,
+            [] if is_retry else (),
+            (),
+            EMPTY_MAPPING,
         )
         self._nodes.append(node)
         self._by_name[node.name] = node
@@ -264,7 +276,7 @@ class Compiler:
         position: int,
         path: tuple[tuple[Scope, int], ...],
         retry_node: Node | None,
-    ) -> tuple[list[Node], list[Node]]:
+    ) -> tuple[Sequence[Node], Sequence[Node]]:
         """Compile one item of ``scope``; returns its (entry nodes, exit nodes)."""
         if isinstance(item, retry.Retry):
             raise TypeError(
@@ -275,8 +287,8 @@ class Compiler:
             return self._compile_flow(
                 item, scope, (*path, (scope, position)), retry_node
             )
-        node = self._add_node(item, scope, position, retry_node)
-        return [node], [node]
+        node = (self._add_node(item, scope, position, retry_node),)
+        return node, node
 
     def _compile_flow(
         self,
@@ -284,7 +296,7 @@ class Compiler:
         parent: Scope | None,
         path: tuple[tuple[Scope, int], ...],
         retry_node: Node | None,
-    ) -> tuple[list[Node], list[Node]]:
+    ) -> tuple[Sequence[Node], Sequence[Node]]:
         scope = Scope(flow=pattern, kind=_kind_of(pattern), parent=parent, path=path)
         own_retry = None
         if pattern.retry is not None:
@@ -308,8 +320,8 @@ class Compiler:
         scope: Scope,
         pattern: flow.Flow,
         items: list[Any],
-        compiled: list[tuple[list[Node], list[Node]]],
-    ) -> tuple[list[Node], list[Node]]:
+        compiled: list[tuple[Sequence[Node], Sequence[Node]]],
+    ) -> tuple[Sequence[Node], Sequence[Node]]:
         if scope.kind == "linear":
             # Empty subflows are skipped so that their neighbours still meet.
             present = [(ins, outs) for ins, outs in compiled if ins]
@@ -357,35 +369,47 @@ class Compiler:
     def _resolve_providers(self) -> None:
         providers_of: dict[str, list[Node]] = {}
         for node in self._nodes:
-            for name in node.atom.provides:
-                providers_of.setdefault(name, []).append(node)
+            provides = node.atom.provides
+            if provides:  # most atoms provide nothing
+                for name in provides:
+                    providers_of.setdefault(name, []).append(node)
         for node in self._nodes:
             atom = node.atom
-            if not (atom.rebind or atom.revert_rebind):
+            rebind, revert_rebind = atom.rebind, atom.revert_rebind
+            if not (rebind or revert_rebind):
                 continue
             providers = node.providers = {}
-            for wanted in (atom.rebind.values(), atom.revert_rebind.values()):
-                for name in wanted:
-                    if name in providers:
-                        continue
-                    candidates = providers_of.get(name)
-                    if not candidates:
-                        providers[name] = ()
-                        continue
-                    visible = [
-                        (nearness, provider)
-                        for provider in candidates
-                        if provider is not node
-                        and (nearness := _nearness(provider, node)) is not None
-                    ]
-                    if len(visible) == 1:
-                        providers[name] = (visible[0][1],)
-                        continue
-                    # Nearest first; of equally near ones, the last declared.
-                    visible.sort(
-                        key=lambda pair: (pair[0], pair[1].index), reverse=True
+            wanted = (
+                (*rebind.values(), *revert_rebind.values())
+                if revert_rebind
+                else rebind.values()
+            )
+            for name in wanted:
+                if name in providers:
+                    continue
+                candidates = providers_of.get(name)
+                if not candidates:
+                    providers[name] = ()
+                elif len(candidates) == 1:  # most names have one provider
+                    provider = candidates[0]
+                    visible = (
+                        provider is not node and _nearness(provider, node) is not None
                     )
-                    providers[name] = tuple(provider for _, provider in visible)
+                    providers[name] = (provider,) if visible else ()
+                else:
+                    providers[name] = _nearest_first(node, candidates)
+
+
+def _nearest_first(node: Node, candidates: list[Node]) -> tuple[Node, ...]:
+    """Those of ``candidates`` that ``node`` sees; of equally near ones, the
+    last declared first."""
+    visible = [
+        (nearness, provider)
+        for provider in candidates
+        if provider is not node and (nearness := _nearness(provider, node)) is not None
+    ]
+    visible.sort(key=lambda pair: (pair[0], pair[1].index), reverse=True)
+    return tuple(provider for _, provider in visible)
 
 
 def _link(u: Node, v: Node) -> None:
@@ -400,12 +424,12 @@ def _appended(
     # Most nodes have a link or two: a tuple holds them in less memory than a
     # list, and building it never leaves a list behind. Past a few links a
     # list, since a tuple is copied to grow (compile() turns it into a tuple).
-    if isinstance(links, list):
-        links.append(node)
-        return links
-    if len(links) < 8:
-        return (*links, node)
-    return [*links, node]
+    if not links:
+        return (node,)
+    if isinstance(links, tuple):
+        return links + (node,) if len(links) < 8 else [*links, node]
+    links.append(node)
+    return links
 
 
 def _item_nodes(scope: Scope, position: int) -> list[Node]:

@@ -16,7 +16,7 @@ parallel branch. Execution never resumes inside a scope marked for revert.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opsflow import exceptions, retry, states
@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["Completer"]
 
 LOG = logging.getLogger(__name__)
+
+#: The states ``resume`` looks at again (anything else stands as it is).
+_CAUGHT_MIDWAY = frozenset(
+    {states.RUNNING, states.REVERTING, states.RETRYING, states.FAILURE}
+)
 
 
 class Completer:
@@ -65,8 +70,11 @@ class Completer:
         storage = runtime.storage
         to_resolve = []
         running = []
+        details = runtime.details
         for node in runtime.nodes:
-            detail = runtime.details[node.index]
+            detail = details[node.index]
+            if detail.state not in _CAUGHT_MIDWAY:
+                continue  # PENDING in a fresh run: nothing to put back
             if detail.state == states.RUNNING:
                 running.append(detail)
             elif (
@@ -115,7 +123,7 @@ class Completer:
             strategy, controller = "revert_all", None
         self.discarded += 1
         if strategy == "revert_all":
-            scope = runtime.nodes
+            scope: Sequence[Node] = runtime.nodes
             self._mark(scope, states.REVERT)
         else:
             assert controller is not None

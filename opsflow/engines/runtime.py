@@ -45,10 +45,8 @@ class Runtime:
         self.executor = executor
         self.defer_reverts = defer_reverts
         self.never_resolve = never_resolve
-        self.nodes: list[Node] = list(compilation)
-        self.details: list[models.AtomDetail] = [
-            storage.atom_detail(node.name) for node in self.nodes
-        ]
+        self.nodes: tuple[Node, ...] = compilation.in_order
+        self.details: list[models.AtomDetail] = storage.atom_details(compilation.order)
         #: Execute failures standing now, kept up to date by the completer.
         self.failed: dict[str, Failure] = {
             d.name: d.failure for d in self.details if d.failure is not None
