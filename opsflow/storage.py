@@ -188,8 +188,12 @@ class Storage:
         by_name = self._by_name
         save_as = self._save_as
         add = self._flow_detail.add
-        # A flow's atoms are of a handful of classes: each is looked at once.
+        save = None if self._saver is None else self._save_atom
+        # A flow's atoms are of a handful of classes and share a version or
+        # two: each is looked at once.
         kinds: dict[type, type[models.AtomDetail]] = {}
+        version: Any = None
+        stored_version: str | None = None
         with self.lock:
             for atom in atoms:
                 kind = kinds.get(type(atom))
@@ -201,11 +205,18 @@ class Storage:
                 save_as[name] = atom.save_as
                 detail = by_name.get(name)
                 if detail is None:
-                    detail = kind(name, next(fresh), version=atom.version)
+                    if atom.version is not version:
+                        version = atom.version
+                        stored_version = models.version_string(version)
+                    uuid = next(fresh)
+                    detail = kind(name, uuid, version=stored_version)
                     add(detail)
                     by_name[name] = detail
-                    self._save_atom(detail)
-                elif not isinstance(detail, kind):
+                    if save is not None:
+                        save(detail)
+                    uuids.append(uuid)
+                    continue
+                if not isinstance(detail, kind):
                     raise exceptions.Duplicate(
                         f"Atom detail '{name}' already exists in flow detail "
                         f"'{self.flow_name}' as a {type(detail).__name__}"
@@ -222,6 +233,16 @@ class Storage:
         if detail is None:
             raise exceptions.NotFound(f"Unknown atom name '{name}'")
         return detail
+
+    def atom_details(self, names: Iterable[str]) -> list[models.AtomDetail]:
+        """The detail record of each atom named, in order."""
+        by_name = self._by_name
+        try:
+            return [by_name[name] for name in names]
+        except KeyError as missing:
+            raise exceptions.NotFound(
+                f"Unknown atom name '{missing.args[0]}'"
+            ) from None
 
     def get_atom_uuid(self, name: str) -> str:
         return self.atom_detail(name).uuid

@@ -132,6 +132,8 @@ class MachineBuilder:
 
     def __init__(self, runtime: Runtime, wait_timeout: float | None = None) -> None:
         self._runtime = runtime
+        #: Read before anything is scheduled: suspend() marks it SUSPENDING.
+        self._flow_detail = runtime.storage.flow_detail
         self._wait_timeout = wait_timeout
         self._next_up: dict[Node, None] = {}
         self._not_done: dict[concurrent.futures.Future[tuple[str, Any]], Node] = {}
@@ -210,16 +212,13 @@ class MachineBuilder:
         return len(self._next_up)
 
     # -- reactions -------------------------------------------------------
-    def _suspending(self) -> bool:
-        return self._runtime.storage.flow_detail.state == states.SUSPENDING
-
     def resume(self) -> str:
         for node in self._runtime.completer.resume():
             self._next_up[node] = None
         return SCHEDULE
 
     def schedule(self) -> str:
-        if self._next_up and not self._suspending():
+        if self._next_up and self._flow_detail.state != states.SUSPENDING:
             nodes = list(self._next_up)
             self._next_up.clear()
             started = self._runtime.scheduler.schedule(nodes)
@@ -280,7 +279,7 @@ class MachineBuilder:
             late = scheduler.expired()
             if late:
                 self._time_out(late)
-        elif scheduler.has_parked and not self._suspending():
+        elif scheduler.has_parked and self._flow_detail.state != states.SUSPENDING:
             # Only delayed retries are left: sleep until the first is due.
             time.sleep(scheduler.next_wake_in() or 0.0)
         return ANALYZE
@@ -323,9 +322,12 @@ class MachineBuilder:
         self._done = []
         for node in runtime.scheduler.due():
             next_up[node] = None
-        if next_up and not self._suspending():
+        if next_up and self._flow_detail.state != states.SUSPENDING:
             return SCHEDULE
-        if self._not_done or (runtime.scheduler.has_parked and not self._suspending()):
+        if self._not_done or (
+            runtime.scheduler.has_parked
+            and self._flow_detail.state != states.SUSPENDING
+        ):
             return WAIT
         return FINISH
 

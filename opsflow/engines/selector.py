@@ -35,6 +35,7 @@ _PENDING = states.PENDING
 _EXECUTE = states.EXECUTE
 _REVERT = states.REVERT
 _RETRY = states.RETRY
+_RAN_OR_IGNORED = frozenset({states.SUCCESS, states.IGNORE})
 _UNDONE_OR_NEVER_RAN = frozenset({states.PENDING, states.REVERTED, states.IGNORE})
 #: States an atom to be reverted may be in (REVERTING: caught by a crash).
 _REVERTIBLE = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING})
@@ -140,9 +141,21 @@ class Selector:
         return ready
 
     def scan(self) -> list[Node]:
-        """Every atom that may start now (used once, when a run resumes)."""
+        """Every atom that may start now (used once, when a run resumes).
+
+        Each atom is first sifted with one look at it (the checks' first
+        conditions): most fail it, a fresh run's all but its roots.
+        """
+        details = self._details
         nodes = self._runtime.nodes
-        return self.ready_to_revert(nodes) + self.ready_to_execute(nodes)
+        may_undo = [n for n in nodes if details[n.index].intention != _EXECUTE]
+        may_run = [
+            n
+            for n in nodes
+            if not n.predecessors
+            or details[n.predecessors[0].index].state in _RAN_OR_IGNORED
+        ]
+        return self.ready_to_revert(may_undo) + self.ready_to_execute(may_run)
 
     # -- deciders -----------------------------------------------------------
     def _vote(self, node: Node) -> list[Node] | None:
