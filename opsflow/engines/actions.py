@@ -173,7 +173,7 @@ class TaskAction(_Action):
             detail.uuid,
             arguments,
             result,
-            runtime.execute_failures(),
+            runtime.failed,  # revert_task takes a copy
             functools.partial(self.on_progress, node),
         )
 

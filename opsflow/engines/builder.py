@@ -179,27 +179,37 @@ class MachineBuilder:
             states.ANALYZING: self.analyze,
             states.GAME_OVER: self.game_over,
         }
-        seconds = self.seconds_per_state
-        keys = _STATE_KEYS
+        # Seconds in each state, added up here and handed over when the run
+        # ends: three events a task, each one subscript.
+        spent = dict.fromkeys(_STATE_KEYS, 0.0)
         clock = time.perf_counter
         game_over = states.GAME_OVER
         entered = clock()
         event = START
         old: str = states.UNDEFINED
-        while True:
-            _reaction, terminal = machine.process_event(event)
-            new: str = machine.current_state  # type: ignore[assignment]  # set just now
-            now = clock()
-            key = keys[old]
-            seconds[key] = seconds.get(key, 0.0) + (now - entered)
-            entered = now
-            if terminal:
-                yield new
-                return
-            if every_state and new != game_over:
-                yield new
-            old = new
-            event = reactions[new]()
+        try:
+            while True:
+                _reaction, terminal = machine.process_event(event)
+                new: str = machine.current_state  # type: ignore[assignment]
+                now = clock()
+                spent[old] += now - entered
+                entered = now
+                if terminal:
+                    yield new
+                    return
+                if every_state and new != game_over:
+                    yield new
+                old = new
+                event = reactions[new]()
+        finally:
+            self._add_seconds(spent)
+
+    def _add_seconds(self, spent: dict[str, float]) -> None:
+        seconds = self.seconds_per_state
+        for state, spent_there in spent.items():
+            if spent_there:  # a state entered (the clock counts nanoseconds)
+                key = _STATE_KEYS[state]
+                seconds[key] = seconds.get(key, 0.0) + spent_there
 
     @property
     def incomplete(self) -> int:

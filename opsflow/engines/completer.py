@@ -52,14 +52,15 @@ class Completer:
     def complete(self, node: Node, outcome: str, result: Any) -> list[Node]:
         """Record ``result``; returns the atoms that may start because of it."""
         runtime = self._runtime
-        action = runtime.action_for(node)
+        action = runtime.retry_action if node.is_retry else runtime.task_action
         if outcome == EXECUTED:
             # From here on only the recorded outcome (secrets scrubbed) is used.
             result = action.complete_execution(node, result)
             if isinstance(result, Failure):
                 runtime.failed[node.name] = result
                 return self._resolve(node, result)
-            runtime.failed.pop(node.name, None)
+            if runtime.failed:
+                runtime.failed.pop(node.name, None)
         else:
             action.complete_reversion(node, result)
         return runtime.selector.ready_after(node)

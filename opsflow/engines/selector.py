@@ -17,7 +17,7 @@ The deciders of graph-flow links vote when their target becomes ready; a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from opsflow import states
@@ -93,8 +93,11 @@ class Selector:
                 return False
         return True
 
-    def _revert_candidates_before(self, node: Node) -> list[Node]:
+    def _revert_candidates_before(self, node: Node) -> Sequence[Node]:
         """Predecessors of ``node``, looking through ignored atoms."""
+        details = self._details
+        if all(details[pred.index].state != _IGNORE for pred in node.predecessors):
+            return node.predecessors  # nothing to look through (most atoms)
         found: list[Node] = []
         stack = list(node.predecessors)
         seen: set[int] = set()
