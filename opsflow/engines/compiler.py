@@ -335,9 +335,10 @@ class Compiler:
         position_of = {id(item): position for position, item in enumerate(items)}
         has_pred: set[int] = set()
         has_succ: set[int] = set()
+        item_preds = scope.item_preds
         for u, v, metadata in pattern.iter_links():
             pu, pv = position_of[id(u)], position_of[id(v)]
-            scope.item_preds.setdefault(pv, []).append(pu)
+            item_preds.setdefault(pv, []).append(pu)
             has_pred.add(pv)
             has_succ.add(pu)
             u_exits = compiled[pu][1]
@@ -380,9 +381,10 @@ class Compiler:
                 continue
             providers = node.providers = {}
             wanted = (
-                (*rebind.values(), *revert_rebind.values())
-                if revert_rebind
-                else rebind.values()
+                rebind.values()
+                # A revert mostly takes what the execute took.
+                if not revert_rebind or revert_rebind == rebind
+                else (*rebind.values(), *revert_rebind.values())
             )
             for name in wanted:
                 if name in providers:
