@@ -179,3 +179,26 @@ def test_a_failure_recovered_by_a_retry_is_not_reported(engine_kind):
     assert engine.storage.fetch("out") == "second try"
     history = engine.storage.get_retry_history("r")
     assert history.caused_by(RuntimeError)
+
+
+def test_atom_details_come_in_the_order_asked_and_an_unknown_name_is_not_found():
+    # Given a storage holding the records of three atoms
+    from opsflow.persistence import models
+    from opsflow.storage import Storage
+
+    class Step(task.Task):
+        def execute(self):
+            return None
+
+    storage = Storage(models.FlowDetail("flow"))
+    storage.ensure_atoms(Step(name=name) for name in ("a", "b", "c"))
+
+    # When they are asked for by name, in an order of the caller's
+    details = storage.atom_details(["c", "a"])
+
+    # Then each record comes back in that order, the same objects storage keeps
+    assert [d.name for d in details] == ["c", "a"]
+    assert details[0] is storage.atom_detail("c")
+    # And a name storage does not know is reported by name
+    with pytest.raises(exceptions.NotFound, match="Unknown atom name 'nope'"):
+        storage.atom_details(["a", "nope"])
