@@ -78,22 +78,25 @@ class _EngineMachine(machines.FiniteMachine):
     anything else goes to automaton, which refuses it with its own error.
     """
 
-    #: (target state, event) -> its effect; the table is frozen, so is this.
-    _effects: dict[tuple[str, str], machines.FiniteMachine.Effect] = {}
+    #: (state, event) -> (automaton's record of the state entered, the
+    #: effect, the state's name); the table is frozen, so is this.
+    _moves: dict[tuple[str, str], tuple[Any, machines.FiniteMachine.Effect, str]] = {}
+    #: The state the last event entered (``current_state`` without the property).
+    entered: str | None = None
 
     def process_event(self, event: str) -> machines.FiniteMachine.Effect:
         current = self._current
         if current is not None:
-            jump = self._transitions[current.name].get(event)
-            if jump is not None:
-                effect = self._effects.get((jump.name, event))
-                if effect is not None:
-                    self._current = jump
-                    return effect
-        return super().process_event(event)
+            move = self._moves.get((current.name, event))
+            if move is not None:
+                self._current, effect, self.entered = move
+                return effect
+        effect = super().process_event(event)
+        self.entered = self.current_state
+        return effect
 
 
-def _machine() -> machines.FiniteMachine:
+def _machine() -> _EngineMachine:
     """The engine machine, built and checked by automaton once per process."""
     machine = _EngineMachine()
     for state in (
@@ -112,8 +115,12 @@ def _machine() -> machines.FiniteMachine:
     machine.default_start_state = states.UNDEFINED
     machine.freeze()
     # Only events without callbacks take the short way (there are none today).
-    _EngineMachine._effects = {
-        (target, event): machine._effect_builder(machine._states[target], event)
+    _EngineMachine._moves = {
+        (source, event): (
+            machine._transitions[source][event],
+            machine._effect_builder(machine._states[target], event),
+            target,
+        )
         for source, event, target in TRANSITIONS
         if machine._states[source]["on_exit"] is None
         and machine._states[target]["on_enter"] is None
@@ -154,9 +161,10 @@ class MachineBuilder:
         self.completed = 0
         self.seconds_per_state: dict[str, float] = {}
 
-    def build(self) -> machines.FiniteMachine:
+    def build(self) -> _EngineMachine:
         """A fresh copy of the engine machine, initialized, for one run."""
         machine = _MACHINE.copy(shallow=True)
+        assert isinstance(machine, _EngineMachine)  # copy() keeps the class
         machine.initialize()
         return machine
 
@@ -190,7 +198,7 @@ class MachineBuilder:
         try:
             while True:
                 _reaction, terminal = machine.process_event(event)
-                new: str = machine.current_state  # type: ignore[assignment]
+                new: str = machine.entered  # type: ignore[assignment]  # set just now
                 now = clock()
                 spent[old] += now - entered
                 entered = now
