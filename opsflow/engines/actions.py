@@ -173,7 +173,9 @@ class TaskAction(_Action):
             detail.uuid,
             arguments,
             result,
-            runtime.failed,  # revert_task takes a copy
+            # A copy: a driver may keep what it is given (the engine's own
+            # record changes as atoms finish and retries reset them).
+            runtime.execute_failures(),
             functools.partial(self.on_progress, node),
         )
 

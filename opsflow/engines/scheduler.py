@@ -35,12 +35,6 @@ class Scheduler:
         self._runtime = runtime
         self._parked: list[tuple[float, int, Node]] = []
         self._default_timeout = default_timeout or None
-        #: Whether any task of the run has a timeout (most runs: none).
-        self._timed = self._default_timeout is not None or any(
-            getattr(node.atom, "timeout", None)
-            for node in runtime.nodes
-            if not node.is_retry
-        )
         #: Execute futures with a deadline: future -> (monotonic deadline, node).
         self._deadlines: dict[Future[tuple[str, Any]], tuple[float, Node]] = {}
         #: Execute futures with a timeout still queued in their pool: the clock
@@ -71,7 +65,8 @@ class Scheduler:
                 intention = states.EXECUTE
             action = runtime.retry_action if node.is_retry else runtime.task_action
             if intention == states.EXECUTE:
-                timeout = self.timeout_of(node) if self._timed else None
+                # Read as the task starts: a timeout may be set until then.
+                timeout = self.timeout_of(node)
                 began = time.monotonic() if timeout else 0.0
                 try:
                     future = action.schedule_execution(node)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from enginekit import Boom, Needs, Step
 
-from opsflow import exceptions, retry, states
+from opsflow import exceptions, retry, states, task
+from opsflow.executors.synchronous import SynchronousDriver
 from opsflow.patterns import linear_flow, unordered_flow
 
 
@@ -365,3 +366,54 @@ def test_a_retry_waits_for_running_siblings_before_reverting_and_retrying(load, 
     second_start = rec.find("execute", "slow")[1].at
     assert first_end <= revert.at <= second_start
     assert engine.storage.get_flow_state() == states.SUCCESS
+
+
+class _FailsEachTime(task.Task):
+    attempts = 0
+
+    def execute(self):
+        type(self).attempts += 1
+        raise RuntimeError(f"boom {type(self).attempts}")
+
+
+class _Keeps(task.Task):
+    def execute(self):
+        return 1
+
+
+class _KeepsWhatRevertsAreGiven(SynchronousDriver):
+    """A driver that keeps the failures each revert call hands it."""
+
+    def __init__(self):
+        super().__init__()
+        self.given = []  # (the mapping received, a copy made at the call)
+
+    def revert_task(self, task, task_uuid, arguments, result, failures, *more):
+        self.given.append((failures, dict(failures)))
+        return super().revert_task(task, task_uuid, arguments, result, failures, *more)
+
+
+def test_the_failures_a_driver_is_given_for_a_revert_stay_as_they_were():
+    # Given a retried subflow whose task fails differently on each attempt,
+    # run by a driver that keeps the failures each revert call receives
+    from opsflow import engines
+
+    driver = _KeepsWhatRevertsAreGiven()
+    flow = linear_flow.Flow("f", retry=retry.Times(2, name="r")).add(
+        _Keeps("a"), _FailsEachTime("b")
+    )
+    engine = engines.load(flow, engine="serial", executor=driver)
+
+    # When it runs out of attempts
+    with pytest.raises(RuntimeError):
+        engine.run()
+
+    # Then each revert was given the failure of its own attempt, and what the
+    # driver kept did not change as the engine went on (a retry resets it)
+    def texts(mapping):
+        return {name: f.exception_str for name, f in mapping.items()}
+
+    kept = [texts(received) for received, _ in driver.given]
+    at_the_call = [texts(copy) for _, copy in driver.given]
+    assert at_the_call == [{"b": "boom 1"}] * 2 + [{"b": "boom 2"}] * 2
+    assert kept == at_the_call

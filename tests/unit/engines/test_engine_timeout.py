@@ -108,3 +108,18 @@ def test_a_retry_handles_a_timeout_like_any_other_failure(load, rec):
     assert rec.count("execute", "flaky") == 2
     assert rec.count("revert", "flaky") == 1
     assert engine.storage.get_flow_state() == states.SUCCESS
+
+
+def test_a_timeout_given_after_prepare_still_bounds_the_task(load, rec):
+    # Given an engine prepared while its only task had no timeout
+    slow = Step("slow", rec, sleep=0.4)
+    engine = load(linear_flow.Flow("f").add(slow))
+    engine.prepare()
+
+    # When the task is given one before the run
+    slow.timeout = 0.05
+
+    # Then the run holds it to it: the task times out and is reverted
+    with pytest.raises(exceptions.Timeout):
+        engine.run()
+    assert engine.storage.get_atom_state("slow") == states.REVERTED
