@@ -146,15 +146,7 @@ class Compilation:
         One atom a level, in the shape of a storage scope walker (computed
         when asked; the engine's own lookups use ``Node.providers``).
         """
-        consumer = self.nodes[name]
-        visible = [
-            (nearness, node)
-            for node in self
-            if node is not consumer
-            and (nearness := _nearness(node, consumer)) is not None
-        ]
-        visible.sort(key=lambda pair: (pair[0], pair[1].index), reverse=True)
-        return [[node.name] for _, node in visible]
+        return [[node.name] for node in _nearest_first(self.nodes[name], self.in_order)]
 
     @property
     def execution_graph(self) -> Any:
@@ -402,7 +394,7 @@ class Compiler:
                     providers[name] = _nearest_first(node, candidates)
 
 
-def _nearest_first(node: Node, candidates: list[Node]) -> tuple[Node, ...]:
+def _nearest_first(node: Node, candidates: Sequence[Node]) -> tuple[Node, ...]:
     """Those of ``candidates`` that ``node`` sees; of equally near ones, the
     last declared first."""
     visible = [
