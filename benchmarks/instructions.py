@@ -1,9 +1,9 @@
 """Instructions a task, counted by valgrind's callgrind: a figure the
 machine's pace and load do not move.
 
-Wall and CPU times on a shared machine drift by a third within a day (see
-docs/performance.md); the number of instructions a warm run executes does
-not. This script runs one workload of ``benchmarks/workloads.py`` in a
+Wall and CPU times on a shared machine drift by up to half within an hour
+(see docs/performance.md); the number of instructions a warm run executes
+does not. This script runs one workload of ``benchmarks/workloads.py`` in a
 fresh interpreter under ``valgrind --tool=callgrind`` and counts only what
 runs inside the measured stage: the stage is called through
 ``functools.reduce``, and callgrind collects only while that C function is
@@ -68,7 +68,10 @@ def inner(workload: str, size: int, runs: int, stage: str) -> None:
             step = getattr(engine, name)
             if name == "run":
                 step = functools.partial(_run_expecting, lib, engine, each)
-            _counted(step) if name == stage else step()
+            if name == stage:
+                _counted(step)
+            else:
+                step()
 
 
 def _run_expecting(lib: Any, engine: Any, prepared: Any) -> None:

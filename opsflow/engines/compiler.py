@@ -14,7 +14,7 @@ other's results.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from opsflow import exceptions, flow, retry
@@ -131,11 +131,10 @@ class Compilation:
     order: tuple[str, ...]
     #: Nodes with no predecessors: where a fresh run starts.
     roots: tuple[Node, ...]
-    #: Every node, in ``order``.
-    in_order: tuple[Node, ...]
 
     def __iter__(self) -> Iterator[Node]:
-        return iter(self.in_order)
+        # ``nodes`` holds them in ``order`` (the compiler adds them so).
+        return iter(self.nodes.values())
 
     def __len__(self) -> int:
         return len(self.order)
@@ -146,7 +145,7 @@ class Compilation:
         One atom a level, in the shape of a storage scope walker (computed
         when asked; the engine's own lookups use ``Node.providers``).
         """
-        return [[node.name] for node in _nearest_first(self.nodes[name], self.in_order)]
+        return [[node.name] for node in _nearest_first(self.nodes[name], self)]
 
     @property
     def execution_graph(self) -> Any:
@@ -198,8 +197,7 @@ class Compiler:
             raise TypeError(f"Unknown object '{root!r}' requested to compile")
         self._compile_flow(pattern, parent=None, path=(), retry_node=None)
         self._resolve_providers()
-        nodes = tuple(self._nodes)
-        for node in nodes:
+        for node in self._nodes:
             # Only nodes with many links hold a list (see _appended).
             if type(node.predecessors) is list:
                 node.predecessors = tuple(node.predecessors)
@@ -211,8 +209,7 @@ class Compiler:
             flow=pattern,
             nodes=self._by_name,
             order=tuple(self._by_name),
-            roots=tuple(node for node in nodes if not node.predecessors),
-            in_order=nodes,
+            roots=tuple(node for node in self._nodes if not node.predecessors),
         )
 
     # -- flattening ----------------------------------------------------
@@ -394,7 +391,7 @@ class Compiler:
                     providers[name] = _nearest_first(node, candidates)
 
 
-def _nearest_first(node: Node, candidates: Sequence[Node]) -> tuple[Node, ...]:
+def _nearest_first(node: Node, candidates: Iterable[Node]) -> tuple[Node, ...]:
     """Those of ``candidates`` that ``node`` sees; of equally near ones, the
     last declared first."""
     visible = [

@@ -52,7 +52,7 @@ class Completer:
     def complete(self, node: Node, outcome: str, result: Any) -> list[Node]:
         """Record ``result``; returns the atoms that may start because of it."""
         runtime = self._runtime
-        action = runtime.retry_action if node.is_retry else runtime.task_action
+        action = runtime.action_for(node)
         if outcome == EXECUTED:
             # From here on only the recorded outcome (secrets scrubbed) is used.
             result = action.complete_execution(node, result)

@@ -45,7 +45,7 @@ class Runtime:
         self.executor = executor
         self.defer_reverts = defer_reverts
         self.never_resolve = never_resolve
-        self.nodes: tuple[Node, ...] = compilation.in_order
+        self.nodes: tuple[Node, ...] = tuple(compilation)
         self.details: list[models.AtomDetail] = storage.atom_details(compilation.order)
         #: Execute failures standing now, kept up to date by the completer.
         self.failed: dict[str, Failure] = {

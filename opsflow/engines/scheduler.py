@@ -63,7 +63,7 @@ class Scheduler:
                 if not self._restart_subflow(node):
                     continue
                 intention = states.EXECUTE
-            action = runtime.retry_action if node.is_retry else runtime.task_action
+            action = runtime.action_for(node)
             if intention == states.EXECUTE:
                 # Read as the task starts: a timeout may be set until then.
                 timeout = self.timeout_of(node)

@@ -4,10 +4,10 @@
 ``UUID`` object for each id: about 2 us, paid once per atom when a flow of
 thousands is prepared. These are the same ids (122 random bits from
 ``os.urandom``, the version and variant bits set as RFC 4122 says), made a
-batch at a time with one read of the random source: the batch's bytes are
-cut into the five groups of a uuid's text, each group of every id is
-written out by one ``bytes.hex`` call, and the ids are joined from those
-columns, so no Python code runs per id.
+batch at a time: each of the five groups of a uuid's text is drawn for the
+whole batch with one read of the random source and written out by one
+``bytes.hex`` call, and the ids are joined from those columns, so no Python
+code runs per id.
 """
 
 from __future__ import annotations
@@ -28,27 +28,22 @@ _VARIANT_KEEP = int.from_bytes(b"\x3f\xff" * BATCH, "big")
 _VARIANT_SET = int.from_bytes(b"\x80\x00" * BATCH, "big")
 
 
-def _column(data: bytes, width: int) -> list[str]:
-    """``data`` as hex digits, cut every ``width`` bytes."""
+def _column(width: int, keep: int = 0, bits: int = 0) -> list[str]:
+    """One group of every id of a batch: ``width`` random bytes each, in hex,
+    with the bits outside ``keep`` set to ``bits`` when ``bits`` is given."""
+    data = os.urandom(width * BATCH)
+    if bits:
+        data = (int.from_bytes(data, "big") & keep | bits).to_bytes(len(data), "big")
     return data.hex(" ", width).split()
 
 
-def _masked(data: bytes, keep: int, bits: int) -> bytes:
-    return (int.from_bytes(data, "big") & keep | bits).to_bytes(len(data), "big")
-
-
 def _batch() -> list[str]:
-    random = os.urandom(16 * BATCH)
-    # Bytes 0-3, 4-5, 6-7, 8-9 and 10-15 of each id, a column each.
-    ends = [4 * BATCH, 6 * BATCH, 8 * BATCH, 10 * BATCH]
-    version = _masked(random[ends[1] : ends[2]], _VERSION_KEEP, _VERSION_SET)
-    variant = _masked(random[ends[2] : ends[3]], _VARIANT_KEEP, _VARIANT_SET)
     columns = (
-        _column(random[: ends[0]], 4),
-        _column(random[ends[0] : ends[1]], 2),
-        _column(version, 2),
-        _column(variant, 2),
-        _column(random[ends[3] :], 6),
+        _column(4),
+        _column(2),
+        _column(2, _VERSION_KEEP, _VERSION_SET),
+        _column(2, _VARIANT_KEEP, _VARIANT_SET),
+        _column(6),
     )
     return list(map("-".join, zip(*columns, strict=True)))
 
